@@ -1,0 +1,164 @@
+"""The accounts JSON API (SPEC §4): profile, organizations, BGs, environments, users,
+permissions and identity providers. Views are thin: selectors read, services write."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.access import Access, access_for
+from accounts.serializers import (
+    EnvironmentInput,
+    NameInput,
+    PermissionsInput,
+    UserInput,
+    environment_data,
+    identity_provider_data,
+    organization_data,
+    user_data,
+)
+from audit.services import RequestMeta
+from config.api_support import paginated, validated
+
+
+class AccountsAPIView(APIView):
+    """Base view: `self.access` is the caller's permission check."""
+
+    @property
+    def access(self) -> Access:
+        return access_for(self.request.user, getattr(self.request, "auth_scopes", None))
+
+    @property
+    def meta(self) -> RequestMeta:
+        return RequestMeta.from_request(self.request)
+
+
+class ProfileAPI(AccountsAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(user_data(request.user))
+
+
+class OrganizationAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_read(access=self.access, org_id=org_id)
+        return Response(organization_data(org))
+
+    def put(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        body = validated(NameInput, request)
+        org = services.organization_rename(
+            access=self.access, org=org, name=body["name"], meta=self.meta
+        )
+        return Response(organization_data(org))
+
+    patch = put
+
+
+class BusinessGroupsAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        groups = selectors.business_group_list(access=self.access, org=org)
+        return Response(paginated(request, groups, organization_data))
+
+    def post(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        body = validated(NameInput, request)
+        group = services.business_group_create(
+            access=self.access, parent=org, name=body["name"], meta=self.meta
+        )
+        return Response(organization_data(group), status=status.HTTP_201_CREATED)
+
+
+class EnvironmentsAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        environments = selectors.environment_list(access=self.access, org=org)
+        return Response(paginated(request, environments, environment_data))
+
+    def post(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        body = validated(EnvironmentInput, request)
+        environment = services.environment_create(
+            access=self.access, org=org, name=body["name"], type=body["type"], meta=self.meta
+        )
+        return Response(environment_data(environment), status=status.HTTP_201_CREATED)
+
+
+class UsersAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        users = selectors.user_list(
+            access=self.access, org=org, search=request.query_params.get("search", "")
+        )
+        return Response(paginated(request, users, user_data))
+
+    def post(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        body = validated(UserInput, request)
+        user = services.user_create(
+            access=self.access,
+            org=org,
+            username=body["username"],
+            email=body["email"],
+            password=body["password"],
+            first_name=body.get("firstName", ""),
+            last_name=body.get("lastName", ""),
+            meta=self.meta,
+        )
+        return Response(user_data(user), status=status.HTTP_201_CREATED)
+
+
+class UserAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        return Response(user_data(user))
+
+
+class UserPermissionsAPI(AccountsAPIView):
+    def _data(self, org, user) -> dict:
+        held = selectors.user_permissions_get(access=self.access, org=org, user=user)
+        return {
+            "permissions": held.permissions,
+            "environments": held.environments,
+            "role": held.role,
+        }
+
+    def get(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        return Response(self._data(org, user))
+
+    def put(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        body = validated(PermissionsInput, request)
+        services.user_permissions_set(
+            access=self.access,
+            org=org,
+            user=user,
+            permissions=body.get("permissions"),
+            environments=body.get("environments"),
+            role=body.get("role") or None,
+            set_role="role" in body,
+            meta=self.meta,
+        )
+        return Response(self._data(org, user))
+
+
+class IdentityProvidersAPI(AccountsAPIView):
+    def get(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        providers = selectors.identity_provider_list(access=self.access, org=org)
+        return Response(paginated(request, providers, identity_provider_data))
+
+    def post(self, request: Request, org_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        body = validated(NameInput, request)
+        provider = services.identity_provider_create(
+            access=self.access, org=org, name=body["name"], meta=self.meta
+        )
+        return Response(identity_provider_data(provider), status=status.HTTP_201_CREATED)

@@ -1,0 +1,188 @@
+"""Organizations, business groups, environments, users, permission grants, identity providers.
+
+An organization tree is stored with a materialized path (`/root-uuid/bg-uuid/…/`): the subtree
+of an org is one indexed `path LIKE 'prefix%'` query, and every row carries its root org so a
+tenant filter is one equality.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+from accounts.catalog import Permission, Role
+
+
+class Organization(models.Model):
+    """A root organization (parent is null) or a business group at any depth below one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="tree"
+    )
+    path = models.CharField(max_length=2000, db_index=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "name"],
+                condition=Q(parent__isnull=False),
+                name="organization_unique_sibling_name",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(parent__isnull=True),
+                name="organization_unique_root_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    @property
+    def root_id_or_self(self) -> uuid.UUID:
+        return self.root_id or self.id
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 2
+
+    @property
+    def ancestor_ids(self) -> list[uuid.UUID]:
+        """Ids from the root down to and including this org."""
+        return [uuid.UUID(part) for part in self.path.strip("/").split("/")]
+
+
+class EnvironmentType(models.TextChoices):
+    PRODUCTION = "production", "Production"
+    SANDBOX = "sandbox", "Sandbox"
+
+
+class Environment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="environments"
+    )
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=20, choices=EnvironmentType.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="environment_unique_name_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A platform user: one root organization, an id that never changes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="members")
+    email = models.EmailField("email address")
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        ordering = ["username"]
+        indexes = [models.Index(fields=["organization", "username"])]
+
+    @property
+    def created_at(self):
+        return self.date_joined
+
+
+class PermissionGrant(models.Model):
+    """One permission held by a user in one org/BG, optionally narrowed to one environment.
+
+    For environment-scoped permissions a null environment means every environment of the org.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="permission_grants")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="permission_grants"
+    )
+    permission = models.CharField(max_length=64, choices=Permission.choices)
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "permission"],
+                condition=Q(environment__isnull=True),
+                name="grant_unique_org_wide",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "organization", "permission", "environment"],
+                condition=Q(environment__isnull=False),
+                name="grant_unique_per_environment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.permission} @ {self.organization_id}"
+
+
+class RoleGrant(models.Model):
+    """A role held by a user in one org/BG; Organization Administrator covers the subtree."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="role_grants"
+    )
+    role = models.CharField(max_length=64, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="role_grant_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} @ {self.organization_id}"
+
+
+class IdentityProvider(models.Model):
+    """An identity provider of an org: JWT-bearer `sub` claims name it by id (SPEC §5)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="identity_providers"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="identity_provider_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,140 @@
+"""Reads of tenant data. Every function is scoped by the caller's `Access`.
+
+Objects outside the caller's root organization do not exist for them (`Http404`); objects
+inside it that they lack the permission for are refused (`PermissionDenied`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.access import Access
+from accounts.catalog import Permission, Role
+from accounts.models import (
+    Environment,
+    IdentityProvider,
+    Organization,
+    PermissionGrant,
+    RoleGrant,
+    User,
+)
+
+
+def _as_uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Http404("Not found.") from exc
+
+
+def organization_get(*, access: Access, org_id: object) -> Organization:
+    """The org/BG with this id inside the caller's tree; 404 for anything else."""
+    root_id = access.user.organization_id
+    org = (
+        Organization.objects.filter(id=_as_uuid(org_id))
+        .filter(Q(id=root_id) | Q(root_id=root_id))
+        .select_related("parent")
+        .first()
+    )
+    if org is None:
+        raise Http404("Organization not found.")
+    return org
+
+
+def organization_read(*, access: Access, org_id: object) -> Organization:
+    """`organization_get` plus the read:organization check."""
+    org = organization_get(access=access, org_id=org_id)
+    access.require(Permission.READ_ORGANIZATION, org)
+    return org
+
+
+def organization_tree(*, access: Access) -> list[Organization]:
+    """Every org/BG of the caller's tree they hold any permission or role in, in tree order."""
+    root_id = access.user.organization_id
+    orgs = list(Organization.objects.filter(Q(id=root_id) | Q(root_id=root_id)).order_by("path"))
+    granted = set(
+        PermissionGrant.objects.filter(user=access.user).values_list("organization_id", flat=True)
+    )
+    return [o for o in orgs if o.id in granted or access.is_admin_of(o)]
+
+
+def business_group_list(*, access: Access, org: Organization) -> QuerySet[Organization]:
+    """Direct children of `org`; needs read:organization there."""
+    access.require(Permission.READ_ORGANIZATION, org)
+    return Organization.objects.filter(parent=org).order_by("name")
+
+
+def environment_list(*, access: Access, org: Organization) -> QuerySet[Environment]:
+    """Environments of `org` the caller may view (all of them, or those granted one by one)."""
+    if not access.can_somewhere_in(Permission.VIEW_ENVIRONMENT, org):
+        access.require(Permission.VIEW_ENVIRONMENT, org)
+    environments = Environment.objects.filter(organization=org).order_by("name")
+    allowed = access.environment_ids(Permission.VIEW_ENVIRONMENT, org)
+    if allowed is not None:
+        environments = environments.filter(id__in=[i for i in allowed if i])
+    return environments
+
+
+def user_list(*, access: Access, org: Organization, search: str = "") -> QuerySet[User]:
+    """Members of `org`'s root organization; needs read:users at `org`."""
+    access.require(Permission.READ_USERS, org)
+    users = User.objects.filter(organization_id=org.root_id_or_self).order_by("username")
+    if search:
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(email__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    return users
+
+
+def user_get(*, access: Access, org: Organization, user_id: object) -> User:
+    """One member of `org`'s root organization; needs read:users at `org`."""
+    user = user_list(access=access, org=org).filter(id=_as_uuid(user_id)).first()
+    if user is None:
+        raise Http404("User not found.")
+    return user
+
+
+@dataclass(frozen=True)
+class UserPermissions:
+    permissions: list[str]
+    environments: list[str]
+    role: str | None
+
+
+def user_permissions_get(*, access: Access, org: Organization, user: User) -> UserPermissions:
+    """What `user` holds at `org`: permission names, environment ids, role."""
+    access.require(Permission.READ_USERS, org)
+    grants = list(
+        PermissionGrant.objects.filter(user=user, organization=org).values_list(
+            "permission", "environment_id"
+        )
+    )
+    role = (
+        RoleGrant.objects.filter(user=user, organization=org).values_list("role", flat=True).first()
+    )
+    order = {p: i for i, p in enumerate(Permission.values)}
+    return UserPermissions(
+        permissions=sorted({p for p, _ in grants}, key=order.__getitem__),
+        environments=sorted({str(e) for _, e in grants if e}),
+        role=role,
+    )
+
+
+def identity_provider_list(*, access: Access, org: Organization) -> QuerySet[IdentityProvider]:
+    """Identity providers of `org`; needs read:organization there."""
+    access.require(Permission.READ_ORGANIZATION, org)
+    return IdentityProvider.objects.filter(organization=org).order_by("name")
+
+
+def administrators_of(org: Organization) -> QuerySet[User]:
+    """Users holding Organization Administrator at `org` itself."""
+    return User.objects.filter(
+        role_grants__organization=org, role_grants__role=Role.ORGANIZATION_ADMINISTRATOR
+    )

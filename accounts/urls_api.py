@@ -1,0 +1,37 @@
+"""URLs of the accounts API, mounted at /accounts/api/."""
+
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("profile", api.ProfileAPI.as_view(), name="api-profile"),
+    path("me", api.ProfileAPI.as_view(), name="api-me"),
+    path("organizations/<str:org_id>", api.OrganizationAPI.as_view(), name="api-organization"),
+    path(
+        "organizations/<str:org_id>/businessGroups",
+        api.BusinessGroupsAPI.as_view(),
+        name="api-business-groups",
+    ),
+    path(
+        "organizations/<str:org_id>/environments",
+        api.EnvironmentsAPI.as_view(),
+        name="api-environments",
+    ),
+    path("organizations/<str:org_id>/users", api.UsersAPI.as_view(), name="api-users"),
+    path(
+        "organizations/<str:org_id>/users/<str:user_id>",
+        api.UserAPI.as_view(),
+        name="api-user",
+    ),
+    path(
+        "organizations/<str:org_id>/users/<str:user_id>/permissions",
+        api.UserPermissionsAPI.as_view(),
+        name="api-user-permissions",
+    ),
+    path(
+        "organizations/<str:org_id>/identityProviders",
+        api.IdentityProvidersAPI.as_view(),
+        name="api-identity-providers",
+    ),
+]

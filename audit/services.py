@@ -1,0 +1,52 @@
+"""Recording audit events. Called by every other app's services, inside their transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from audit.models import AuditAction, AuditEvent, AuditOutcome
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a change came from: client IP and user agent, as the audit trail records them."""
+
+    client_ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: Any) -> RequestMeta:
+        if request is None:
+            return cls()
+        return cls(
+            client_ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512],
+        )
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    organization: Any | None,
+    actor: Any | None,
+    target: Any | None = None,
+    target_type: str = "",
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    details: dict[str, Any] | None = None,
+    meta: RequestMeta | None = None,
+) -> AuditEvent:
+    """Append one event. `details` must never contain a secret, a token or a password."""
+    meta = meta or RequestMeta()
+    return AuditEvent.objects.create(
+        action=action,
+        outcome=outcome,
+        organization=organization,
+        actor_user=actor,
+        actor_name=getattr(actor, "username", "") if actor is not None else "",
+        target_type=target_type or (target._meta.model_name if target is not None else ""),
+        target_id=str(target.pk) if target is not None else "",
+        client_ip=meta.client_ip,
+        user_agent=meta.user_agent,
+        details=details or {},
+    )

@@ -1,0 +1,130 @@
+"""One shape for every API error: `{"error": code, "message": …, "fields": {…}}`.
+
+DRF exceptions, Django's `ValidationError`/`PermissionDenied`/`Http404` raised by services and
+selectors, and oversize bodies all end here, so no API URL ever answers with an HTML page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+ERROR_CODES = {
+    status.HTTP_400_BAD_REQUEST: "invalid_request",
+    status.HTTP_401_UNAUTHORIZED: "unauthorized",
+    status.HTTP_403_FORBIDDEN: "forbidden",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_409_CONFLICT: "conflict",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "request_too_large",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_422_UNPROCESSABLE_ENTITY: "validation_failed",
+    status.HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
+}
+
+
+def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            field: [str(m) for e in errs for m in e.messages]
+            for field, errs in exc.error_dict.items()
+        }
+    return {"non_field_errors": list(exc.messages)}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        flat = [_flatten(v) for v in detail]
+        return flat
+    return str(detail)
+
+
+def _first_message(fields: dict[str, Any]) -> str:
+    for name, value in fields.items():
+        while isinstance(value, list | dict):
+            if not value:
+                break
+            value = value[0] if isinstance(value, list) else next(iter(value.values()))
+        prefix = "" if name == "non_field_errors" else f"{name}: "
+        return f"{prefix}{value}"
+    return "Invalid input."
+
+
+def error_body(status_code: int, message: str, fields: dict | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "error": ERROR_CODES.get(status_code, "error"),
+        "message": message,
+    }
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        fields = _django_validation_fields(exc)
+        return Response(error_body(400, _first_message(fields), fields), status=400)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return Response(error_body(413, "The request body is too large."), status=413)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "You do not have permission to do this.")
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = _flatten(exc.detail)
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        response.data = error_body(response.status_code, _first_message(fields), fields)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        response.data = error_body(response.status_code, str(detail))
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/accounts/") or request.path.startswith("/api/")
+
+
+def json_not_found(request, exception=None):
+    """404 for API paths as JSON; the portal keeps its HTML page."""
+    if _is_api(request):
+        return JsonResponse(error_body(404, "Not found."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body(500, "Internal server error."), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def json_bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body(400, "Bad request."), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_forbidden(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body(403, str(exception) or "Forbidden."), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
