@@ -49,6 +49,12 @@ class Access:
     # -- loading -------------------------------------------------------------------------------
     @cached_property
     def admin_paths(self) -> tuple[str, ...]:
+        """Paths of the orgs/BGs where the user is Organization Administrator.
+
+        The grants are loaded with them, so the first question costs both queries and every
+        later one, about any org administered or not, costs none.
+        """
+        self._load_grants()
         return tuple(
             RoleGrant.objects.filter(
                 user=self.user, role=Role.ORGANIZATION_ADMINISTRATOR
@@ -57,6 +63,10 @@ class Access:
 
     @property
     def grants(self) -> dict[uuid.UUID, dict[str, set[uuid.UUID | None]]]:
+        """{org id: {permission: {environment id, or None for every environment}}}."""
+        return self._load_grants()
+
+    def _load_grants(self) -> dict[uuid.UUID, dict[str, set[uuid.UUID | None]]]:
         if self._grants is None:
             grants: dict[uuid.UUID, dict[str, set[uuid.UUID | None]]] = defaultdict(
                 lambda: defaultdict(set)
@@ -103,6 +113,8 @@ class Access:
         """May the caller use `permission` in `org` (and, if given, in `environment`)?"""
         if not self.in_tenant(org) or not self.scope_allows(permission):
             return False
+        if environment is not None and environment.organization_id != org.id:
+            return False  # an environment is only ever asked about in its own org
         if self.is_admin_of(org):
             return True
         environment_ids = self._user_environment_ids(permission, org)
