@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts.access import Access
@@ -31,28 +33,47 @@ from audit.services import RequestMeta, audit_record
 
 NAME_REQUIRED = "A name is required."
 NAME_TOO_LONG = "Names are at most 100 characters."
+NAME_INVALID = "Names cannot contain control characters."
 ORGANIZATION_NAME_TAKEN = "An organization with this name already exists."
 BUSINESS_GROUP_NAME_TAKEN = "This organization already has a business group with this name."
+BUSINESS_GROUP_TOO_DEEP = "Business groups can be nested at most {depth} levels deep."
 ENVIRONMENT_NAME_TAKEN = "This organization already has an environment with this name."
 ENVIRONMENT_TYPE_INVALID = "The environment type must be production or sandbox."
 IDENTITY_PROVIDER_NAME_TAKEN = "This organization already has an identity provider with this name."
 USERNAME_TAKEN = "This username is already taken."
 USERNAME_INVALID = "Usernames are 1-150 letters, digits and @.+-_ characters."
 EMAIL_INVALID = "Enter a valid email address."
+PASSWORD_REQUIRED = "A password is required."  # noqa: S105 (a message, not a password)
+PERSON_NAME_TOO_LONG = "First and last names are at most 150 characters."
 PERMISSION_UNKNOWN = "Unknown permission: {permission}."
+PERMISSIONS_NOT_A_LIST = "Permissions are a list of permission names."
+ENVIRONMENTS_NOT_A_LIST = "Environments are a list of environment ids."
 ROLE_UNKNOWN = "Unknown role: {role}."
 ENVIRONMENT_NOT_IN_ORGANIZATION = "Environment {environment} does not belong to this organization."
 CANNOT_GRANT_UNHELD_PERMISSION = "You can only grant permissions you hold yourself: {permission}."
+CANNOT_CHANGE_ROLE = "Only an Organization Administrator with full access can change roles."
 LAST_ADMINISTRATOR = "The organization must keep at least one Organization Administrator."
 NOT_A_MEMBER = "This user is not a member of this organization."
+USER_IN_ANOTHER_ORGANIZATION = "User {username} already belongs to another organization."
+
+
+# A BG path is one 37-character segment per level and must fit Organization.path (2000).
+MAX_TREE_DEPTH = 50
+
+
+def _has_control_characters(value: str) -> bool:
+    # NUL cannot be stored by PostgreSQL at all; the others have no place in a display name.
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 def _clean_name(name: str) -> str:
-    name = (name or "").strip()
+    name = (name if isinstance(name, str) else "").strip()
     if not name:
         raise ValidationError({"name": NAME_REQUIRED})
     if len(name) > 100:
         raise ValidationError({"name": NAME_TOO_LONG})
+    if _has_control_characters(name):
+        raise ValidationError({"name": NAME_INVALID})
     return name
 
 
@@ -66,7 +87,11 @@ def organization_create_root(*, name: str, meta: RequestMeta | None = None) -> O
         if Organization.objects.filter(parent__isnull=True, name__iexact=name).exists():
             raise ValidationError({"name": ORGANIZATION_NAME_TAKEN})
         org_id = uuid.uuid4()
-        org = Organization.objects.create(id=org_id, name=name, path=f"/{org_id}/")
+        try:
+            with transaction.atomic():
+                org = Organization.objects.create(id=org_id, name=name, path=f"/{org_id}/")
+        except IntegrityError as exc:  # a concurrent signup took the name
+            raise ValidationError({"name": ORGANIZATION_NAME_TAKEN}) from exc
         audit_record(
             action=AuditAction.ORGANIZATION_CREATED,
             organization=org,
@@ -84,17 +109,23 @@ def business_group_create(
     """Create a BG under `parent`; needs manage:business_groups on the parent."""
     access.require(Permission.MANAGE_BUSINESS_GROUPS, parent)
     name = _clean_name(name)
+    if parent.depth + 1 > MAX_TREE_DEPTH:
+        raise ValidationError({"name": BUSINESS_GROUP_TOO_DEEP.format(depth=MAX_TREE_DEPTH)})
     with transaction.atomic():
         if Organization.objects.filter(parent=parent, name__iexact=name).exists():
             raise ValidationError({"name": BUSINESS_GROUP_NAME_TAKEN})
         org_id = uuid.uuid4()
-        group = Organization.objects.create(
-            id=org_id,
-            name=name,
-            parent=parent,
-            root_id=parent.root_id_or_self,
-            path=f"{parent.path}{org_id}/",
-        )
+        try:
+            with transaction.atomic():
+                group = Organization.objects.create(
+                    id=org_id,
+                    name=name,
+                    parent=parent,
+                    root_id=parent.root_id_or_self,
+                    path=f"{parent.path}{org_id}/",
+                )
+        except IntegrityError as exc:  # a concurrent request took the name
+            raise ValidationError({"name": BUSINESS_GROUP_NAME_TAKEN}) from exc
         audit_record(
             action=AuditAction.BUSINESS_GROUP_CREATED,
             organization=group,
@@ -170,33 +201,66 @@ def environment_create(
 # ---------------------------------------------------------------------------------------------
 # Users
 # ---------------------------------------------------------------------------------------------
-def _validate_new_user(*, username: str, email: str, password: str) -> tuple[str, str]:
-    from django.contrib.auth.validators import UnicodeUsernameValidator
-    from django.core.validators import validate_email
+def _password_errors(password: object, user: User) -> list[str]:
+    if not isinstance(password, str) or not password:
+        return [PASSWORD_REQUIRED]
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        return list(exc.messages)
+    return []
 
-    username = (username or "").strip()
-    email = (email or "").strip()
-    errors: dict[str, list[str]] = {}
+
+def _email_errors(email: str) -> list[str]:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return [EMAIL_INVALID]
+    return []
+
+
+def _username_errors(username: str) -> list[str]:
     try:
         if not username or len(username) > 150:
             raise ValidationError(USERNAME_INVALID)
         UnicodeUsernameValidator(message=USERNAME_INVALID)(username)
     except ValidationError:
-        errors["username"] = [USERNAME_INVALID]
-    else:
-        if User.objects.filter(username__iexact=username).exists():
-            errors["username"] = [USERNAME_TAKEN]
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = [EMAIL_INVALID]
-    try:
-        validate_password(password, User(username=username, email=email))
-    except ValidationError as exc:
-        errors["password"] = list(exc.messages)
+        return [USERNAME_INVALID]
+    if User.objects.filter(username__iexact=username).exists():
+        return [USERNAME_TAKEN]
+    return []
+
+
+def _as_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _validate_new_user(
+    *, username: str, email: str, password: str, first_name: str = "", last_name: str = ""
+) -> dict[str, str]:
+    """Every problem with a new user's fields at once; the cleaned fields (no password)."""
+    fields = {
+        "username": _as_text(username),
+        "email": _as_text(email),
+        "first_name": _as_text(first_name),
+        "last_name": _as_text(last_name),
+    }
+    errors: dict[str, list[str]] = {
+        "username": _username_errors(fields["username"]),
+        "email": _email_errors(fields["email"]),
+        "password": _password_errors(
+            password, User(username=fields["username"], email=fields["email"])
+        ),
+    }
+    for name in ("first_name", "last_name"):
+        if len(fields[name]) > 150:
+            errors[name] = [PERSON_NAME_TOO_LONG]
+        elif _has_control_characters(fields[name]):
+            errors[name] = [NAME_INVALID]
+    errors = {name: messages for name, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)
-    return username, email
+    return fields
 
 
 def _user_insert(
@@ -208,12 +272,13 @@ def _user_insert(
     first_name: str,
     last_name: str,
 ) -> User:
+    """Insert a validated user (see `_validate_new_user`)."""
     user = User(
         organization=organization,
         username=username,
         email=email,
-        first_name=(first_name or "").strip()[:150],
-        last_name=(last_name or "").strip()[:150],
+        first_name=first_name,
+        last_name=last_name,
     )
     user.set_password(password)
     try:
@@ -237,23 +302,22 @@ def user_create(
 ) -> User:
     """Add a member to the root org of `org`; needs manage:users at `org`."""
     access.require(Permission.MANAGE_USERS, org)
-    username, email = _validate_new_user(username=username, email=email, password=password)
+    fields = _validate_new_user(
+        username=username,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+    )
     with transaction.atomic():
         root = org if org.is_root else org.root
-        user = _user_insert(
-            organization=root,
-            username=username,
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-        )
+        user = _user_insert(organization=root, password=password, **fields)
         audit_record(
             action=AuditAction.USER_CREATED,
             organization=org,
             actor=access.user,
             target=user,
-            details={"username": username},
+            details={"username": user.username},
             meta=meta,
         )
     return user
@@ -277,24 +341,23 @@ def organization_signup(
     meta: RequestMeta | None = None,
 ) -> OrgWithAdmin:
     """A new root org with its first Organization Administrator, all or nothing."""
-    username, email = _validate_new_user(username=username, email=email, password=password)
+    fields = _validate_new_user(
+        username=username,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+    )
     with transaction.atomic():
         org = organization_create_root(name=org_name, meta=meta)
-        admin = _user_insert(
-            organization=org,
-            username=username,
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-        )
+        admin = _user_insert(organization=org, password=password, **fields)
         RoleGrant.objects.create(user=admin, organization=org, role=Role.ORGANIZATION_ADMINISTRATOR)
         audit_record(
             action=AuditAction.USER_CREATED,
             organization=org,
             actor=admin,
             target=admin,
-            details={"username": username, "role": Role.ORGANIZATION_ADMINISTRATOR.value},
+            details={"username": admin.username, "role": Role.ORGANIZATION_ADMINISTRATOR.value},
             meta=meta,
         )
     return OrgWithAdmin(organization=org, admin=admin, created=True)
@@ -303,7 +366,11 @@ def organization_signup(
 def organization_bootstrap(
     *, org_name: str, username: str, password: str, email: str
 ) -> OrgWithAdmin:
-    """Idempotent: the org and its admin exist afterwards, with this password and email."""
+    """Idempotent: the org and its admin exist afterwards, with this password and email.
+
+    The admin must not belong to another organization; an existing admin is re-enabled.
+    """
+    org_name, username = _as_text(org_name), _as_text(username)
     with transaction.atomic():
         org = Organization.objects.filter(parent__isnull=True, name__iexact=org_name).first()
         user = User.objects.filter(username__iexact=username).first()
@@ -311,31 +378,44 @@ def organization_bootstrap(
             return organization_signup(
                 org_name=org_name, username=username, email=email, password=password
             )
-        if org is None:
+        if user is not None and user.organization_id != getattr(org, "id", None):
             raise ValidationError(
-                {"admin": f"User {username} already belongs to another organization."}
+                {"admin": USER_IN_ANOTHER_ORGANIZATION.format(username=user.username)}
             )
         if user is None:
-            username, email = _validate_new_user(username=username, email=email, password=password)
-            user = _user_insert(
+            fields = _validate_new_user(username=username, email=email, password=password)
+            user = _user_insert(organization=org, password=password, **fields)
+            audit_record(
+                action=AuditAction.USER_CREATED,
                 organization=org,
-                username=username,
-                email=email,
-                password=password,
-                first_name="",
-                last_name="",
-            )
-        elif user.organization_id != org.id:
-            raise ValidationError(
-                {"admin": f"User {username} already belongs to another organization."}
+                actor=None,
+                target=user,
+                details={"username": user.username},
             )
         else:
+            email = _as_text(email)
+            errors = {
+                "email": _email_errors(email),
+                "password": _password_errors(password, User(username=username, email=email)),
+            }
+            errors = {name: messages for name, messages in errors.items() if messages}
+            if errors:
+                raise ValidationError(errors)
             user.email = email
+            user.is_active = True
             user.set_password(password)
-            user.save(update_fields=["email", "password"])
-        RoleGrant.objects.get_or_create(
+            user.save(update_fields=["email", "is_active", "password"])
+        _, role_created = RoleGrant.objects.get_or_create(
             user=user, organization=org, role=Role.ORGANIZATION_ADMINISTRATOR
         )
+        if role_created:
+            audit_record(
+                action=AuditAction.USER_PERMISSIONS_CHANGED,
+                organization=org,
+                actor=None,
+                target=user,
+                details={"after": {"role": Role.ORGANIZATION_ADMINISTRATOR.value}},
+            )
     return OrgWithAdmin(organization=org, admin=user, created=False)
 
 
@@ -343,9 +423,11 @@ def organization_bootstrap(
 # Permissions and roles
 # ---------------------------------------------------------------------------------------------
 def _parse_permissions(permissions: Iterable[str]) -> list[Permission]:
+    if isinstance(permissions, str | bytes | dict) or not isinstance(permissions, Iterable):
+        raise ValidationError({"permissions": PERMISSIONS_NOT_A_LIST})
     parsed: list[Permission] = []
     for value in permissions:
-        if value not in Permission.values:
+        if not isinstance(value, str) or value not in Permission.values:
             raise ValidationError({"permissions": PERMISSION_UNKNOWN.format(permission=value)})
         if Permission(value) not in parsed:
             parsed.append(Permission(value))
@@ -353,6 +435,8 @@ def _parse_permissions(permissions: Iterable[str]) -> list[Permission]:
 
 
 def _parse_environments(org: Organization, environment_ids: Iterable[str]) -> list[Environment]:
+    if isinstance(environment_ids, str | bytes | dict) or not isinstance(environment_ids, Iterable):
+        raise ValidationError({"environments": ENVIRONMENTS_NOT_A_LIST})
     wanted: list[uuid.UUID] = []
     for value in environment_ids:
         try:
@@ -370,21 +454,58 @@ def _parse_environments(org: Organization, environment_ids: Iterable[str]) -> li
     return [found[i] for i in dict.fromkeys(wanted)]
 
 
-def _check_grantable(
+# One grant: a permission, in one environment or (None) org-wide.
+GrantKey = tuple[Permission, uuid.UUID | None]
+
+
+def _requested_grants(
+    permissions: list[Permission], environments: list[Environment]
+) -> dict[GrantKey, Environment | None]:
+    """The grant rows a request asks for: environment-scoped permissions once per environment
+    when environments are given, every other permission (and those without) org-wide."""
+    requested: dict[GrantKey, Environment | None] = {}
+    for permission in permissions:
+        if PERMISSIONS[permission].environment_scoped and environments:
+            requested.update({(permission, e.id): e for e in environments})
+        else:
+            requested[(permission, None)] = None
+    return requested
+
+
+def _check_grant_changes(
     access: Access,
     org: Organization,
-    permissions: list[Permission],
-    environments: list[Environment],
+    current: dict[GrantKey, Environment | None],
+    requested: dict[GrantKey, Environment | None],
 ) -> None:
-    """No escalation: a caller grants only what they could use themselves there."""
-    for permission in permissions:
-        scoped = PERMISSIONS[permission].environment_scoped and environments
-        targets: list[Environment | None] = list(environments) if scoped else [None]
-        for environment in targets:
-            if not access.can(permission, org, environment):
-                raise PermissionDenied(
-                    CANNOT_GRANT_UNHELD_PERMISSION.format(permission=permission.value)
-                )
+    """No escalation: every grant added or taken away must be one the caller could use there.
+
+    Grants left as they are need nothing, so a manager can edit a user who holds more than
+    they do without having to drop (or being able to drop) what they cannot hand out.
+    """
+    order = {p: i for i, p in enumerate(Permission)}
+    changed = {**requested, **current}
+    for key in sorted(current.keys() ^ requested.keys(), key=lambda k: (order[k[0]], str(k[1]))):
+        permission = key[0]
+        if not access.can(permission, org, changed[key]):
+            raise PermissionDenied(
+                CANNOT_GRANT_UNHELD_PERMISSION.format(permission=permission.value)
+            )
+
+
+def _current_grants(org: Organization, user: User) -> dict[GrantKey, Environment | None]:
+    return {
+        (Permission(grant.permission), grant.environment_id): grant.environment
+        for grant in PermissionGrant.objects.filter(user=user, organization=org).select_related(
+            "environment"
+        )
+    }
+
+
+def _may_change_roles(access: Access, org: Organization) -> bool:
+    """The role holds every permission, so changing it needs the caller to hold them all:
+    Organization Administrator there, with a credential not narrowed below `full`."""
+    return access.is_admin_of(org) and all(access.scope_allows(p) for p in Permission)
 
 
 def user_permissions_set(
@@ -402,8 +523,8 @@ def user_permissions_set(
 
     `permissions=None` leaves the grants alone; `set_role=False` leaves the role alone.
     Environment-scoped permissions apply to `environments` (every environment when empty).
-    Only an Organization Administrator may hand out or take away that role, and nobody can
-    grant a permission they could not use themselves.
+    Only an Organization Administrator may hand out or take away that role, nobody can add
+    or remove a grant they could not use themselves, and a root org keeps an administrator.
     """
     access.require(Permission.MANAGE_USERS, org)
     if user.organization_id != org.root_id_or_self:
@@ -412,27 +533,22 @@ def user_permissions_set(
     parsed_environments = _parse_environments(org, environments or [])
     if set_role and role not in (None, "", *Role.values):
         raise ValidationError({"role": ROLE_UNKNOWN.format(role=role)})
-    if set_role and not access.is_admin_of(org):
-        raise PermissionDenied("Only an Organization Administrator can change roles.")
-    if parsed_permissions is not None:
-        _check_grantable(access, org, parsed_permissions, parsed_environments)
+    if set_role and not _may_change_roles(access, org):
+        raise PermissionDenied(CANNOT_CHANGE_ROLE)
 
     with transaction.atomic():
         before = _permission_summary(org, user)
         if parsed_permissions is not None:
+            current = _current_grants(org, user)
+            requested = _requested_grants(parsed_permissions, parsed_environments)
+            _check_grant_changes(access, org, current, requested)
             PermissionGrant.objects.filter(user=user, organization=org).delete()
-            rows = []
-            for permission in parsed_permissions:
-                if PERMISSIONS[permission].environment_scoped and parsed_environments:
-                    rows += [
-                        PermissionGrant(
-                            user=user, organization=org, permission=permission, environment=env
-                        )
-                        for env in parsed_environments
-                    ]
-                else:
-                    rows.append(PermissionGrant(user=user, organization=org, permission=permission))
-            PermissionGrant.objects.bulk_create(rows)
+            PermissionGrant.objects.bulk_create(
+                PermissionGrant(
+                    user=user, organization=org, permission=permission, environment=environment
+                )
+                for (permission, _), environment in requested.items()
+            )
         if set_role:
             if role:
                 RoleGrant.objects.get_or_create(user=user, organization=org, role=role)
