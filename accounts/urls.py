@@ -1,9 +1,59 @@
-"""Portal pages of Access Management (server-rendered)."""
+"""Portal pages of Access Management (server-rendered), namespace "portal".
+
+Everything about one org/BG lives under /access-management/organizations/<org_id>/; the short
+forms /access-management/users/… address the viewer's root organization.
+"""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from accounts import views
 
+ORG = "access-management/organizations/<uuid:org_id>"
+
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path(
+        "access-management/",
+        RedirectView.as_view(pattern_name="portal:home", permanent=False),
+        name="access_management",
+    ),
+    # Organization and business groups
+    path(
+        "access-management/organizations/",
+        views.OrganizationTreeView.as_view(),
+        name="organization_tree",
+    ),
+    path(f"{ORG}/", views.OrganizationDetailView.as_view(), name="organization_detail"),
+    path(f"{ORG}/rename", views.OrganizationRenameView.as_view(), name="organization_rename"),
+    path(
+        f"{ORG}/business-groups",
+        views.BusinessGroupCreateView.as_view(),
+        name="business_group_create",
+    ),
+    path(
+        f"{ORG}/identity-providers",
+        views.IdentityProviderCreateView.as_view(),
+        name="identity_provider_create",
+    ),
+    # Environments
+    path(
+        "access-management/environments/",
+        views.EnvironmentsIndexView.as_view(),
+        name="environments",
+    ),
+    path(f"{ORG}/environments/", views.EnvironmentListView.as_view(), name="environment_list"),
+    # Users and permissions
+    path("access-management/users/", views.UserListView.as_view(), name="users"),
+    path(
+        "access-management/users/<uuid:user_id>/",
+        views.UserPermissionsView.as_view(),
+        name="user_detail",
+    ),
+    path(f"{ORG}/users/", views.UserListView.as_view(), name="user_list"),
+    path(
+        f"{ORG}/users/<uuid:user_id>/",
+        views.UserPermissionsView.as_view(),
+        name="user_permissions",
+    ),
 ]

@@ -1,0 +1,142 @@
+"""Django forms of the Access Management portal pages.
+
+The forms only shape input; the services validate it again and decide who may do what. A
+service's `ValidationError` is copied onto the form with `add_service_errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.catalog import PERMISSIONS, Permission
+from accounts.models import Environment, EnvironmentType
+
+ROLE_REMOVAL_NOT_CONFIRMED = (
+    "Removing the Organization Administrator role takes away every permission it granted. "
+    "Tick the confirmation box to remove it."
+)
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on `form`: on the named field if the form has it."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+
+
+class OrganizationRenameForm(NameForm):
+    pass
+
+
+class BusinessGroupCreateForm(NameForm):
+    name = forms.CharField(label="Business group name", max_length=100)
+
+
+class IdentityProviderCreateForm(NameForm):
+    name = forms.CharField(label="Identity provider name", max_length=100)
+
+
+class EnvironmentCreateForm(NameForm):
+    name = forms.CharField(label="Environment name", max_length=100)
+    type = forms.ChoiceField(
+        label="Type", choices=EnvironmentType.choices, initial=EnvironmentType.SANDBOX
+    )
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label="Search users", required=False, max_length=150)
+
+
+class MemberCreateForm(forms.Form):
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    email = forms.EmailField(label="Email")
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    password = forms.CharField(
+        label="Initial password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class UserPermissionsForm(forms.Form):
+    """The permissions a user holds in one org/BG, and (for org admins) their role there.
+
+    `show_role` is true only for viewers who are Organization Administrators of the org: only
+    they may give or take the role, and the others never see the checkbox.
+    """
+
+    permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=Permission.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    environments = forms.MultipleChoiceField(
+        label="Environments",
+        required=False,
+        help_text=(
+            "Applies to the environment permissions. Leave empty for every environment of "
+            "this organization."
+        ),
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+    )
+    is_admin = forms.BooleanField(label="Organization Administrator", required=False)
+    confirm_role_removal = forms.BooleanField(
+        label="Yes, remove the Organization Administrator role", required=False
+    )
+
+    def __init__(
+        self,
+        *args,
+        environments: Iterable[Environment] = (),
+        show_role: bool = False,
+        holds_role: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["environments"].choices = [(str(e.id), e.name) for e in environments]
+        self.show_role = show_role
+        self.holds_role = holds_role
+        if not show_role:
+            del self.fields["is_admin"]
+            del self.fields["confirm_role_removal"]
+
+    @property
+    def removes_role(self) -> bool:
+        return self.show_role and self.holds_role and not self.cleaned_data.get("is_admin")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.removes_role and not cleaned.get("confirm_role_removal"):
+            self.add_error("confirm_role_removal", ROLE_REMOVAL_NOT_CONFIRMED)
+        return cleaned
+
+    def permission_groups(self) -> list[dict]:
+        """The catalog grouped by area, each entry marked checked from the form's value."""
+        selected = set(self["permissions"].value() or [])
+        groups: dict[str, list[dict]] = {}
+        for permission, info in PERMISSIONS.items():
+            groups.setdefault(info.area, []).append(
+                {
+                    "value": permission.value,
+                    "label": permission.label,
+                    "environment_scoped": info.environment_scoped,
+                    "checked": permission.value in selected,
+                    "id": f"id_permission_{permission.value.replace(':', '_')}",
+                }
+            )
+        return [{"area": area, "items": items} for area, items in groups.items()]
