@@ -30,22 +30,32 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 
 
 class NameForm(forms.Form):
+    """A one-name form. Several share a page, so each has its own element ids."""
+
+    id_prefix = "id"
     name = forms.CharField(label="Name", max_length=100)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
 
 
 class OrganizationRenameForm(NameForm):
-    pass
+    id_prefix = "id_rename"
 
 
 class BusinessGroupCreateForm(NameForm):
+    id_prefix = "id_business_group"
     name = forms.CharField(label="Business group name", max_length=100)
 
 
 class IdentityProviderCreateForm(NameForm):
+    id_prefix = "id_identity_provider"
     name = forms.CharField(label="Identity provider name", max_length=100)
 
 
 class EnvironmentCreateForm(NameForm):
+    id_prefix = "id_environment"
     name = forms.CharField(label="Environment name", max_length=100)
     type = forms.ChoiceField(
         label="Type", choices=EnvironmentType.choices, initial=EnvironmentType.SANDBOX

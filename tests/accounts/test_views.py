@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -245,6 +247,8 @@ def test_organization_detail_shows_forms_and_children(web, org, admin, business_
     assert reverse("portal:business_group_create", args=[org.id]) in html
     assert reverse("portal:identity_provider_create", args=[org.id]) in html
     assert html.count('name="csrfmiddlewaretoken"') >= 4  # sign out + three forms
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # three name fields, each with its own label target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,6 +302,7 @@ def test_reader_sees_pages_but_not_the_forms(web, org, admin, member, production
 
     environments = client.get(reverse("portal:environment_list", args=[org.id]))
     assert "Production" in environments.content.decode()
+    assert 'class="tabs"' in environments.content.decode()
     assert "Create environment" not in environments.content.decode()
 
     users = client.get(reverse("portal:user_list", args=[org.id]))
@@ -319,6 +324,7 @@ def test_member_sees_only_the_environments_granted_one_by_one(
     assert "Production" in html
     assert "Sandbox" not in html
     assert "Create environment" not in html
+    assert 'class="tabs"' not in html  # one page of the org only: no tab row
     overview = client.get(reverse("portal:home")).content.decode()
     assert "view:environment · Production" in overview
 
