@@ -3,13 +3,15 @@ permissions and identity providers. Views are thin: selectors read, services wri
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.access import Access, access_for
+from accounts.access import Access
 from accounts.serializers import (
     EnvironmentInput,
     NameInput,
@@ -21,15 +23,17 @@ from accounts.serializers import (
     user_data,
 )
 from audit.services import RequestMeta
-from config.api_support import paginated, validated
+from config.api_support import JSONParser, paginated, validated
 
 
 class AccountsAPIView(APIView):
-    """Base view: `self.access` is the caller's permission check."""
+    """Base view: `self.access` is the caller's permission check, built once per request."""
 
-    @property
+    parser_classes = [JSONParser]
+
+    @cached_property
     def access(self) -> Access:
-        return access_for(self.request.user, getattr(self.request, "auth_scopes", None))
+        return Access(user=self.request.user, scopes=getattr(self.request, "auth_scopes", None))
 
     @property
     def meta(self) -> RequestMeta:

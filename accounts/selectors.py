@@ -83,6 +83,8 @@ def user_list(*, access: Access, org: Organization, search: str = "") -> QuerySe
     """Members of `org`'s root organization; needs read:users at `org`."""
     access.require(Permission.READ_USERS, org)
     users = User.objects.filter(organization_id=org.root_id_or_self).order_by("username")
+    if "\x00" in search:
+        return users.none()  # no field can hold NUL, and PostgreSQL refuses it in a query
     if search:
         users = users.filter(
             Q(username__icontains=search)

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import serializers
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
+# Both databases take a 64-bit OFFSET; anything past a 32-bit one is a mistake or a probe.
+MAX_OFFSET = 2**31 - 1
+_DECIMAL = re.compile(r"-?[0-9]+")
 
 
-def _int_param(request: Request, name: str, default: int, maximum: int | None) -> int:
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, answering a nesting bomb (`[[[[…`) with a 400 instead of a
+    RecursionError and a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+
+
+def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise serializers.ValidationError({name: ["Must be an integer."]}) from exc
-    if value < 0 or (maximum is not None and value > maximum):
-        bound = f"between 0 and {maximum}" if maximum is not None else "0 or more"
-        raise serializers.ValidationError({name: [f"Must be {bound}."]})
+    # Plain ASCII digits only: int() would also take " 7", "1_0" and non-ASCII digits.
+    if not _DECIMAL.fullmatch(raw) or len(raw) > 20:
+        raise serializers.ValidationError({name: ["Must be an integer."]})
+    value = int(raw)
+    if not 0 <= value <= maximum:
+        raise serializers.ValidationError({name: [f"Must be between 0 and {maximum}."]})
     return value
 
 
@@ -33,7 +48,7 @@ def paginated(
     to_data: Callable[[Any], dict[str, Any]],
 ) -> dict[str, Any]:
     """`{"data": [...], "total": N}` for the `offset`/`limit` window of `items` (SPEC §4)."""
-    offset = _int_param(request, "offset", 0, None)
+    offset = _int_param(request, "offset", 0, MAX_OFFSET)
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     total = items.count() if isinstance(items, QuerySet) else len(items)
     window = items[offset : offset + limit]
