@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -27,7 +33,10 @@ ERROR_CODES = {
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_422_UNPROCESSABLE_ENTITY: "validation_failed",
     status.HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
+    status.HTTP_500_INTERNAL_SERVER_ERROR: "server_error",
 }
+TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+TOO_LARGE_MESSAGE = "The request body is too large."
 
 
 def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -73,8 +82,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         fields = _django_validation_fields(exc)
         return Response(error_body(400, _first_message(fields), fields), status=400)
-    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
-        return Response(error_body(413, "The request body is too large."), status=413)
+    if isinstance(exc, TOO_LARGE):
+        return Response(error_body(413, TOO_LARGE_MESSAGE), status=413)
+    if isinstance(exc, BadRequest):
+        return Response(error_body(400, str(exc) or "Bad request."), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -115,7 +126,11 @@ def json_server_error(request):
 
 
 def json_bad_request(request, exception=None):
+    """400 for API paths as JSON; a body over the upload limit raised outside DRF (a
+    SuspiciousOperation to Django) is still a 413."""
     if _is_api(request):
+        if isinstance(exception, TOO_LARGE):
+            return JsonResponse(error_body(413, TOO_LARGE_MESSAGE), status=413)
         return JsonResponse(error_body(400, "Bad request."), status=400)
     from django.views.defaults import bad_request
 
