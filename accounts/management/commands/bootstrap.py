@@ -32,7 +32,22 @@ class Command(BaseCommand):
                 email=options["email"],
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
+            raise CommandError(_describe(exc)) from exc
         self.stdout.write(
             json.dumps({"org_id": str(result.organization.id), "user_id": str(result.admin.id)})
         )
+
+
+OPTION_NAMES = {"name": "org", "username": "admin", "admin": "admin"}
+
+
+def _describe(exc: ValidationError) -> str:
+    """`option: message; …`, naming the command-line option each message is about."""
+    if not hasattr(exc, "error_dict"):
+        return "; ".join(exc.messages)
+    return "; ".join(
+        f"{OPTION_NAMES.get(field, field)}: {message}"
+        for field, errors in exc.error_dict.items()
+        for error in errors
+        for message in error.messages
+    )
