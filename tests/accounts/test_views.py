@@ -610,3 +610,15 @@ def test_environment_from_another_org_cannot_be_granted(web, org, admin, member,
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not PermissionGrant.objects.filter(user=member).exists()
+
+
+def test_forms_are_protected_against_csrf(org, admin):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    page = client.get(reverse("portal:environment_list", args=[org.id])).content.decode()
+    assert page.count('name="csrfmiddlewaretoken"') == 2  # sign out + create environment
+    response = client.post(
+        reverse("portal:environment_list", args=[org.id]), {"name": "QA", "type": "sandbox"}
+    )
+    assert response.status_code == 403
+    assert not Environment.objects.exists()
