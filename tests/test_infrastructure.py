@@ -40,7 +40,7 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     import sys
 
     env = {**os.environ, "DOORMAN_ENV": "production", "DOORMAN_SECRET_KEY": ""}
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [
             sys.executable,
             "-c",
