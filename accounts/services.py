@@ -240,7 +240,8 @@ def _validate_new_user(
 ) -> dict[str, str]:
     """Every problem with a new user's fields at once; the cleaned fields (no password)."""
     fields = {
-        "username": _as_text(username),
+        # NFKC, as Django's own forms do: a full-width "root" and "root" are one username.
+        "username": User.normalize_username(_as_text(username)),
         "email": _as_text(email),
         "first_name": _as_text(first_name),
         "last_name": _as_text(last_name),
@@ -370,7 +371,7 @@ def organization_bootstrap(
 
     The admin must not belong to another organization; an existing admin is re-enabled.
     """
-    org_name, username = _as_text(org_name), _as_text(username)
+    org_name, username = _as_text(org_name), User.normalize_username(_as_text(username))
     with transaction.atomic():
         org = Organization.objects.filter(parent__isnull=True, name__iexact=org_name).first()
         user = User.objects.filter(username__iexact=username).first()

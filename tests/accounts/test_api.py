@@ -6,7 +6,9 @@ import json
 import uuid
 
 import pytest
+from django.db import connection
 from django.middleware.csrf import _get_new_csrf_string
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.catalog import Permission, Role
@@ -987,3 +989,25 @@ def test_an_oversize_json_body_of_a_session_with_its_csrf_token_is_413(session_c
 def test_session_reads_need_no_csrf_token(session_client, org):
     assert session_client.get(f"{API}/organizations/{org.id}/users").status_code == 200
     assert session_client.get(f"{API}/profile").status_code == 200
+
+
+# -- cost -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", ["users", "environments", "businessGroups", "identityProviders"])
+def test_list_queries_do_not_grow_with_the_page(
+    client_for, admin, org, suffix, django_assert_max_num_queries
+):
+    def create(n: int) -> None:
+        for _ in range(n):
+            UserFactory(organization=org)
+            EnvironmentFactory(organization=org)
+            OrganizationFactory(parent=org)
+            IdentityProviderFactory(organization=org)
+
+    client = client_for(admin)
+    path = f"{API}/organizations/{org.id}/{suffix}"
+    create(2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(path).status_code == 200
+    create(20)
+    with django_assert_max_num_queries(len(few)):
+        assert len(client.get(path).json()["data"]) >= 20

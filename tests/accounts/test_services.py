@@ -413,6 +413,32 @@ def test_user_create_refuses_duplicate_usernames_case_insensitively(
     assert not AuditEvent.objects.exists()
 
 
+def full_width(text: str) -> str:
+    """Full-width look-alikes of ASCII letters (U+FF41 for "a", …)."""
+    return "".join(chr(ord(c) - ord("a") + 0xFF41) if c.isalpha() else c for c in text)
+
+
+def test_usernames_are_normalised_before_the_duplicate_check(admin, org):
+    """Full-width letters are the same username (NFKC), as Django's own forms have it."""
+    with pytest.raises(ValidationError) as exc_info:
+        services.user_create(
+            access=access_of(admin),
+            org=org,
+            username=full_width("acme-admin"),
+            email="dup@example.com",
+            password=NEW_PASSWORD,
+        )
+    assert messages(exc_info, "username") == [USERNAME_TAKEN]
+    user = services.user_create(
+        access=access_of(admin),
+        org=org,
+        username=full_width("newbie"),
+        email="newbie@example.com",
+        password=NEW_PASSWORD,
+    )
+    assert user.username == "newbie"
+
+
 def test_user_create_reports_every_bad_field_at_once(admin, org):
     with pytest.raises(ValidationError) as exc_info:
         services.user_create(
