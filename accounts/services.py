@@ -554,6 +554,7 @@ def user_permissions_set(
             if role:
                 RoleGrant.objects.get_or_create(user=user, organization=org, role=role)
             else:
+                _lock_administrators(org)
                 RoleGrant.objects.filter(user=user, organization=org).delete()
                 _ensure_an_administrator_remains(org)
         after = _permission_summary(org, user)
@@ -565,6 +566,16 @@ def user_permissions_set(
             details={"before": before, "after": after},
             meta=meta,
         )
+
+
+def _lock_administrators(org: Organization) -> None:
+    """Two administrators removing each other at once must not both see the other remain:
+    the second waits for the first and then finds itself the last (PostgreSQL)."""
+    list(
+        RoleGrant.objects.select_for_update()
+        .filter(organization=org, role=Role.ORGANIZATION_ADMINISTRATOR)
+        .values_list("id", flat=True)
+    )
 
 
 def _ensure_an_administrator_remains(org: Organization) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, connections
 
 from accounts import services
 from accounts.access import Access
@@ -814,3 +817,45 @@ def test_organization_bootstrap_validates_the_new_password_and_email(db):
     assert "password" in exc_info.value.message_dict
     assert exc_info.value.message_dict["email"] == [EMAIL_INVALID]
     assert User.objects.get().check_password(NEW_PASSWORD)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite serialises writers; the race needs rows"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_removing_each_other_at_once_leave_one(monkeypatch):
+    """A removes B while B removes A: without row locks both would see the other remain."""
+    org = OrganizationFactory(name="Race")
+    a, b = UserFactory(organization=org), UserFactory(organization=org)
+    AdminRoleFactory(user=a, organization=org)
+    AdminRoleFactory(user=b, organization=org)
+    original = services._ensure_an_administrator_remains
+
+    def slow_ensure(org):
+        if threading.current_thread().name == "first":
+            time.sleep(0.5)  # hold the locks while the second request starts
+        original(org)
+
+    monkeypatch.setattr(services, "_ensure_an_administrator_remains", slow_ensure)
+    outcomes: dict[str, str] = {}
+
+    def remove(actor, target, name):
+        try:
+            services.user_permissions_set(
+                access=Access(user=actor), org=org, user=target, role=None, set_role=True
+            )
+            outcomes[name] = "removed"
+        except ValidationError as exc:
+            outcomes[name] = exc.message_dict["role"][0]
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=remove, args=(a, b, "first"), name="first")
+    second = threading.Thread(target=remove, args=(b, a, "second"), name="second")
+    first.start()
+    time.sleep(0.1)
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert outcomes == {"first": "removed", "second": LAST_ADMINISTRATOR}
+    assert list(RoleGrant.objects.values_list("user_id", flat=True)) == [a.id]
