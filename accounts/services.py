@@ -394,18 +394,7 @@ def organization_bootstrap(
                 details={"username": user.username},
             )
         else:
-            email = _as_text(email)
-            errors = {
-                "email": _email_errors(email),
-                "password": _password_errors(password, User(username=username, email=email)),
-            }
-            errors = {name: messages for name, messages in errors.items() if messages}
-            if errors:
-                raise ValidationError(errors)
-            user.email = email
-            user.is_active = True
-            user.set_password(password)
-            user.save(update_fields=["email", "is_active", "password"])
+            _user_restore(user, email=email, password=password)
         _, role_created = RoleGrant.objects.get_or_create(
             user=user, organization=org, role=Role.ORGANIZATION_ADMINISTRATOR
         )
@@ -418,6 +407,22 @@ def organization_bootstrap(
                 details={"after": {"role": Role.ORGANIZATION_ADMINISTRATOR.value}},
             )
     return OrgWithAdmin(organization=org, admin=user, created=False)
+
+
+def _user_restore(user: User, *, email: str, password: str) -> None:
+    """Bring an existing user back to this email and (validated) password, enabled."""
+    email = _as_text(email)
+    errors = {
+        "email": _email_errors(email),
+        "password": _password_errors(password, User(username=user.username, email=email)),
+    }
+    errors = {name: messages for name, messages in errors.items() if messages}
+    if errors:
+        raise ValidationError(errors)
+    user.email = email
+    user.is_active = True
+    user.set_password(password)
+    user.save(update_fields=["email", "is_active", "password"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,23 +545,9 @@ def user_permissions_set(
     with transaction.atomic():
         before = _permission_summary(org, user)
         if parsed_permissions is not None:
-            current = _current_grants(org, user)
-            requested = _requested_grants(parsed_permissions, parsed_environments)
-            _check_grant_changes(access, org, current, requested)
-            PermissionGrant.objects.filter(user=user, organization=org).delete()
-            PermissionGrant.objects.bulk_create(
-                PermissionGrant(
-                    user=user, organization=org, permission=permission, environment=environment
-                )
-                for (permission, _), environment in requested.items()
-            )
+            _grants_replace(access, org, user, parsed_permissions, parsed_environments)
         if set_role:
-            if role:
-                RoleGrant.objects.get_or_create(user=user, organization=org, role=role)
-            else:
-                _lock_administrators(org)
-                RoleGrant.objects.filter(user=user, organization=org).delete()
-                _ensure_an_administrator_remains(org)
+            _role_set(org, user, role or None)
         after = _permission_summary(org, user)
         audit_record(
             action=AuditAction.USER_PERMISSIONS_CHANGED,
@@ -566,6 +557,32 @@ def user_permissions_set(
             details={"before": before, "after": after},
             meta=meta,
         )
+
+
+def _grants_replace(
+    access: Access,
+    org: Organization,
+    user: User,
+    permissions: list[Permission],
+    environments: list[Environment],
+) -> None:
+    current = _current_grants(org, user)
+    requested = _requested_grants(permissions, environments)
+    _check_grant_changes(access, org, current, requested)
+    PermissionGrant.objects.filter(user=user, organization=org).delete()
+    PermissionGrant.objects.bulk_create(
+        PermissionGrant(user=user, organization=org, permission=permission, environment=env)
+        for (permission, _), env in requested.items()
+    )
+
+
+def _role_set(org: Organization, user: User, role: str | None) -> None:
+    if role:
+        RoleGrant.objects.get_or_create(user=user, organization=org, role=role)
+        return
+    _lock_administrators(org)
+    RoleGrant.objects.filter(user=user, organization=org).delete()
+    _ensure_an_administrator_remains(org)
 
 
 def _lock_administrators(org: Organization) -> None:
