@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.core.exceptions import ValidationError
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +24,10 @@ from accounts.serializers import (
     user_data,
 )
 from audit.services import RequestMeta
-from config.api_support import JSONParser, paginated, validated
+from config.api_support import JSONParser, paginated, renamed_fields, validated
+
+# Service field names -> the API's camelCase names.
+USER_FIELD_NAMES = {"first_name": "firstName", "last_name": "lastName"}
 
 
 class AccountsAPIView(APIView):
@@ -102,16 +106,19 @@ class UsersAPI(AccountsAPIView):
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(UserInput, request)
-        user = services.user_create(
-            access=self.access,
-            org=org,
-            username=body["username"],
-            email=body["email"],
-            password=body["password"],
-            first_name=body.get("firstName", ""),
-            last_name=body.get("lastName", ""),
-            meta=self.meta,
-        )
+        try:
+            user = services.user_create(
+                access=self.access,
+                org=org,
+                username=body["username"],
+                email=body["email"],
+                password=body["password"],
+                first_name=body.get("firstName", ""),
+                last_name=body.get("lastName", ""),
+                meta=self.meta,
+            )
+        except ValidationError as exc:
+            raise renamed_fields(exc, USER_FIELD_NAMES) from exc
         return Response(user_data(user), status=status.HTTP_201_CREATED)
 
 

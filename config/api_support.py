@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
@@ -62,3 +63,13 @@ def validated(serializer_class: type[serializers.Serializer], request: Request) 
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def renamed_fields(exc: ValidationError, names: dict[str, str]) -> ValidationError:
+    """A service's ValidationError with its field names in the API's spelling
+    (`first_name` -> `firstName`), so `fields` names what the client sent."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    return ValidationError(
+        {names.get(field, field): errors for field, errors in exc.error_dict.items()}
+    )

@@ -804,6 +804,17 @@ def test_missing_fields_are_400(client_for, admin, member, org, method, template
             },
             "lastName",
         ),
+        (
+            "POST",
+            "organizations/{org}/users",
+            {
+                "username": "n",
+                "email": "n@example.com",
+                "password": NEW_PASSWORD,
+                "firstName": "tab\there",
+            },
+            "firstName",
+        ),
         ("POST", "organizations/{org}/identityProviders", {"name": False}, "name"),
     ],
 )
