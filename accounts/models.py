@@ -12,6 +12,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from accounts.catalog import Permission, Role
 
@@ -40,7 +41,7 @@ class Organization(models.Model):
                 name="organization_unique_sibling_name",
             ),
             models.UniqueConstraint(
-                fields=["name"],
+                Lower("name"),
                 condition=Q(parent__isnull=True),
                 name="organization_unique_root_name",
             ),
@@ -105,6 +106,11 @@ class User(AbstractUser):
     class Meta:
         ordering = ["username"]
         indexes = [models.Index(fields=["organization", "username"])]
+        constraints = [
+            # The services compare usernames case-insensitively; the database makes it so
+            # under concurrency too.
+            models.UniqueConstraint(Lower("username"), name="user_unique_username_ci"),
+        ]
 
     @property
     def created_at(self):
