@@ -88,8 +88,13 @@ class Access:
         return any(p.value in self.scopes for p in permissions_implying(permission))
 
     # -- questions -----------------------------------------------------------------------------
+    @property
+    def root_org_id(self) -> uuid.UUID:
+        """The root organization whose tree is all this caller can ever see."""
+        return self.user.organization_id
+
     def in_tenant(self, org: Organization) -> bool:
-        return org.root_id_or_self == self.user.organization_id
+        return org.root_id_or_self == self.root_org_id
 
     def is_admin_of(self, org: Organization) -> bool:
         """Organization Administrator of `org` or of any org above it (scopes not considered)."""

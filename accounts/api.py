@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,15 +37,27 @@ class AccountsAPIView(APIView):
 
     @cached_property
     def access(self) -> Access:
-        return Access(user=self.request.user, scopes=getattr(self.request, "auth_scopes", None))
+        # A bearer token brings its own effective power (oauth.principals); a session has all
+        # of the user's.
+        token_access = getattr(self.request.auth, "access", None)
+        return token_access or Access(user=self.request.user)
 
     @property
     def meta(self) -> RequestMeta:
         return RequestMeta.from_request(self.request)
 
 
+PROFILE_SCOPES = ("profile", "read:full")
+
+
 class ProfileAPI(AccountsAPIView):
+    """The caller's profile; a bearer token needs `profile` (or `full`/`read:full`). An app
+    acting on its own behalf reads its creator's profile (SPEC §3)."""
+
     def get(self, request: Request) -> Response:
+        token_allows = getattr(request.auth, "allows", None)
+        if token_allows is not None and not any(token_allows(s) for s in PROFILE_SCOPES):
+            raise PermissionDenied("This token does not hold the profile scope.")
         return Response(user_data(request.user))
 
 

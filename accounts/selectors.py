@@ -33,7 +33,7 @@ def _as_uuid(value: object) -> uuid.UUID:
 
 def organization_get(*, access: Access, org_id: object) -> Organization:
     """The org/BG with this id inside the caller's tree; 404 for anything else."""
-    root_id = access.user.organization_id
+    root_id = access.root_org_id
     org = (
         Organization.objects.filter(id=_as_uuid(org_id))
         .filter(Q(id=root_id) | Q(root_id=root_id))
@@ -54,11 +54,9 @@ def organization_read(*, access: Access, org_id: object) -> Organization:
 
 def organization_tree(*, access: Access) -> list[Organization]:
     """Every org/BG of the caller's tree they hold any permission or role in, in tree order."""
-    root_id = access.user.organization_id
+    root_id = access.root_org_id
     orgs = list(Organization.objects.filter(Q(id=root_id) | Q(root_id=root_id)).order_by("path"))
-    granted = set(
-        PermissionGrant.objects.filter(user=access.user).values_list("organization_id", flat=True)
-    )
+    granted = {org_id for org_id, held in access.grants.items() if held}
     return [o for o in orgs if o.id in granted or access.is_admin_of(o)]
 
 

@@ -101,7 +101,19 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         response.data = error_body(response.status_code, str(detail))
+    _add_bearer_error(response, exc, context)
     return response
+
+
+def _add_bearer_error(response: Response, exc: Exception, context: dict) -> None:
+    """RFC 6750 §3.1 codes: `invalid_token` (401) and `insufficient_scope` (403)."""
+    from oauth.authentication import insufficient_scope_header, is_bearer_request
+
+    if response.status_code == 401 and getattr(exc, "default_code", "") == "invalid_token":
+        response.data["error"] = "invalid_token"
+    elif response.status_code == 403 and is_bearer_request(context.get("request")):
+        response.data["error"] = "insufficient_scope"
+        response["WWW-Authenticate"] = insufficient_scope_header()
 
 
 def _is_api(request) -> bool:

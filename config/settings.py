@@ -42,7 +42,7 @@ if not SECRET_KEY:
             "DOORMAN_SECRET_KEY is required when DOORMAN_ENV=production "
             "(set DOORMAN_ENV=development for a local portal)."
         )
-    SECRET_KEY = "doorman-insecure-development-key-never-use-in-production"  # noqa: S105
+    SECRET_KEY = "doorman-insecure-development-key-never-use-in-production"
 
 DOORMAN_BASE_URL = os.environ.get("DOORMAN_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "connected_apps",
     "oauth",
     "audit",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -164,9 +165,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if DOORMAN_ENV == "test":
-    # Test users are created by the hundred; the default PBKDF2 cost would dominate the suite.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD_HASHERS = [
+    # User passwords: Django's slow default (MD5 in tests only, where users are made by the
+    # hundred). Client secrets: a keyed SHA-256, named by OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]
+    # below; they are random 256-bit values, so a slow hash would only slow the token endpoint.
+    "django.contrib.auth.hashers.MD5PasswordHasher"
+    if DOORMAN_ENV == "test"
+    else "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "oauth.hashers.ClientSecretHasher",
+]
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:home"
@@ -178,6 +185,71 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
+
+# ---------------------------------------------------------------------------------------------
+# Authorization server (django-oauth-toolkit, customized at its documented seams)
+# ---------------------------------------------------------------------------------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "connected_apps.ConnectedApp"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth.Grant"
+
+DOORMAN_ISSUER = f"{DOORMAN_BASE_URL}/accounts/api/v2/oauth2"
+# SPEC §5: 60 minutes by default, configurable, never above 90 minutes.
+DOORMAN_ACCESS_TOKEN_LIFETIME = min(
+    max(int(os.environ.get("DOORMAN_ACCESS_TOKEN_LIFETIME", "3600")), 60), 5400
+)
+DOORMAN_REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
+DOORMAN_AUTHORIZATION_CODE_LIFETIME = 600
+
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "oauth.validators.DoormanValidator",
+    "OAUTH2_SERVER_CLASS": "oauth.server.DoormanServer",
+    "OIDC_SERVER_CLASS": "oauth.server.DoormanServer",
+    "OAUTH2_BACKEND_CLASS": "oauth.backends.DoormanOAuthLibCore",
+    "SCOPES_BACKEND_CLASS": "oauth.scopes.ConnectedAppScopes",
+    "SCOPES": {"openid": "OpenID Connect"},  # unused: ConnectedAppScopes reads accounts.catalog
+    "DEFAULT_SCOPES": [],
+    "CLIENT_ID_GENERATOR_CLASS": "connected_apps.generators.ClientIdGenerator",
+    "CLIENT_SECRET_GENERATOR_CLASS": "connected_apps.generators.ClientSecretGenerator",
+    "CLIENT_SECRET_HASHER": "doorman_hmac_sha256",
+    "ACCESS_TOKEN_GENERATOR": "oauth.tokens.generate_token",
+    "REFRESH_TOKEN_GENERATOR": "oauth.tokens.generate_token",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": DOORMAN_ACCESS_TOKEN_LIFETIME,
+    "ID_TOKEN_EXPIRE_SECONDS": DOORMAN_ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": DOORMAN_REFRESH_TOKEN_LIFETIME,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": DOORMAN_AUTHORIZATION_CODE_LIFETIME,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "ALLOW_URI_WILDCARDS": False,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": DOORMAN_ISSUER,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ],
+    "OIDC_JWKS_MAX_AGE_SECONDS": 300,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": False,
+    "ALWAYS_RELOAD_OAUTHLIB_CORE": DOORMAN_ENV == "test",
+}
+SILENCED_SYSTEM_CHECKS = [
+    "oauth2_provider.W002",  # the password grant is part of the product (SPEC §5)
+    "oauth2_provider.W008",  # http redirect URIs are allowed for localhost only (SPEC §2)
+]
 
 # ---------------------------------------------------------------------------------------------
 # HTTP hardening
@@ -199,7 +271,11 @@ if DOORMAN_BASE_URL.startswith("https://"):
 # REST framework
 # ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.PortalSessionAuthentication"],
+    # Bearer first: DRF takes the 401 challenge from the first class (RFC 6750 §3).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oauth.authentication.BearerTokenAuthentication",
+        "accounts.authentication.PortalSessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.api_support.JSONParser"],

@@ -1,0 +1,428 @@
+"""Writes for connected apps: create, change, rotate the secret, set scopes, delete (SPEC §2).
+
+Every function checks `manage:connected_apps` at the owner org, validates everything before
+it writes, writes in one transaction and records its audit event in the same transaction.
+The client secret is returned once and stored only as a keyed digest (oauth.hashers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+
+from accounts.access import Access
+from accounts.catalog import ALL_SCOPES, PERMISSIONS, Permission, SpecialScope
+from accounts.models import Environment, Organization
+from audit.models import AuditAction
+from audit.services import RequestMeta, audit_record
+from connected_apps.models import (
+    USER_GRANT_TYPES,
+    AppScope,
+    Audience,
+    ConnectedApp,
+    GrantType,
+)
+from connected_apps.selectors import app_scope_data
+from connected_apps.validation import (
+    validate_public_keys,
+    validate_redirect_uris,
+    validate_website_url,
+)
+
+MAX_APPS_PER_ROOT_ORG = 2000
+MAX_SCOPES_PER_APP = 1000
+
+NAME_INVALID = "client_name must be 1 to 100 characters."
+GRANT_TYPES_REQUIRED = "grant_types must name at least one grant type."
+GRANT_TYPE_UNKNOWN = "Unknown grant type: {grant_type}."
+GRANT_TYPES_MIXED = (
+    "client_credentials cannot be combined with user grants: an app acts either on behalf of "
+    "a user or on its own behalf."
+)
+REFRESH_TOKEN_ALONE = "refresh_token needs authorization_code, password or jwt-bearer."  # noqa: S105
+REDIRECT_URIS_REQUIRED = "authorization_code apps need at least one redirect URI."
+PUBLIC_KEYS_REQUIRED = "jwt-bearer apps need at least one public key."
+AUDIENCE_INVALID = "audience must be internal or everyone."
+SCOPE_UNKNOWN = "Unknown scope: {scope}."
+SCOPE_NOT_FOR_OWN_BEHALF = "{scope} is not available to apps that act on their own behalf."
+SCOPE_CONTEXT_ONLY_FOR_OWN_BEHALF = "context_params are only for client_credentials apps."
+SCOPE_CONTEXT_ORG_INVALID = "context_params.org must be an org or business group of the owner."
+SCOPE_CONTEXT_ENV_INVALID = "context_params.envId must be an environment of that organization."
+TOO_MANY_SCOPES = f"An app can hold at most {MAX_SCOPES_PER_APP} scopes."
+TOO_MANY_APPS = f"An organization can own at most {MAX_APPS_PER_ROOT_ORG} connected apps."
+
+
+@dataclass(frozen=True)
+class AppWithSecret:
+    app: ConnectedApp
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """One scope the app holds; `org`/`environment` only for own-behalf apps."""
+
+    scope: str
+    org: Organization | None = None
+    environment: Environment | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------------------------
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        raise ValidationError({"client_name": NAME_INVALID})
+    return name.strip()
+
+
+def _clean_grant_types(grant_types: Any) -> list[str]:
+    if not isinstance(grant_types, list) or not grant_types:
+        raise ValidationError({"grant_types": GRANT_TYPES_REQUIRED})
+    cleaned: list[str] = []
+    for value in grant_types:
+        if value not in GrantType.values:
+            raise ValidationError({"grant_types": GRANT_TYPE_UNKNOWN.format(grant_type=value)})
+        if value not in cleaned:
+            cleaned.append(value)
+    if GrantType.CLIENT_CREDENTIALS in cleaned and len(cleaned) > 1:
+        raise ValidationError({"grant_types": GRANT_TYPES_MIXED})
+    if cleaned == [GrantType.REFRESH_TOKEN]:
+        raise ValidationError({"grant_types": REFRESH_TOKEN_ALONE})
+    return cleaned
+
+
+def _clean_audience(audience: Any) -> str:
+    if audience not in Audience.values:
+        raise ValidationError({"audience": AUDIENCE_INVALID})
+    return audience
+
+
+def _subtree(owner: Organization) -> dict[uuid.UUID, Organization]:
+    return {o.id: o for o in Organization.objects.filter(path__startswith=owner.path)}
+
+
+def _clean_scopes(
+    scopes: Iterable[Any], *, own_behalf: bool, owner: Organization
+) -> list[ScopeSpec]:
+    """Scope names (user apps) or `{"scope", "context_params": {"org", "envId"}}` objects."""
+    items = list(scopes)
+    if len(items) > MAX_SCOPES_PER_APP:
+        raise ValidationError({"scopes": TOO_MANY_SCOPES})
+    orgs = _subtree(owner) if own_behalf else {}
+    specs: list[ScopeSpec] = []
+    for item in items:
+        name, context = (item, None) if isinstance(item, str) else _scope_object(item)
+        if name not in ALL_SCOPES:
+            raise ValidationError({"scopes": SCOPE_UNKNOWN.format(scope=name)})
+        if not own_behalf:
+            if context:
+                raise ValidationError({"scopes": SCOPE_CONTEXT_ONLY_FOR_OWN_BEHALF})
+            specs.append(ScopeSpec(scope=name))
+            continue
+        if name not in Permission.values:
+            if name == SpecialScope.PROFILE and not context:
+                continue  # implicit for own-behalf apps
+            raise ValidationError({"scopes": SCOPE_NOT_FOR_OWN_BEHALF.format(scope=name)})
+        specs.append(_own_behalf_spec(name, context or {}, orgs, owner))
+    unique = list(dict.fromkeys(specs))
+    if len(unique) > MAX_SCOPES_PER_APP:
+        raise ValidationError({"scopes": TOO_MANY_SCOPES})
+    return unique
+
+
+def _scope_object(item: Any) -> tuple[Any, dict | None]:
+    if not isinstance(item, dict) or not isinstance(item.get("scope"), str):
+        raise ValidationError({"scopes": SCOPE_UNKNOWN.format(scope=item)})
+    context = item.get("context_params") or None
+    if context is not None and not isinstance(context, dict):
+        raise ValidationError({"scopes": SCOPE_CONTEXT_ORG_INVALID})
+    return item["scope"], context
+
+
+def _own_behalf_spec(
+    name: str, context: dict, orgs: dict[uuid.UUID, Organization], owner: Organization
+) -> ScopeSpec:
+    org = owner
+    if context.get("org") is not None:
+        try:
+            org = orgs[uuid.UUID(str(context["org"]))]
+        except (KeyError, ValueError) as exc:
+            raise ValidationError({"scopes": SCOPE_CONTEXT_ORG_INVALID}) from exc
+    environment = None
+    env_id = context.get("envId")
+    if env_id is not None:
+        if not PERMISSIONS[Permission(name)].environment_scoped:
+            raise ValidationError({"scopes": SCOPE_CONTEXT_ENV_INVALID})
+        try:
+            environment = Environment.objects.get(id=uuid.UUID(str(env_id)), organization=org)
+        except (Environment.DoesNotExist, ValueError) as exc:
+            raise ValidationError({"scopes": SCOPE_CONTEXT_ENV_INVALID}) from exc
+    return ScopeSpec(scope=name, org=org, environment=environment)
+
+
+def _check_consistency(app: ConnectedApp) -> None:
+    if GrantType.AUTHORIZATION_CODE in app.grant_types and not app.redirect_uris.split():
+        raise ValidationError({"redirect_uris": REDIRECT_URIS_REQUIRED})
+    if GrantType.JWT_BEARER in app.grant_types and not app.public_keys:
+        raise ValidationError({"public_keys": PUBLIC_KEYS_REQUIRED})
+
+
+def _require_manager(access: Access, owner: Organization) -> None:
+    if not access.can(Permission.MANAGE_CONNECTED_APPS, owner):
+        raise PermissionDenied(f"You need manage:connected_apps in {owner.name}.")
+
+
+def _write_scopes(app: ConnectedApp, specs: list[ScopeSpec]) -> None:
+    AppScope.objects.filter(app=app).delete()
+    AppScope.objects.bulk_create(
+        [
+            AppScope(app=app, scope=s.scope, context_org=s.org, context_environment=s.environment)
+            for s in specs
+        ]
+    )
+
+
+def scope_specs_data(specs: Iterable[ScopeSpec]) -> list[dict]:
+    """Audit-friendly description of a scope set (ids only, never a secret)."""
+    return [
+        {
+            "scope": s.scope,
+            **({"org": str(s.org.id)} if s.org else {}),
+            **({"envId": str(s.environment.id)} if s.environment else {}),
+        }
+        for s in specs
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Services
+# ---------------------------------------------------------------------------------------------
+def connected_app_create(
+    *,
+    access: Access,
+    owner: Organization,
+    client_name: Any,
+    grant_types: Any,
+    redirect_uris: Any = (),
+    scopes: Any = (),
+    public_keys: Any = (),
+    audience: Any = Audience.INTERNAL,
+    website_url: Any = "",
+    meta: RequestMeta | None = None,
+) -> AppWithSecret:
+    """Register an app owned by `owner`; returns it with its client secret, shown only once."""
+    _require_manager(access, owner)
+    name = _clean_name(client_name)
+    cleaned_grants = _clean_grant_types(grant_types)
+    own_behalf = GrantType.CLIENT_CREDENTIALS in cleaned_grants
+    uris = validate_redirect_uris(redirect_uris)
+    keys = validate_public_keys(public_keys)
+    specs = _clean_scopes(scopes or [], own_behalf=own_behalf, owner=owner)
+    app = ConnectedApp(
+        name=name,
+        grant_types=cleaned_grants,
+        redirect_uris=" ".join(uris),
+        public_keys=keys,
+        audience=_clean_audience(audience),
+        website_url=validate_website_url(website_url),
+        owner_org=owner,
+        root_org_id=owner.root_id_or_self,
+        user=access.user,
+        client_type=ConnectedApp.CLIENT_CONFIDENTIAL,
+        skip_authorization=False,
+    )
+    _check_consistency(app)
+    secret = generate_client_secret()
+    app.client_secret = secret
+    with transaction.atomic():
+        # Serialise creations per root org so the limit holds under concurrency.
+        Organization.objects.select_for_update().filter(id=owner.root_id_or_self).first()
+        if ConnectedApp.objects.filter(root_org_id=owner.root_id_or_self).count() >= (
+            MAX_APPS_PER_ROOT_ORG
+        ):
+            raise ValidationError({"non_field_errors": TOO_MANY_APPS})
+        app.save()
+        _write_scopes(app, specs)
+        audit_record(
+            action=AuditAction.APP_CREATED,
+            organization=owner,
+            actor=access.user,
+            target=app,
+            target_type="connected_app",
+            details={
+                "client_id": app.client_id,
+                "client_name": name,
+                "grant_types": cleaned_grants,
+                "scopes": scope_specs_data(specs),
+                "audience": app.audience,
+            },
+            meta=meta,
+        )
+    return AppWithSecret(app=app, client_secret=secret)
+
+
+UPDATABLE_FIELDS = (
+    "client_name",
+    "grant_types",
+    "redirect_uris",
+    "public_keys",
+    "audience",
+    "website_url",
+    "enabled",
+    "scopes",
+)
+
+
+def connected_app_update(
+    *,
+    access: Access,
+    app: ConnectedApp,
+    changes: dict[str, Any],
+    meta: RequestMeta | None = None,
+) -> ConnectedApp:
+    """Change any of UPDATABLE_FIELDS; takes effect for every token on its next request."""
+    _require_manager(access, app.owner_org)
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    before = _app_summary(app)
+    if "client_name" in changes:
+        app.name = _clean_name(changes["client_name"])
+    if "grant_types" in changes:
+        new_grants = _clean_grant_types(changes["grant_types"])
+        if (GrantType.CLIENT_CREDENTIALS in new_grants) != app.acts_on_own_behalf:
+            raise ValidationError({"grant_types": GRANT_TYPES_MIXED})
+        app.grant_types = new_grants
+    if "redirect_uris" in changes:
+        app.redirect_uris = " ".join(validate_redirect_uris(changes["redirect_uris"]))
+    if "public_keys" in changes:
+        app.public_keys = validate_public_keys(changes["public_keys"])
+    if "audience" in changes:
+        app.audience = _clean_audience(changes["audience"])
+    if "website_url" in changes:
+        app.website_url = validate_website_url(changes["website_url"])
+    if "enabled" in changes:
+        if not isinstance(changes["enabled"], bool):
+            raise ValidationError({"enabled": "Must be true or false."})
+        app.enabled = changes["enabled"]
+    specs = None
+    if "scopes" in changes:
+        specs = _clean_scopes(
+            changes["scopes"] or [], own_behalf=app.acts_on_own_behalf, owner=app.owner_org
+        )
+    _check_consistency(app)
+    with transaction.atomic():
+        app.save()
+        if specs is not None:
+            _write_scopes(app, specs)
+        audit_record(
+            action=AuditAction.APP_UPDATED,
+            organization=app.owner_org,
+            actor=access.user,
+            target=app,
+            target_type="connected_app",
+            details={"client_id": app.client_id, "before": before, "after": _app_summary(app)},
+            meta=meta,
+        )
+    return app
+
+
+def connected_app_set_scopes(
+    *,
+    access: Access,
+    app: ConnectedApp,
+    scopes: Any,
+    meta: RequestMeta | None = None,
+) -> list[ScopeSpec]:
+    """Replace the app's scope set (`PUT …/scopes`)."""
+    _require_manager(access, app.owner_org)
+    if not isinstance(scopes, list):
+        raise ValidationError({"scopes": "Must be a list."})
+    specs = _clean_scopes(scopes, own_behalf=app.acts_on_own_behalf, owner=app.owner_org)
+    with transaction.atomic():
+        before = app_scope_data(app)
+        _write_scopes(app, specs)
+        audit_record(
+            action=AuditAction.APP_SCOPES_CHANGED,
+            organization=app.owner_org,
+            actor=access.user,
+            target=app,
+            target_type="connected_app",
+            details={
+                "client_id": app.client_id,
+                "before": before,
+                "after": scope_specs_data(specs),
+            },
+            meta=meta,
+        )
+    return specs
+
+
+def connected_app_rotate_secret(
+    *, access: Access, app: ConnectedApp, meta: RequestMeta | None = None
+) -> AppWithSecret:
+    """A new secret, returned once; the old one stops working immediately."""
+    _require_manager(access, app.owner_org)
+    secret = generate_client_secret()
+    with transaction.atomic():
+        app.client_secret = secret
+        app.save(update_fields=["client_secret", "updated"])
+        audit_record(
+            action=AuditAction.APP_SECRET_ROTATED,
+            organization=app.owner_org,
+            actor=access.user,
+            target=app,
+            target_type="connected_app",
+            details={"client_id": app.client_id},
+            meta=meta,
+        )
+    return AppWithSecret(app=app, client_secret=secret)
+
+
+def connected_app_delete(
+    *, access: Access, app: ConnectedApp, meta: RequestMeta | None = None
+) -> None:
+    """Delete the app; its tokens, codes and authorizations go with it (FK cascade)."""
+    _require_manager(access, app.owner_org)
+    with transaction.atomic():
+        audit_record(
+            action=AuditAction.APP_DELETED,
+            organization=app.owner_org,
+            actor=access.user,
+            target=app,
+            target_type="connected_app",
+            details={"client_id": app.client_id, "client_name": app.name},
+            meta=meta,
+        )
+        app.delete()
+
+
+def _app_summary(app: ConnectedApp) -> dict:
+    return {
+        "client_name": app.name,
+        "grant_types": list(app.grant_types),
+        "redirect_uris": app.redirect_uris.split(),
+        "audience": app.audience,
+        "website_url": app.website_url,
+        "enabled": app.enabled,
+        "public_keys": len(app.public_keys),
+    }
+
+
+__all__ = [
+    "USER_GRANT_TYPES",
+    "AppWithSecret",
+    "ScopeSpec",
+    "connected_app_create",
+    "connected_app_delete",
+    "connected_app_rotate_secret",
+    "connected_app_set_scopes",
+    "connected_app_update",
+]

@@ -1,0 +1,75 @@
+"""Token models: DOT's, swapped so tokens, codes and signing keys follow Doorman's rules.
+
+Access and refresh tokens are stored only as SHA-256 checksums (DOT's
+COMPLIANT_BCP_RFC9700_TOKEN_STORAGE); authorization codes only as SHA-256 digests (our
+validator); a database copy holds nothing that works as a credential.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractGrant,
+    AbstractIDToken,
+    AbstractRefreshToken,
+)
+
+
+class AccessToken(AbstractAccessToken):
+    """`application` is null for a user's own platform token (`POST /accounts/login`)."""
+
+    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+
+
+class RefreshToken(AbstractRefreshToken):
+    pass
+
+
+class IDToken(AbstractIDToken):
+    pass
+
+
+class Grant(AbstractGrant):
+    """An authorization code; `code` holds the SHA-256 digest, never the code itself."""
+
+    used_at = models.DateTimeField(null=True, blank=True)
+    token_family = models.UUIDField(null=True, blank=True)
+
+
+class UsedAssertion(models.Model):
+    """A JWT `jti` seen once (RFC 7523 §3): kept until the assertion expires, then purged."""
+
+    jti_digest = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.client_id
+
+
+class SigningKey(models.Model):
+    """An OIDC signing key. The private half is encrypted with a key derived from SECRET_KEY.
+
+    The active key signs; retired keys stay in the JWKS until the tokens they signed expire.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_encrypted = models.BinaryField()
+    public_jwk = models.JSONField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="signing_key_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.kid

@@ -1,0 +1,137 @@
+"""What a bearer token may do, decided afresh on every request (SPEC §3).
+
+A token's effective power is (scopes granted to the token) ∩ (scopes the app holds now) ∩
+(what the user may do now). Nothing here is cached across requests, so removing a scope,
+disabling or deleting an app, revoking an authorization or taking a permission from a user
+takes effect on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.utils import timezone
+
+from accounts.access import Access
+from accounts.catalog import Permission, SpecialScope
+from accounts.models import Organization, User
+from connected_apps.models import AppScope, Audience, ConnectedApp
+from oauth.models import AccessToken
+
+
+class AppAccess(Access):
+    """The power of an own-behalf (client_credentials) app: its scopes in their contexts,
+    inside its owner's org tree only. It is never an administrator of anything."""
+
+    def __init__(self, app: ConnectedApp, creator: User | None) -> None:
+        super().__init__(user=creator, scopes=None)  # type: ignore[arg-type]
+        self.app = app
+
+    @cached_property
+    def admin_paths(self) -> tuple[str, ...]:
+        return ()
+
+    def _load_grants(self) -> dict[uuid.UUID, dict[str, set[uuid.UUID | None]]]:
+        grants: dict[uuid.UUID, dict[str, set[uuid.UUID | None]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        rows = AppScope.objects.filter(app=self.app, context_org__isnull=False).values_list(
+            "context_org_id", "scope", "context_environment_id"
+        )
+        for org_id, scope, environment_id in rows:
+            if scope in Permission.values:
+                grants[org_id][scope].add(environment_id)
+        return grants
+
+    @property
+    def root_org_id(self) -> uuid.UUID:
+        return self.app.root_org_id
+
+    def is_admin_of(self, org: Organization) -> bool:
+        return False
+
+
+@dataclass
+class TokenPrincipal:
+    """A live access token and what it may do on this request."""
+
+    token: AccessToken
+    app: ConnectedApp | None
+    user: User | None
+    effective_scopes: frozenset[str]
+
+    @property
+    def is_app_token(self) -> bool:
+        """An own-behalf (client_credentials) token: the app acts, no user behind it."""
+        return self.token.user_id is None and self.app is not None
+
+    @property
+    def request_user(self) -> User | None:
+        """The user DRF sees: the token's user, or for an app token the app's creator (whose
+        profile the app reads, SPEC §3)."""
+        return self.app.user if self.is_app_token else self.user
+
+    @cached_property
+    def access(self) -> Access:
+        if self.is_app_token:
+            return AppAccess(self.app, self.app.user)
+        return Access(user=self.user, scopes=self.effective_scopes)
+
+    def allows(self, scope: str) -> bool:
+        """Whether a non-permission scope (`profile`, `email`, `openid`) is in effect."""
+        return scope in self.effective_scopes or SpecialScope.FULL in self.effective_scopes
+
+
+def token_checksum(raw: str) -> str:
+    """The SHA-256 hex digest DOT stores in `token_checksum` (the only copy of a token)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def app_current_scopes(app: ConnectedApp) -> frozenset[str]:
+    """The scopes an app holds now; own-behalf apps always hold `profile` (SPEC §3)."""
+    scopes = set(AppScope.objects.filter(app=app).values_list("scope", flat=True))
+    if app.acts_on_own_behalf:
+        scopes.add(SpecialScope.PROFILE)
+    return frozenset(scopes)
+
+
+def access_token_resolve(raw: str) -> TokenPrincipal | None:
+    """The live principal behind a raw access token, or None (→ `invalid_token`).
+
+    None when the token is unknown, expired or revoked; its app is disabled or deleted; its
+    user is inactive or, for an `internal` app, no longer a member of the owner's root org;
+    or the app no longer holds any of the scopes the token was granted.
+    """
+    if not raw or len(raw) > 512 or "\x00" in raw:
+        return None
+    token = (
+        AccessToken.objects.select_related("application", "user")
+        .filter(token_checksum=token_checksum(raw))
+        .first()
+    )
+    if token is None or token.expires <= timezone.now():
+        return None
+    user, app = token.user, token.application
+    if user is not None and not user.is_active:
+        return None
+    granted = frozenset(token.scope.split())
+    if app is None:  # a user's own platform token (POST /accounts/login)
+        if user is None:
+            return None
+        return TokenPrincipal(token=token, app=None, user=user, effective_scopes=granted)
+    if not app.enabled:
+        return None
+    if (
+        user is not None
+        and app.audience == Audience.INTERNAL
+        and user.organization_id != app.root_org_id
+    ):
+        return None
+    effective = granted & app_current_scopes(app)
+    if not effective:
+        return None
+    return TokenPrincipal(token=token, app=app, user=user, effective_scopes=effective)

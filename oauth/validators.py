@@ -1,0 +1,7 @@
+"""The one OAuth2Validator subclass (DOT's OAUTH2_VALIDATOR_CLASS seam)."""
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+
+class DoormanValidator(OAuth2Validator):
+    pass
