@@ -1,9 +1,16 @@
-"""Top-level URLs: the portal at /, allauth pages under /auth/, the JSON API under /accounts/."""
+"""Top-level URLs: the portal at /, allauth pages under /auth/, the JSON API and the
+authorization server under /accounts/ (SPEC §4, §8)."""
 
 from django.urls import include, path
 
+from oauth.views.oidc import DoormanDiscoveryView
+from oauth.views.platform_login import PlatformLoginView
+
 urlpatterns = [
     path("auth/", include("allauth.urls")),
+    path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
+    path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),
+    path("accounts/api/v2/oauth2/", include("oauth.urls")),
     path("accounts/api/", include("accounts.urls_api")),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]

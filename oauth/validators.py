@@ -2,6 +2,8 @@
 
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from oauth.oidc import OIDCValidatorMixin
 
-class DoormanValidator(OAuth2Validator):
+
+class DoormanValidator(OIDCValidatorMixin, OAuth2Validator):
     pass

@@ -59,3 +59,50 @@ def client_for(api_client):
         return client
 
     return make
+
+
+# -- connected apps ---------------------------------------------------------------------------
+@pytest.fixture
+def make_app(admin):
+    """`make_app(**fields)`: a connected app created through the service, with its secret.
+
+    Defaults: an on-behalf-of-user app with authorization_code + refresh_token, one https
+    redirect URI, scopes openid profile email offline_access view:environment, owned by `org`.
+    """
+    from connected_apps.services import connected_app_create
+
+    def make(*, actor=None, owner=None, **fields):
+        actor = actor or admin
+        values = {
+            "client_name": "Test App",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": ["https://client.example/callback"],
+            "scopes": ["openid", "profile", "email", "offline_access", "view:environment"],
+            "audience": "internal",
+        }
+        values.update(fields)
+        return connected_app_create(
+            access=Access(user=actor), owner=owner or actor.organization, **values
+        )
+
+    return make
+
+
+@pytest.fixture
+def code_app(make_app):
+    """AppWithSecret: `.app` and `.client_secret` (shown once)."""
+    return make_app()
+
+
+@pytest.fixture
+def cc_app(make_app, org):
+    """An own-behalf app holding read:organization and view:environment in `org`."""
+    return make_app(
+        client_name="CI Robot",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scopes=[
+            {"scope": "read:organization", "context_params": {"org": str(org.id)}},
+            {"scope": "view:environment", "context_params": {"org": str(org.id)}},
+        ],
+    )

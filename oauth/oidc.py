@@ -1,0 +1,5 @@
+"""OIDC parts of the validator: claims, userinfo, silent login (mixed into DoormanValidator)."""
+
+
+class OIDCValidatorMixin:
+    pass

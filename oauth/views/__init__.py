@@ -1,0 +1,1 @@
+"""Views of the authorization server, one module per concern."""
