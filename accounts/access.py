@@ -87,6 +87,11 @@ class Access:
             return True
         return any(p.value in self.scopes for p in permissions_implying(permission))
 
+    @property
+    def audit_actor(self) -> dict:
+        """Who the audit trail names for changes made with this access."""
+        return {"actor": self.user}
+
     # -- questions -----------------------------------------------------------------------------
     @property
     def root_org_id(self) -> uuid.UUID:

@@ -129,7 +129,7 @@ def business_group_create(
         audit_record(
             action=AuditAction.BUSINESS_GROUP_CREATED,
             organization=group,
-            actor=access.user,
+            **access.audit_actor,
             target=group,
             details={"name": name, "parent_id": str(parent.id)},
             meta=meta,
@@ -159,7 +159,7 @@ def organization_rename(
         audit_record(
             action=AuditAction.ORGANIZATION_UPDATED,
             organization=org,
-            actor=access.user,
+            **access.audit_actor,
             target=org,
             details={"name": {"from": old_name, "to": name}},
             meta=meta,
@@ -190,7 +190,7 @@ def environment_create(
         audit_record(
             action=AuditAction.ENVIRONMENT_CREATED,
             organization=org,
-            actor=access.user,
+            **access.audit_actor,
             target=environment,
             details={"name": name, "type": type},
             meta=meta,
@@ -316,7 +316,7 @@ def user_create(
         audit_record(
             action=AuditAction.USER_CREATED,
             organization=org,
-            actor=access.user,
+            **access.audit_actor,
             target=user,
             details={"username": user.username},
             meta=meta,
@@ -552,7 +552,7 @@ def user_permissions_set(
         audit_record(
             action=AuditAction.USER_PERMISSIONS_CHANGED,
             organization=org,
-            actor=access.user,
+            **access.audit_actor,
             target=user,
             details={"before": before, "after": after},
             meta=meta,
@@ -632,7 +632,7 @@ def identity_provider_create(
         audit_record(
             action=AuditAction.IDENTITY_PROVIDER_CREATED,
             organization=org,
-            actor=access.user,
+            **access.audit_actor,
             target=provider,
             details={"name": name},
             meta=meta,

@@ -253,7 +253,7 @@ def connected_app_create(
         audit_record(
             action=AuditAction.APP_CREATED,
             organization=owner,
-            actor=access.user,
+            **access.audit_actor,
             target=app,
             target_type="connected_app",
             details={
@@ -325,7 +325,7 @@ def connected_app_update(
         audit_record(
             action=AuditAction.APP_UPDATED,
             organization=app.owner_org,
-            actor=access.user,
+            **access.audit_actor,
             target=app,
             target_type="connected_app",
             details={"client_id": app.client_id, "before": before, "after": _app_summary(app)},
@@ -352,7 +352,7 @@ def connected_app_set_scopes(
         audit_record(
             action=AuditAction.APP_SCOPES_CHANGED,
             organization=app.owner_org,
-            actor=access.user,
+            **access.audit_actor,
             target=app,
             target_type="connected_app",
             details={
@@ -377,7 +377,7 @@ def connected_app_rotate_secret(
         audit_record(
             action=AuditAction.APP_SECRET_ROTATED,
             organization=app.owner_org,
-            actor=access.user,
+            **access.audit_actor,
             target=app,
             target_type="connected_app",
             details={"client_id": app.client_id},
@@ -395,7 +395,7 @@ def connected_app_delete(
         audit_record(
             action=AuditAction.APP_DELETED,
             organization=app.owner_org,
-            actor=access.user,
+            **access.audit_actor,
             target=app,
             target_type="connected_app",
             details={"client_id": app.client_id, "client_name": app.name},

@@ -51,6 +51,10 @@ class AppAccess(Access):
     def root_org_id(self) -> uuid.UUID:
         return self.app.root_org_id
 
+    @property
+    def audit_actor(self) -> dict:
+        return {"actor": None, "actor_app": self.app}
+
     def is_admin_of(self, org: Organization) -> bool:
         return False
 

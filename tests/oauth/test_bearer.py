@@ -261,3 +261,26 @@ def test_bearer_request_costs_a_bounded_number_of_queries(
     client = Client()
     with django_assert_max_num_queries(8):
         assert client.get(environments_url(org), **bearer(raw)).status_code == 200
+
+
+def test_changes_made_by_an_app_token_are_audited_as_the_app(make_app, org, admin):
+    from audit.models import AuditEvent
+
+    app = make_app(
+        client_name="Provisioner",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scopes=[{"scope": "manage:business_groups", "context_params": {"org": str(org.id)}}],
+    ).app
+    raw = mint_access_token(user=None, app=app, scope="manage:business_groups profile")
+    response = Client().post(
+        f"/accounts/api/organizations/{org.id}/businessGroups",
+        data={"name": "Robots"},
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(action="business_group.created")
+    assert event.actor_user is None
+    assert event.actor_client_id == app.client_id
+    assert event.actor_name == "Provisioner"
