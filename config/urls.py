@@ -11,6 +11,7 @@ urlpatterns = [
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),
     path("accounts/api/v2/oauth2/", include("oauth.urls")),
+    path("accounts/api/", include("connected_apps.urls_api")),
     path("accounts/api/", include("accounts.urls_api")),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]

@@ -165,3 +165,20 @@ class Authorization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.app_id}"
+
+
+class AppUsageDay(models.Model):
+    """Tokens issued to an app on one UTC day: one UPSERT per issuance, read by the usage
+    chart without counting over the token table."""
+
+    app = models.ForeignKey(ConnectedApp, on_delete=models.CASCADE, related_name="usage_days")
+    day = models.DateField()
+    tokens_issued = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "day"], name="app_usage_one_row_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app_id} {self.day}: {self.tokens_issued}"

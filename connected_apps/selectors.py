@@ -1,8 +1,66 @@
-"""Reads of connected apps, scoped by the caller's Access."""
+"""Reads of connected apps, scoped by the caller's Access.
+
+An app of another tenant does not exist for the caller (404); an app of their own tenant that
+they may not manage is refused (403).
+"""
 
 from __future__ import annotations
 
-from connected_apps.models import AppScope, ConnectedApp
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.access import Access
+from accounts.catalog import Permission
+from accounts.models import Organization
+from connected_apps.models import AppScope, AppUsageDay, Authorization, ConnectedApp
+
+USAGE_DAYS = 30
+
+
+def _managed_org_ids(access: Access) -> list:
+    root_id = access.root_org_id
+    orgs = Organization.objects.filter(Q(id=root_id) | Q(root_id=root_id))
+    return [o.id for o in orgs if access.can(Permission.MANAGE_CONNECTED_APPS, o)]
+
+
+def connected_app_list(
+    *, access: Access, search: str = "", owner: Organization | None = None
+) -> QuerySet[ConnectedApp]:
+    """Apps the caller administers (manage:connected_apps in the owner org), by name."""
+    org_ids = _managed_org_ids(access)
+    if owner is not None:
+        if not access.in_tenant(owner):
+            raise Http404("Organization not found.")
+        access.require(Permission.MANAGE_CONNECTED_APPS, owner)
+        org_ids = [owner.id]
+    apps = ConnectedApp.objects.filter(owner_org_id__in=org_ids).select_related("owner_org")
+    if search:
+        search = search.replace("\x00", "")
+        apps = apps.filter(Q(name__icontains=search) | Q(client_id__iexact=search))
+    return apps.order_by("name", "client_id")
+
+
+def connected_app_get(
+    *, access: Access, client_id: str, owner: Organization | None = None
+) -> ConnectedApp:
+    """One app the caller may manage; 404 outside their tenant (or outside `owner`)."""
+    if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
+        raise Http404("Connected app not found.")
+    app = (
+        ConnectedApp.objects.select_related("owner_org", "user")
+        .filter(client_id=client_id, root_org_id=access.root_org_id)
+        .first()
+    )
+    if app is None or (owner is not None and app.owner_org_id != owner.id):
+        raise Http404("Connected app not found.")
+    if not access.can(Permission.MANAGE_CONNECTED_APPS, app.owner_org):
+        raise PermissionDenied(f"You need manage:connected_apps in {app.owner_org.name}.")
+    return app
 
 
 def app_scope_data(app: ConnectedApp) -> list[dict]:
@@ -20,3 +78,53 @@ def app_scope_data(app: ConnectedApp) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def app_scope_names(app: ConnectedApp) -> list[str]:
+    return sorted(set(AppScope.objects.filter(app=app).values_list("scope", flat=True)))
+
+
+@dataclass(frozen=True)
+class AppUsage:
+    organizations: int
+    users: int
+    tokens_issued: list[dict]
+    last_used_at: datetime | None
+
+
+def app_usage(*, app: ConnectedApp, today: date | None = None) -> AppUsage:
+    """Who uses the app (live authorizations) and tokens issued per day for 30 days."""
+    return app_usage_many(apps=[app], today=today)[app.pk]
+
+
+def app_usage_many(*, apps: list[ConnectedApp], today: date | None = None) -> dict[int, AppUsage]:
+    """`app_usage` for a page of apps in two queries, whatever the page size."""
+    ids = [a.pk for a in apps]
+    figures = {
+        row["app_id"]: row
+        for row in Authorization.objects.filter(app_id__in=ids, revoked_at__isnull=True)
+        .values("app_id")
+        .annotate(
+            users=Count("user_id", distinct=True),
+            organizations=Count("user__organization_id", distinct=True),
+        )
+    }
+    today = today or timezone.now().date()
+    first = today - timedelta(days=USAGE_DAYS - 1)
+    counts: dict[int, dict[date, int]] = {}
+    for app_id, day, issued in AppUsageDay.objects.filter(
+        app_id__in=ids, day__gte=first, day__lte=today
+    ).values_list("app_id", "day", "tokens_issued"):
+        counts.setdefault(app_id, {})[day] = issued
+    days = [first + timedelta(days=i) for i in range(USAGE_DAYS)]
+    return {
+        app.pk: AppUsage(
+            organizations=figures.get(app.pk, {}).get("organizations", 0),
+            users=figures.get(app.pk, {}).get("users", 0),
+            tokens_issued=[
+                {"date": d.isoformat(), "count": counts.get(app.pk, {}).get(d, 0)} for d in days
+            ],
+            last_used_at=app.last_used_at,
+        )
+        for app in apps
+    }

@@ -1,0 +1,38 @@
+"""URLs of the connected-apps API, mounted at /accounts/api/ (both addressings of SPEC §4)."""
+
+from django.urls import path
+
+from connected_apps import api
+
+
+def _routes(prefix: str, name_prefix: str) -> list:
+    return [
+        path(
+            f"{prefix}connectedApplications",
+            api.ConnectedAppsAPI.as_view(),
+            name=f"{name_prefix}apps",
+        ),
+        path(
+            f"{prefix}connectedApplications/<str:client_id>",
+            api.ConnectedAppAPI.as_view(),
+            name=f"{name_prefix}app",
+        ),
+        path(
+            f"{prefix}connectedApplications/<str:client_id>/client-secret",
+            api.ConnectedAppSecretAPI.as_view(),
+            name=f"{name_prefix}app-secret",
+        ),
+        path(
+            f"{prefix}connectedApplications/<str:client_id>/scopes",
+            api.ConnectedAppScopesAPI.as_view(),
+            name=f"{name_prefix}app-scopes",
+        ),
+        path(
+            f"{prefix}connectedApplications/<str:client_id>/usage",
+            api.ConnectedAppUsageAPI.as_view(),
+            name=f"{name_prefix}app-usage",
+        ),
+    ]
+
+
+urlpatterns = _routes("", "api-") + _routes("organizations/<str:org_id>/", "api-org-")
