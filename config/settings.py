@@ -202,6 +202,12 @@ DOORMAN_ACCESS_TOKEN_LIFETIME = min(
 )
 DOORMAN_REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
 DOORMAN_AUTHORIZATION_CODE_LIFETIME = 600
+# Password sign-ins (password grant, POST /accounts/login): failures counted per username and
+# per client IP within a window; reaching a limit locks that username or IP out (RFC 6749 §4.3.2).
+DOORMAN_LOGIN_MAX_FAILURES = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES", "5"))
+DOORMAN_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES_PER_IP", "50"))
+DOORMAN_LOGIN_FAILURE_WINDOW = int(os.environ.get("DOORMAN_LOGIN_FAILURE_WINDOW", "900"))
+DOORMAN_LOGIN_LOCKOUT = int(os.environ.get("DOORMAN_LOGIN_LOCKOUT", "300"))
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "oauth.validators.DoormanValidator",
