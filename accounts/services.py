@@ -55,6 +55,7 @@ CANNOT_CHANGE_ROLE = "Only an Organization Administrator with full access can ch
 LAST_ADMINISTRATOR = "The organization must keep at least one Organization Administrator."
 NOT_A_MEMBER = "This user is not a member of this organization."
 USER_IN_ANOTHER_ORGANIZATION = "User {username} already belongs to another organization."
+USER_INACTIVE = "User {username} is deactivated."
 
 
 # A BG path is one 37-character segment per level and must fit Organization.path (2000).
@@ -638,3 +639,92 @@ def identity_provider_create(
             meta=meta,
         )
     return provider
+
+
+# ---------------------------------------------------------------------------------------------
+# Users asserted by an identity provider (RFC 7523 jwt-bearer, SPEC §5)
+# ---------------------------------------------------------------------------------------------
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    """A field error whose `code` callers can branch on (`error_dict[field][0].code`)."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _federated_fields(
+    *, username: str, email: str, first_name: str, last_name: str
+) -> dict[str, str]:
+    fields = {
+        "username": User.normalize_username(_as_text(username)),
+        "email": _as_text(email),
+        "first_name": _as_text(first_name),
+        "last_name": _as_text(last_name),
+    }
+    try:
+        if not fields["username"] or len(fields["username"]) > 150:
+            raise ValidationError(USERNAME_INVALID)
+        UnicodeUsernameValidator(message=USERNAME_INVALID)(fields["username"])
+    except ValidationError as exc:
+        raise _field_error("username", USERNAME_INVALID, "username_invalid") from exc
+    if fields["email"] and _email_errors(fields["email"]):
+        raise _field_error("email", EMAIL_INVALID, "email_invalid")
+    for name in ("first_name", "last_name"):
+        if len(fields[name]) > 150 or _has_control_characters(fields[name]):
+            raise _field_error(name, PERSON_NAME_TOO_LONG, "name_invalid")
+    return fields
+
+
+def user_provision_federated(
+    *,
+    provider: IdentityProvider,
+    username: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    actor_app: object | None = None,
+    meta: RequestMeta | None = None,
+) -> User:
+    """The user `provider` asserts: found in the provider's root org and updated from the
+    assertion, or created there just in time (with no usable password). A username that
+    belongs to another root org, or a deactivated user, is refused (ValidationError)."""
+    fields = _federated_fields(
+        username=username, email=email, first_name=first_name, last_name=last_name
+    )
+    root = provider.organization.root or provider.organization
+    user = User.objects.filter(username__iexact=fields["username"]).first()
+    if user is None:
+        user = User(organization=root, **fields)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+                audit_record(
+                    action=AuditAction.USER_CREATED,
+                    organization=root,
+                    actor=None,
+                    actor_app=actor_app,
+                    target=user,
+                    details={"username": user.username, "identity_provider": str(provider.id)},
+                    meta=meta,
+                )
+            return user
+        except IntegrityError:  # created concurrently by another assertion
+            user = User.objects.filter(username__iexact=fields["username"]).first()
+            if user is None:
+                raise
+    if user.organization_id != root.id:
+        raise _field_error(
+            "username",
+            USER_IN_ANOTHER_ORGANIZATION.format(username=user.username),
+            "other_organization",
+        )
+    if not user.is_active:
+        raise _field_error("username", USER_INACTIVE.format(username=user.username), "inactive")
+    changed = [
+        name
+        for name in ("email", "first_name", "last_name")
+        if fields[name] and getattr(user, name) != fields[name]
+    ]
+    if changed:
+        for name in changed:
+            setattr(user, name, fields[name])
+        user.save(update_fields=changed)
+    return user
