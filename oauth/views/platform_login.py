@@ -1,9 +1,76 @@
-"""`POST /accounts/login`: a user's own platform token (SPEC §4)."""
+"""`POST /accounts/login`: a user's own platform token (SPEC §4, the seeds' $UserAccessToken).
 
-from django.http import JsonResponse
+`{"username", "password"}` as JSON or a form → `{"access_token", "token_type": "bearer",
+"expires_in"}`. The token carries `full` for that user, lives as long as other access tokens,
+and is stored only as its checksum. Sign-ins are throttled like the password grant. This is
+an API taking credentials in its body, not a cookie-authenticated form: no CSRF token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+
+from oauth.backends import MalformedBody, parse_oauth_body
+from oauth.issuance import platform_token_issue, request_meta
+from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
+from oauth.views.token import no_store, oauth_error
+
+log = logging.getLogger(__name__)
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class PlatformLoginView(View):
-    def post(self, request):
-        return JsonResponse({"error": "not_implemented"}, status=501)
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            if request.method != "POST":
+                response = oauth_error("invalid_request", "Use POST.", 405)
+                response["Allow"] = "POST"
+            else:
+                response = self._sign_in(request)
+        except Exception:
+            log.exception("Unexpected error at %s", request.path)
+            response = oauth_error("server_error", "The server could not handle the request.", 500)
+        return no_store(response)
+
+    def _sign_in(self, request) -> HttpResponse:
+        try:
+            params = dict(parse_oauth_body(request))
+        except MalformedBody as exc:
+            return oauth_error("invalid_request", str(exc))
+        username, password = params.get("username"), params.get("password")
+        if not username or not password:
+            return oauth_error("invalid_request", "username and password are required.")
+        ip = request.META.get("REMOTE_ADDR")
+        refusal = login_throttle_check(username=username, ip=ip)
+        if refusal is not None:
+            response = oauth_error(
+                "temporarily_unavailable", "Too many failed sign-in attempts; retry later.", 429
+            )
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
+        user = authenticate(request, username=username, password=password)
+        if user is None or not user.is_active:
+            login_throttle_failure(username=username, ip=ip)
+            response = oauth_error("invalid_grant", "Invalid username or password.", 401)
+            del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
+            return response
+        login_throttle_success(username=username)
+        raw, _ = platform_token_issue(user=user, meta=request_meta(request.META))
+        return JsonResponse(
+            {
+                "access_token": raw,
+                "token_type": "bearer",
+                "expires_in": settings.DOORMAN_ACCESS_TOKEN_LIFETIME,
+            }
+        )

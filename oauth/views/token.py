@@ -1,15 +1,146 @@
-"""Token, revocation and introspection endpoints (RFC 6749 §3.2, RFC 7009, RFC 7662)."""
+"""Token, revocation and introspection endpoints (RFC 6749 §3.2, RFC 7009, RFC 7662).
 
+All three take `application/json` as well as form bodies (SPEC §4) and answer every problem
+with an RFC 6749 §5.2 JSON error: a malformed or non-object body, repeated parameters, a query
+string, another method than POST, and anything unexpected (`server_error`), never an HTML page.
+Responses are never cached (RFC 6749 §5.1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
+from audit.models import AuditAction, AuditOutcome
+from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
+from oauth.introspection import token_introspect
+from oauth.issuance import request_meta, token_event_record
 
-class DoormanTokenView(TokenView):
-    pass
+log = logging.getLogger(__name__)
+
+REALM = "doorman"
+BASIC_CHALLENGE = f'Basic realm="{REALM}"'
+# Refusals worth an audit event (SPEC §7 "token refused"), when the app is known.
+AUDITED_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "invalid_scope",
+        "temporarily_unavailable",
+    }
+)
 
 
-class DoormanRevokeView(RevokeTokenView):
-    pass
+def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    """An RFC 6749 §5.2 error body."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = BASIC_CHALLENGE
+    return response
 
 
-class DoormanIntrospectView(IntrospectTokenView):
-    pass
+def no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class OAuthEndpointMixin:
+    """POST only, a strictly parsed body in `request.doorman_params`, JSON errors only."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            response = self._checked_dispatch(request)
+        except Exception:
+            log.exception("Unexpected error at %s", request.path)
+            response = oauth_error("server_error", "The server could not handle the request.", 500)
+        return no_store(response)
+
+    def _checked_dispatch(self, request) -> HttpResponse:
+        if request.method != "POST":
+            response = oauth_error("invalid_request", "Use POST.", 405)
+            response["Allow"] = "POST"
+            return response
+        if request.META.get("QUERY_STRING"):
+            # RFC 6749 §3.2 / RFC 7009 §2.1: parameters go in the body.
+            return oauth_error("invalid_request", "URL query parameters are not allowed.")
+        try:
+            params = parse_oauth_body(request)
+        except MalformedBody as exc:
+            return oauth_error("invalid_request", str(exc))
+        names = [name for name, _ in params]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            # RFC 6749 §3.2: parameters MUST NOT be included more than once.
+            return oauth_error("invalid_request", f"Repeated parameter: {repeated[0][:64]}.")
+        request.doorman_params = params
+        request.doorman_context = EndpointContext.for_request(request)
+        return self.post(request)
+
+    def _finish(self, request, response: HttpResponse) -> HttpResponse:
+        """RFC 6749 §5.2: the client authenticates with Basic, not Bearer; 429's Retry-After."""
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = BASIC_CHALLENGE
+        retry_after = request.doorman_context.retry_after
+        if response.status_code == 429 and retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
+
+
+class DoormanTokenView(OAuthEndpointMixin, TokenView):
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        response = self._finish(request, self.authorization_flow_token_response(request))
+        if response.status_code >= 400:
+            self._record_refusal(request, response)
+        return response
+
+    def _record_refusal(self, request, response: HttpResponse) -> None:
+        context = request.doorman_context
+        try:
+            error = json.loads(response.content).get("error", "")
+        except (ValueError, AttributeError):
+            error = ""
+        if context.client is None or error not in AUDITED_ERRORS:
+            return
+        grant_type = dict(request.doorman_params).get("grant_type", "")
+        token_event_record(
+            action=AuditAction.TOKEN_REFUSED,
+            app=context.client,
+            user=context.user,
+            outcome=AuditOutcome.FAILURE,
+            details={"grant_type": grant_type[:100], "error": error},
+            meta=request_meta(request.META),
+        )
+
+
+class DoormanRevokeView(OAuthEndpointMixin, RevokeTokenView):
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        response = self._finish(request, super().post(request, *args, **kwargs))
+        if response.status_code == 200 and not response.content:
+            # RFC 7009 §2.2: the body is ignored; still, an API never answers text/html.
+            return JsonResponse({}, status=200)
+        return response
+
+
+class DoormanIntrospectView(OAuthEndpointMixin, IntrospectTokenView):
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        # RFC 7662 §2.1: the caller authenticates as a client (same methods as /token).
+        client = self.get_oauthlib_core().authenticated_client(request)
+        if client is None:
+            return oauth_error("invalid_client", "Client authentication failed.", 401)
+        params = dict(request.doorman_params)
+        token = params.get("token")
+        if not token:
+            return oauth_error("invalid_request", "Missing token parameter.")
+        return JsonResponse(
+            token_introspect(token, client=client, hint=params.get("token_type_hint"))
+        )

@@ -1,0 +1,109 @@
+"""RFC 7662 token introspection: what a live token is, told only to those it concerns.
+
+Liveness is oauth.principals.access_token_resolve, the same check every API request makes,
+so a token is `active` here exactly when it works: not revoked or expired, its app enabled
+and still holding at least one of its scopes, its user active and allowed. The `scope` is the
+effective one.
+
+RFC 7662 §4 asks the server to keep tokens from being scanned: a client learns about a token
+only when the token is its own or belongs to its own root organization (the token's app's,
+or for a user's platform token the user's). Anything else is `{"active": false}`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from connected_apps.models import ConnectedApp
+from oauth.models import RefreshToken
+from oauth.principals import TokenPrincipal, access_token_resolve, app_current_scopes
+from oauth.validators import token_checksum, user_may_use_app
+
+INACTIVE = {"active": False}
+
+
+def _visible_to(client: ConnectedApp, app: ConnectedApp | None, org_id: Any) -> bool:
+    if app is not None and app.pk == client.pk:
+        return True
+    return str(org_id) == str(client.root_org_id)
+
+
+def _timestamp(moment) -> int:
+    return int(moment.timestamp())
+
+
+def _access_token_claims(principal: TokenPrincipal) -> dict[str, Any]:
+    token, app, user = principal.token, principal.app, principal.user
+    subject_user = user if user is not None else principal.request_user
+    data: dict[str, Any] = {
+        "active": True,
+        "scope": " ".join(sorted(principal.effective_scopes)),
+        "token_type": "Bearer",
+        "exp": _timestamp(token.expires),
+        "iat": _timestamp(token.created),
+        "sub": str(user.pk) if user is not None else app.client_id,
+        "org_id": str(user.organization_id if user is not None else app.root_org_id),
+    }
+    if app is not None:
+        data["client_id"] = app.client_id
+    if subject_user is not None:
+        # For an own-behalf token: the creator, whose profile the app reads (SPEC §3).
+        data["username"] = subject_user.get_username()
+    return data
+
+
+def _refresh_token_claims(raw: str, client: ConnectedApp) -> dict[str, Any] | None:
+    refresh = (
+        RefreshToken.objects.select_related("application", "user", "access_token")
+        .filter(token_checksum=token_checksum(raw), revoked__isnull=True)
+        .first()
+    )
+    if refresh is None or refresh.application is None or refresh.access_token is None:
+        return None
+    app, user = refresh.application, refresh.user
+    if user is None:
+        return None
+    expires = refresh.created + timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
+    if expires <= timezone.now() or not app.enabled or not user_may_use_app(user, app):
+        return None
+    effective = set(refresh.access_token.scope.split()) & app_current_scopes(app)
+    if not effective or not _visible_to(client, app, user.organization_id):
+        return None
+    return {
+        "active": True,
+        "scope": " ".join(sorted(effective)),
+        "token_type": "refresh_token",
+        "exp": _timestamp(expires),
+        "iat": _timestamp(refresh.created),
+        "sub": str(user.pk),
+        "org_id": str(user.organization_id),
+        "client_id": app.client_id,
+        "username": user.get_username(),
+    }
+
+
+def _as_access_token(raw: str, client: ConnectedApp) -> dict[str, Any] | None:
+    principal = access_token_resolve(raw)
+    if principal is None:
+        return None
+    data = _access_token_claims(principal)
+    return data if _visible_to(client, principal.app, data["org_id"]) else None
+
+
+def token_introspect(raw: str, *, client: ConnectedApp, hint: str | None = None) -> dict:
+    """RFC 7662 §2.2 response for `raw` as seen by the authenticated `client`. The hint
+    only orders the lookups (RFC 7662 §2.1)."""
+    if not raw or len(raw) > 512 or "\x00" in raw:
+        return dict(INACTIVE)
+    lookups = [_as_access_token, _refresh_token_claims]
+    if hint == "refresh_token":
+        lookups.reverse()
+    for lookup in lookups:
+        data = lookup(raw, client)
+        if data is not None:
+            return data
+    return dict(INACTIVE)
