@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -77,12 +78,16 @@ def user_may_use_app(user, app: ConnectedApp) -> bool:
     return app.audience == Audience.EVERYONE or user.organization_id == app.root_org_id
 
 
-def token_family_revoke(family: uuid.UUID | None) -> None:
-    """Revoke every refresh token of `family` and delete its access tokens (set-wise)."""
+def token_family_revoke(family: uuid.UUID | None) -> bool:
+    """Revoke every refresh token of `family` and delete its access tokens (set-wise, DOT
+    #1809). True when anything was still live."""
     if not family:
-        return
-    RefreshToken.revoke_family(family)
-    AccessToken.objects.filter(token_family=family).delete()
+        return False
+    live_refresh = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
+    deleted, _ = AccessToken.objects.filter(token_family=family).delete()
+    if live_refresh:
+        RefreshToken.revoke_family(family)
+    return live_refresh or deleted > 0
 
 
 class _FamilyReplay(Exception):
@@ -293,18 +298,28 @@ class DoormanValidator(OIDCValidatorMixin, OAuth2Validator):
         self._note_user(request)
         return True
 
-    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs) -> bool:
-        # RFC 6749 §4.1.3: identical to the redirect_uri of the authorization request.
+    def confirm_redirect_uri(
+        self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
+    ) -> bool:
+        # RFC 6749 §4.1.3 / §5.2: identical to the authorization request's, else invalid_grant
+        # (oauthlib would say invalid_request).
         grant = self._grant(code, client)
-        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
+            raise errors.InvalidGrantError(
+                description="redirect_uri does not match the authorization request.",
+                request=request,
+            )
+        return True
 
     def get_code_challenge(self, code, request):
         grant = self._grant(code, request.client)
         return (grant.code_challenge or None) if grant else None
 
     def get_code_challenge_method(self, code, request):
+        # Only S256 was ever accepted at /authorize; anything else stored is "not found"
+        # (invalid_grant) rather than oauthlib's server_error.
         grant = self._grant(code, request.client)
-        return (grant.code_challenge_method or None) if grant else None
+        return "S256" if grant is not None and grant.code_challenge_method == "S256" else None
 
     def get_authorization_code_scopes(self, client_id, code, redirect_uri, request) -> list[str]:
         grant = self._grant(code)
@@ -320,17 +335,17 @@ class DoormanValidator(OIDCValidatorMixin, OAuth2Validator):
 
     # -- refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2) --------------------------------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        # RFC 9700 §4.14.2: a rotated (or revoked) refresh token presented again revokes its
+        # whole family. DOT would too, but silently and without the code's access tokens.
+        rows = list(
+            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .values_list("revoked", "token_family")[:2]
+        )
+        if rows and all(revoked is not None for revoked, _ in rows):
+            self._revoke_family(request, rows[0][1], reason="refresh_token_reuse")
+            return False
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            # DOT revoked the family's refresh tokens if this was a reuse; revoke the rest.
-            family = (
-                RefreshToken.objects.filter(
-                    token_checksum=token_checksum(refresh_token), revoked__isnull=False
-                )
-                .values_list("token_family", flat=True)
-                .first()
-            )
-            if family:
-                self._revoke_family(request, family, reason="refresh_token_reuse")
             return False
         refresh = request.refresh_token_instance
         lifetime = timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
@@ -439,9 +454,8 @@ class DoormanValidator(OIDCValidatorMixin, OAuth2Validator):
         )
 
     def _revoke_family(self, request, family, *, reason: str) -> None:
-        if not family:
-            return
-        token_family_revoke(family)
+        if not token_family_revoke(family):
+            return  # nothing was live: no event for every replay of a dead token
         token_event_record(
             action=AuditAction.TOKEN_REVOKED,
             app=request.client,

@@ -88,6 +88,9 @@ class OAuthEndpointMixin:
 
     def _finish(self, request, response: HttpResponse) -> HttpResponse:
         """RFC 6749 §5.2: the client authenticates with Basic, not Bearer; 429's Retry-After."""
+        if response.content and not response.get("Content-Type", "").startswith("application/json"):
+            # oauthlib's errors raised while saving a token come without their headers.
+            response["Content-Type"] = "application/json"
         if response.status_code == 401:
             response["WWW-Authenticate"] = BASIC_CHALLENGE
         retry_after = request.doorman_context.retry_after
