@@ -27,6 +27,10 @@ class Refusal:
     retry_after: int
 
 
+def _now() -> float:
+    return time.time()
+
+
 def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
     """(cache key, limit) pairs for this attempt; usernames are hashed and case-folded."""
     digest = hashlib.sha256(username.strip().casefold().encode("utf-8")).hexdigest()
@@ -38,7 +42,7 @@ def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
 
 def login_throttle_check(*, username: str, ip: str | None) -> Refusal | None:
     """A Refusal when this username or IP is locked out, else None."""
-    now = time.time()
+    now = _now()
     until = max((cache.get(f"{key}:locked") or 0.0 for key, _ in _keys(username, ip)), default=0.0)
     if until > now:
         return Refusal(retry_after=max(1, math.ceil(until - now)))
@@ -57,7 +61,7 @@ def login_throttle_failure(*, username: str, ip: str | None) -> None:
             cache.set(key, 1, timeout=window)
             failures = 1
         if failures >= limit:
-            cache.set(f"{key}:locked", time.time() + lockout, timeout=lockout)
+            cache.set(f"{key}:locked", _now() + lockout, timeout=lockout)
             cache.delete(key)
 
 
