@@ -1,8 +1,9 @@
 """OIDC signing keys: RS256, stored encrypted, rotated by `manage.py rotate_signing_key`.
 
 The private key is encrypted with Fernet under a key derived from SECRET_KEY, so a copy of the
-database alone cannot sign tokens. Each process keeps the decrypted active key in memory and
-re-reads it only when the key generation recorded in the cache changes (after a rotation).
+database alone cannot sign tokens. Which key is active is read from the database each time a
+token is signed (one indexed query), so a rotation made by any process applies at once in every
+process; only the decrypted key itself is kept in memory, by kid.
 """
 
 from __future__ import annotations
@@ -11,24 +12,27 @@ import base64
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from jwcrypto import jwk
+from oauth2_provider.settings import oauth2_settings
 
 from oauth.models import SigningKey
 
-KEY_GENERATION_CACHE_KEY = "oauth:signing-key-generation"
 RSA_KEY_SIZE = 2048
+SIGNING_ALGORITHM = "RS256"
+# Verifiers' clocks drift: a retired key stays published a little past the last token it signed.
+CLOCK_SKEW = timedelta(minutes=5)
 
 _lock = threading.Lock()
-_loaded: dict[str, object] = {"generation": None, "key": None}
+_loaded: dict[str, ActiveKey] = {}
 
 
 def _fernet() -> Fernet:
@@ -51,50 +55,62 @@ def _new_private_pem() -> bytes:
     )
 
 
+def publication_horizon(now: datetime | None = None) -> datetime:
+    """Keys retired before this instant signed no ID token that is still valid."""
+    lifetime = timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+    return (now or timezone.now()) - lifetime - CLOCK_SKEW
+
+
 def signing_key_rotate() -> SigningKey:
-    """Create a new active key; the previous one is retired but stays published (JWKS)."""
+    """Create a new active key; the previous one is retired but stays published (JWKS) for
+    as long as an ID token it signed can be valid. Keys retired before that are deleted: they
+    can verify nothing, and an unused private key is only a liability."""
     pem = _new_private_pem()
     key = jwk.JWK.from_pem(pem)
-    kid = key.thumbprint()
-    public = {**key.export_public(as_dict=True), "kid": kid, "alg": "RS256", "use": "sig"}
+    kid = key.thumbprint()  # RFC 7638, what DOT puts in the ID token's `kid` header
+    public = {**key.export_public(as_dict=True), "kid": kid, "alg": SIGNING_ALGORITHM, "use": "sig"}
+    now = timezone.now()
     with transaction.atomic():
         SigningKey.objects.select_for_update().filter(is_active=True).update(
-            is_active=False, retired_at=timezone.now()
+            is_active=False, retired_at=now
         )
-        created = SigningKey.objects.create(
+        SigningKey.objects.filter(is_active=False, retired_at__lt=publication_horizon(now)).delete()
+        return SigningKey.objects.create(
             kid=kid, private_key_encrypted=_fernet().encrypt(pem), public_jwk=public
         )
-        transaction.on_commit(lambda: cache.set(KEY_GENERATION_CACHE_KEY, kid, None))
-    return created
 
 
 def _active_row() -> SigningKey:
     row = SigningKey.objects.filter(is_active=True).first()
-    if row is None:
-        row = signing_key_rotate()
-    return row
+    if row is not None:
+        return row
+    try:
+        return signing_key_rotate()
+    except IntegrityError:
+        # Another process created the first key at the same moment (one active key only).
+        return SigningKey.objects.get(is_active=True)
 
 
 def active_signing_key() -> ActiveKey:
     """The key that signs new ID tokens (created on first use)."""
-    generation = cache.get(KEY_GENERATION_CACHE_KEY)
-    if generation is not None and generation == _loaded["generation"]:
-        return _loaded["key"]  # type: ignore[return-value]
+    kid = SigningKey.objects.filter(is_active=True).values_list("kid", flat=True).first()
+    loaded = _loaded.get(kid) if kid else None
+    if loaded is not None:
+        return loaded
     with _lock:
         row = _active_row()
         pem = _fernet().decrypt(bytes(row.private_key_encrypted))
         loaded = ActiveKey(kid=row.kid, jwk=jwk.JWK.from_pem(pem))
-        _loaded.update(generation=row.kid, key=loaded)
-        if generation != row.kid:
-            cache.set(KEY_GENERATION_CACHE_KEY, row.kid, None)
+        _loaded.clear()  # only the active key is ever needed in memory
+        _loaded[row.kid] = loaded
         return loaded
 
 
 def published_keys() -> list[dict]:
-    """Public JWKs: the active key and every key retired within the ID-token lifetime."""
+    """Public JWKs, active key first: the active key and every key retired within the
+    ID-token lifetime (so tokens signed before a rotation still verify)."""
     active_signing_key()
-    horizon = timezone.now() - timedelta(seconds=settings.DOORMAN_ACCESS_TOKEN_LIFETIME + 300)
-    rows = SigningKey.objects.filter(is_active=True) | SigningKey.objects.filter(
-        retired_at__gte=horizon
-    )
-    return [row.public_jwk for row in rows.order_by("-is_active", "-created_at")]
+    rows = SigningKey.objects.filter(
+        Q(is_active=True) | Q(retired_at__gte=publication_horizon())
+    ).order_by("-is_active", "-created_at")
+    return [row.public_jwk for row in rows]
