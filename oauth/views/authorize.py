@@ -1,7 +1,403 @@
-"""The authorization endpoint and its Authorize App consent screen (RFC 6749 §4.1.1)."""
+"""The authorization endpoint and its Authorize App consent screen (RFC 6749 §4.1, OIDC Core
+§3.1.2).
 
+DOT's AuthorizationView does the protocol work (oauthlib validates the request and mints the
+code); this subclass adds what only Doorman knows:
+
+* refusals that need the app or the user: a disabled app, an `internal` app and a user from
+  another organization → `access_denied` redirects to the (registered, hence trusted)
+  redirect URI; an unknown client or an unregistered redirect URI → an HTML error page, never
+  a redirect (RFC 6749 §4.1.2.1);
+* PKCE with S256 only, response_type `code` only, bounded parameter lengths;
+* remembered consent: when the user's live Authorization already covers every requested scope
+  the screen is skipped (the code still comes from oauthlib), and Allow records the consent
+  (oauth.services.authorization_grant) in the transaction that stores the code;
+* `prompt=none` answered with login_required / consent_required (OIDC Core §3.1.2.6).
+
+The consent form is DOT's AllowForm, unchanged: clients and tests post exactly its fields.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from django.db import transaction
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+
+from accounts.catalog import ALL_SCOPES, SCOPE_DESCRIPTIONS
+from audit.services import RequestMeta
+from connected_apps.models import Audience, Authorization, ConnectedApp, GrantType
+from oauth.services import authorization_grant
+
+# Upper bounds on what the endpoint accepts, checked before anything touches the database:
+# the grant's columns are bounded (nonce 255, code_challenge 128) and a redirect back to the
+# client must stay a sane URL.
+PARAMETER_LIMITS = {
+    "client_id": 100,
+    "redirect_uri": 2000,
+    "response_type": 64,
+    "response_mode": 32,
+    "scope": 2000,
+    "state": 1024,
+    "nonce": 255,
+    "code_challenge": 128,
+    "code_challenge_method": 16,
+    "prompt": 64,
+    "claims": 4096,
+}
+DEFAULT_PARAMETER_LIMIT = 2048
+# RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)) without padding: 43 chars.
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+PARAMETER_TOO_LONG = "The {name} parameter is too long."
+PARAMETER_HAS_NUL = "The {name} parameter contains a NUL character."
+PKCE_S256_REQUIRED = "PKCE with code_challenge_method=S256 is required."
+PKCE_CHALLENGE_MALFORMED = "code_challenge must be a base64url-encoded SHA-256 digest."
+RESPONSE_TYPE_CODE_ONLY = "Only response_type=code is supported."
+RESPONSE_MODE_QUERY_ONLY = "Only response_mode=query is supported."
+PROMPT_NONE_ALONE = "prompt=none cannot be combined with other prompt values."
+APP_DISABLED = "This app is disabled."
+APP_INTERNAL = "This app is only available to members of the organization that owns it."
+USER_DENIED = "The user denied the request."
+CONSENT_REQUIRED = "The user has not authorized this app for the requested scopes."
+LOGIN_REQUIRED = "The user is not signed in."
+CONSENT_FORM_INVALID = "The consent form was incomplete or malformed."
+
+# Errors an end user may see on the error page, in plain words.
+ERROR_EXPLANATIONS = {
+    "invalid_client": "This app is not registered with Doorman, or it is no longer available.",
+    "invalid_redirect_uri": (
+        "The app asked to send you back to an address it has not registered. For your safety, "
+        "you have not been sent there."
+    ),
+    "invalid_request": "The app sent a request Doorman cannot accept.",
+}
+
+
+def parameter_problem(params) -> str | None:
+    """Why these request parameters are refused outright (→ 400 page), or None."""
+    for name in params:
+        if "\x00" in name:
+            return PARAMETER_HAS_NUL.format(name="name of a")
+        for value in params.getlist(name):
+            if "\x00" in value:
+                return PARAMETER_HAS_NUL.format(name=name[:40])
+            if len(value) > PARAMETER_LIMITS.get(name, DEFAULT_PARAMETER_LIMIT):
+                return PARAMETER_TOO_LONG.format(name=name[:40])
+    return None
+
+
+def pkce_problem(challenge: str | None, method: str | None) -> str | None:
+    """RFC 7636 with S256 only (SPEC §5: `plain` refused, PKCE required)."""
+    if not challenge or method != "S256":
+        return PKCE_S256_REQUIRED
+    if not S256_CHALLENGE.fullmatch(challenge):
+        return PKCE_CHALLENGE_MALFORMED
+    return None
+
+
+def app_refusal(app: ConnectedApp) -> str | None:
+    """Why nobody may authorize `app` now (→ access_denied), or None."""
+    if not app.enabled:
+        return APP_DISABLED
+    return None
+
+
+def user_refusal(app: ConnectedApp, user) -> str | None:
+    """Why `user` may not authorize `app` (→ access_denied), or None (SPEC §2 audience)."""
+    if app.audience == Audience.INTERNAL and user.organization_id != app.root_org_id:
+        return APP_INTERNAL
+    return None
+
+
+def live_consent_scopes(user, app: ConnectedApp) -> set[str] | None:
+    """The scopes of the user's live Authorization for the app, or None without one."""
+    scopes = (
+        Authorization.objects.filter(user=user, app=app, revoked_at__isnull=True)
+        .values_list("scopes", flat=True)
+        .first()
+    )
+    return None if scopes is None else set(scopes)
+
+
+def carries_code(uri: str | None) -> bool:
+    """Whether an authorization response redirect carries a code (and no error)."""
+    if not uri:
+        return False
+    parts = urlsplit(uri)
+    params = {**parse_qs(parts.query), **parse_qs(parts.fragment)}
+    return "code" in params and "error" not in params
+
+
+def _catalog_order(scope: str) -> tuple[int, str]:
+    return (ALL_SCOPES.index(scope) if scope in ALL_SCOPES else len(ALL_SCOPES), scope)
 
 
 class DoormanAuthorizationView(AuthorizationView):
-    pass
+    template_name = "oauth/authorize.html"
+    error_template_name = "oauth/authorize_error.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self._validated = None
+        self._application: ConnectedApp | None = None
+        self._record_consent = False
+        response = super().dispatch(request, *args, **kwargs)
+        # Clickjacking: the consent screen must never be framed (RFC 6749 §10.13).
+        response["X-Frame-Options"] = "DENY"
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        add_never_cache_headers(response)
+        return response
+
+    # -- DOT seams -------------------------------------------------------------------------------
+    def validate_authorization_request(self, request):
+        """oauthlib's validation, once per request (DOT's get() and prompt handling ask too)."""
+        if self._validated is None:
+            self._validated = super().validate_authorization_request(request)
+        return self._validated
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        uri, headers, body, status = super().create_authorization_response(
+            request, scopes, credentials, allow
+        )
+        if allow and self._record_consent and carries_code(uri):
+            authorization_grant(
+                user=request.user,
+                app=self._application,
+                scopes=scopes.split(),
+                meta=RequestMeta.from_request(request),
+            )
+        return uri, headers, body, status
+
+    def error_response(self, error, application, **kwargs):
+        # OAuthLibMixin gives (redirect?, {"error", "url"}); fatal errors never redirect.
+        redirect, data = OAuthLibMixin.error_response(self, error, **kwargs)
+        if redirect:
+            return self.redirect(self._with_iss(data["url"]), application)
+        return self.error_page(data["error"])
+
+    def handle_no_permission(self):
+        """Anonymous users: refuse a broken request before asking them to sign in; otherwise
+        DOT's handling (login page with `next`, or login_required for prompt=none)."""
+        if self.request.method == "GET":
+            checked = self._checked_request()
+            if isinstance(checked, HttpResponse):
+                return checked
+        return super().handle_no_permission()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        app = self._application
+        allowed = live_consent_scopes(self.request.user, app) or set()
+        scopes = sorted(kwargs.get("scopes", []), key=_catalog_order)
+        context.update(
+            app=app,
+            owner_org=app.owner_org,
+            root_org=app.root_org if app.root_org_id != app.owner_org_id else None,
+            scope_items=[
+                {
+                    "name": scope,
+                    "description": SCOPE_DESCRIPTIONS.get(scope, scope),
+                    "already_allowed": scope in allowed,
+                }
+                for scope in scopes
+            ],
+            redirect_host=urlsplit(kwargs.get("redirect_uri") or "").netloc,
+        )
+        return context
+
+    # -- GET: the screen, or a redirect --------------------------------------------------------
+    def get(self, request, *args, **kwargs):
+        checked = self._checked_request()
+        if isinstance(checked, HttpResponse):
+            return checked
+        scopes, credentials, app = checked
+        redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
+        refusal = user_refusal(app, request.user)
+        if refusal:
+            return self._redirect_error(
+                oauth_errors.AccessDeniedError(description=refusal, state=state), redirect_uri, app
+            )
+        prompt = set(request.GET.get("prompt", "").split())
+        allowed = live_consent_scopes(request.user, app)
+        covered = allowed is not None and set(scopes) <= allowed
+        if "none" in prompt:  # OIDC Core §3.1.2.1: no UI at all
+            if len(prompt) > 1:
+                error = oauth_errors.InvalidRequestError(description=PROMPT_NONE_ALONE, state=state)
+                return self._redirect_error(error, redirect_uri, app)
+            if not covered:
+                error = oauth_errors.ConsentRequired(description=CONSENT_REQUIRED, state=state)
+                return self._redirect_error(error, redirect_uri, app)
+            return self._approve(scopes, credentials, app)
+        if covered and prompt.isdisjoint({"consent", "login", "create"}):
+            return self._approve(scopes, credentials, app)
+        # Consent is remembered by Authorization rows only, never by DOT's "approval_prompt=auto"
+        # (which would skip the screen for any user holding a token of the app).
+        if "approval_prompt" in request.GET:
+            query = request.GET.copy()
+            query["approval_prompt"] = "force"
+            request.GET = query
+        return super().get(request, *args, **kwargs)
+
+    def _checked_request(self):
+        """Validate a GET authorization request: (scopes, credentials, app), or the response
+        refusing it (400 page when the client or redirect URI is not trusted, else a redirect)."""
+        problem = parameter_problem(self.request.GET)
+        if problem:
+            return self.error_page(oauth_errors.InvalidRequestFatalError(description=problem))
+        try:
+            scopes, credentials = self.validate_authorization_request(self.request)
+        except FatalClientError as error:
+            return self._disabled_app_redirect(error) or self.error_response(error, None)
+        except OAuthToolkitError as error:
+            return self.error_response(error, None)
+        app = (
+            ConnectedApp.objects.select_related("owner_org", "root_org")
+            .filter(client_id=credentials["client_id"])
+            .first()
+        )
+        if app is None:  # deleted since oauthlib looked
+            return self.error_page(oauth_errors.InvalidClientIdError())
+        self._application = app
+        redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
+        problem = self._protocol_problem(credentials)
+        if problem is not None:
+            return self._redirect_error(problem(state=state), redirect_uri, app)
+        refusal = app_refusal(app)
+        if refusal:
+            return self._redirect_error(
+                oauth_errors.AccessDeniedError(description=refusal, state=state), redirect_uri, app
+            )
+        return scopes, credentials, app
+
+    def _protocol_problem(self, credentials):
+        """What oauthlib let through but Doorman refuses: a factory of the oauthlib error."""
+        if credentials.get("response_type") != "code":
+            return lambda **kw: oauth_errors.UnsupportedResponseTypeError(
+                description=RESPONSE_TYPE_CODE_ONLY, **kw
+            )
+        if self.request.GET.get("response_mode", "query") != "query":
+            return lambda **kw: oauth_errors.InvalidRequestError(
+                description=RESPONSE_MODE_QUERY_ONLY, **kw
+            )
+        problem = pkce_problem(
+            credentials.get("code_challenge"), credentials.get("code_challenge_method")
+        )
+        if problem:
+            return lambda **kw: oauth_errors.InvalidRequestError(description=problem, **kw)
+        return None
+
+    def _disabled_app_redirect(self, error) -> HttpResponse | None:
+        """oauthlib reports a disabled app as an unknown client. When the app exists and the
+        redirect URI is one it registered, the client is known and trusted: tell it
+        `access_denied` rather than stranding the user on an error page (SPEC §4)."""
+        if not isinstance(error.oauthlib_error, oauth_errors.InvalidClientIdError):
+            return None
+        params = self.request.GET
+        client_id, redirect_uri = params.get("client_id"), params.get("redirect_uri")
+        if not client_id or not redirect_uri:
+            return None
+        app = ConnectedApp.objects.filter(client_id=client_id, enabled=False).first()
+        if (
+            app is None
+            or GrantType.AUTHORIZATION_CODE not in app.grant_types
+            or not app.redirect_uri_allowed(redirect_uri)
+        ):
+            return None
+        error = oauth_errors.AccessDeniedError(description=APP_DISABLED, state=params.get("state"))
+        return self._redirect_error(error, redirect_uri, app)
+
+    def _approve(self, scopes, credentials, app) -> HttpResponse:
+        """Remembered consent: a code straight away, still minted by oauthlib."""
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=self.request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, app)
+        return self.redirect(uri, app)
+
+    # -- POST: Allow / Deny ----------------------------------------------------------------------
+    def post(self, request, *args, **kwargs):
+        problem = parameter_problem(request.POST)
+        if problem:
+            return self.error_page(oauth_errors.InvalidRequestFatalError(description=problem))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        return self.error_page(
+            oauth_errors.InvalidRequestFatalError(description=CONSENT_FORM_INVALID)
+        )
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        app = (
+            ConnectedApp.objects.select_related("owner_org", "root_org")
+            .filter(client_id=data["client_id"])
+            .first()
+        )
+        # The hidden fields may have been tampered with: never redirect to an untrusted URI.
+        if app is None:
+            return self.error_page(oauth_errors.InvalidClientIdError())
+        redirect_uri, state = data["redirect_uri"], data.get("state") or None
+        if not app.redirect_uri_allowed(redirect_uri):
+            return self.error_page(oauth_errors.MismatchingRedirectURIError())
+        self._application = app
+        if not data.get("allow"):  # RFC 6749 §4.1.2.1
+            error = oauth_errors.AccessDeniedError(description=USER_DENIED, state=state)
+            return self._redirect_error(error, redirect_uri, app)
+        refusal = app_refusal(app) or user_refusal(app, self.request.user)
+        if refusal:
+            error = oauth_errors.AccessDeniedError(description=refusal, state=state)
+            return self._redirect_error(error, redirect_uri, app)
+        problem = pkce_problem(
+            data.get("code_challenge") or None, data.get("code_challenge_method") or None
+        )
+        if problem:
+            error = oauth_errors.InvalidRequestError(description=problem, state=state)
+            return self._redirect_error(error, redirect_uri, app)
+        self._record_consent = True
+        with transaction.atomic():  # the code and the consent row, or neither
+            return super().form_valid(form)
+
+    # -- responses -------------------------------------------------------------------------------
+    def _redirect_error(self, oauthlib_error, redirect_uri: str, app) -> HttpResponse:
+        """An RFC 6749 §4.1.2.1 error redirect; only ever called with a registered URI."""
+        return self.error_response(
+            OAuthToolkitError(error=oauthlib_error, redirect_uri=redirect_uri), app
+        )
+
+    def _with_iss(self, uri: str) -> str:
+        """RFC 9207: error responses name the issuer too (DOT adds it to successes)."""
+        if not oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
+            return uri
+        if "iss" in parse_qs(urlsplit(uri).query):
+            return uri
+        return add_params_to_uri(uri, [("iss", oauth2_settings.OIDC_ISS_ENDPOINT)])
+
+    def error_page(self, error) -> HttpResponse:
+        """The HTML page for an error that must not be redirected (RFC 6749 §4.1.2.1)."""
+        code = error.error
+        if isinstance(error, oauth_errors.InvalidClientIdError | oauth_errors.MissingClientIdError):
+            code = "invalid_client"
+        elif isinstance(
+            error,
+            oauth_errors.MismatchingRedirectURIError
+            | oauth_errors.InvalidRedirectURIError
+            | oauth_errors.MissingRedirectURIError,
+        ):
+            code = "invalid_redirect_uri"
+        context = {
+            "error_code": code,
+            "error_description": error.description,
+            "explanation": ERROR_EXPLANATIONS.get(code, ERROR_EXPLANATIONS["invalid_request"]),
+        }
+        return TemplateResponse(self.request, self.error_template_name, context, status=400)
