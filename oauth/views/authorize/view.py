@@ -19,7 +19,6 @@ The consent form is DOT's AllowForm, unchanged: clients and tests post exactly i
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 from django.db import transaction
@@ -33,113 +32,27 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from accounts.catalog import ALL_SCOPES, SCOPE_DESCRIPTIONS
+from accounts.catalog import SCOPE_DESCRIPTIONS
 from audit.services import RequestMeta
-from connected_apps.models import Audience, Authorization, ConnectedApp, GrantType
+from connected_apps.models import ConnectedApp, GrantType
 from oauth.services import authorization_grant
-
-# Upper bounds on what the endpoint accepts, checked before anything touches the database:
-# the grant's columns are bounded (nonce 255, code_challenge 128) and a redirect back to the
-# client must stay a sane URL.
-PARAMETER_LIMITS = {
-    "client_id": 100,
-    "redirect_uri": 2000,
-    "response_type": 64,
-    "response_mode": 32,
-    "scope": 2000,
-    "state": 1024,
-    "nonce": 255,
-    "code_challenge": 128,
-    "code_challenge_method": 16,
-    "prompt": 64,
-    "claims": 4096,
-}
-DEFAULT_PARAMETER_LIMIT = 2048
-# RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)) without padding: 43 chars.
-S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
-
-PARAMETER_TOO_LONG = "The {name} parameter is too long."
-PARAMETER_HAS_NUL = "The {name} parameter contains a NUL character."
-PKCE_S256_REQUIRED = "PKCE with code_challenge_method=S256 is required."
-PKCE_CHALLENGE_MALFORMED = "code_challenge must be a base64url-encoded SHA-256 digest."
-RESPONSE_TYPE_CODE_ONLY = "Only response_type=code is supported."
-RESPONSE_MODE_QUERY_ONLY = "Only response_mode=query is supported."
-PROMPT_NONE_ALONE = "prompt=none cannot be combined with other prompt values."
-APP_DISABLED = "This app is disabled."
-APP_INTERNAL = "This app is only available to members of the organization that owns it."
-USER_DENIED = "The user denied the request."
-CONSENT_REQUIRED = "The user has not authorized this app for the requested scopes."
-LOGIN_REQUIRED = "The user is not signed in."
-CONSENT_FORM_INVALID = "The consent form was incomplete or malformed."
-
-# Errors an end user may see on the error page, in plain words.
-ERROR_EXPLANATIONS = {
-    "invalid_client": "This app is not registered with Doorman, or it is no longer available.",
-    "invalid_redirect_uri": (
-        "The app asked to send you back to an address it has not registered. For your safety, "
-        "you have not been sent there."
-    ),
-    "invalid_request": "The app sent a request Doorman cannot accept.",
-}
-
-
-def parameter_problem(params) -> str | None:
-    """Why these request parameters are refused outright (→ 400 page), or None."""
-    for name in params:
-        if "\x00" in name:
-            return PARAMETER_HAS_NUL.format(name="name of a")
-        for value in params.getlist(name):
-            if "\x00" in value:
-                return PARAMETER_HAS_NUL.format(name=name[:40])
-            if len(value) > PARAMETER_LIMITS.get(name, DEFAULT_PARAMETER_LIMIT):
-                return PARAMETER_TOO_LONG.format(name=name[:40])
-    return None
-
-
-def pkce_problem(challenge: str | None, method: str | None) -> str | None:
-    """RFC 7636 with S256 only (SPEC §5: `plain` refused, PKCE required)."""
-    if not challenge or method != "S256":
-        return PKCE_S256_REQUIRED
-    if not S256_CHALLENGE.fullmatch(challenge):
-        return PKCE_CHALLENGE_MALFORMED
-    return None
-
-
-def app_refusal(app: ConnectedApp) -> str | None:
-    """Why nobody may authorize `app` now (→ access_denied), or None."""
-    if not app.enabled:
-        return APP_DISABLED
-    return None
-
-
-def user_refusal(app: ConnectedApp, user) -> str | None:
-    """Why `user` may not authorize `app` (→ access_denied), or None (SPEC §2 audience)."""
-    if app.audience == Audience.INTERNAL and user.organization_id != app.root_org_id:
-        return APP_INTERNAL
-    return None
-
-
-def live_consent_scopes(user, app: ConnectedApp) -> set[str] | None:
-    """The scopes of the user's live Authorization for the app, or None without one."""
-    scopes = (
-        Authorization.objects.filter(user=user, app=app, revoked_at__isnull=True)
-        .values_list("scopes", flat=True)
-        .first()
-    )
-    return None if scopes is None else set(scopes)
-
-
-def carries_code(uri: str | None) -> bool:
-    """Whether an authorization response redirect carries a code (and no error)."""
-    if not uri:
-        return False
-    parts = urlsplit(uri)
-    params = {**parse_qs(parts.query), **parse_qs(parts.fragment)}
-    return "code" in params and "error" not in params
-
-
-def _catalog_order(scope: str) -> tuple[int, str]:
-    return (ALL_SCOPES.index(scope) if scope in ALL_SCOPES else len(ALL_SCOPES), scope)
+from oauth.views.authorize.checks import (
+    APP_DISABLED,
+    CONSENT_FORM_INVALID,
+    CONSENT_REQUIRED,
+    ERROR_EXPLANATIONS,
+    PROMPT_NONE_ALONE,
+    RESPONSE_MODE_QUERY_ONLY,
+    RESPONSE_TYPE_CODE_ONLY,
+    USER_DENIED,
+    app_refusal,
+    carries_code,
+    catalog_order,
+    live_consent_scopes,
+    parameter_problem,
+    pkce_problem,
+    user_refusal,
+)
 
 
 class DoormanAuthorizationView(AuthorizationView):
@@ -197,7 +110,7 @@ class DoormanAuthorizationView(AuthorizationView):
         context = super().get_context_data(**kwargs)
         app = self._application
         allowed = live_consent_scopes(self.request.user, app) or set()
-        scopes = sorted(kwargs.get("scopes", []), key=_catalog_order)
+        scopes = sorted(kwargs.get("scopes", []), key=catalog_order)
         context.update(
             app=app,
             owner_org=app.owner_org,
@@ -270,7 +183,9 @@ class DoormanAuthorizationView(AuthorizationView):
         redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
         problem = self._protocol_problem(credentials)
         if problem is not None:
-            return self._redirect_error(problem(state=state), redirect_uri, app)
+            error_class, description = problem
+            error = error_class(description=description, state=state)
+            return self._redirect_error(error, redirect_uri, app)
         refusal = app_refusal(app)
         if refusal:
             return self._redirect_error(
@@ -278,21 +193,17 @@ class DoormanAuthorizationView(AuthorizationView):
             )
         return scopes, credentials, app
 
-    def _protocol_problem(self, credentials):
-        """What oauthlib let through but Doorman refuses: a factory of the oauthlib error."""
+    def _protocol_problem(self, credentials) -> tuple[type[oauth_errors.OAuth2Error], str] | None:
+        """What oauthlib let through but Doorman refuses: (oauthlib error class, description)."""
         if credentials.get("response_type") != "code":
-            return lambda **kw: oauth_errors.UnsupportedResponseTypeError(
-                description=RESPONSE_TYPE_CODE_ONLY, **kw
-            )
+            return oauth_errors.UnsupportedResponseTypeError, RESPONSE_TYPE_CODE_ONLY
         if self.request.GET.get("response_mode", "query") != "query":
-            return lambda **kw: oauth_errors.InvalidRequestError(
-                description=RESPONSE_MODE_QUERY_ONLY, **kw
-            )
+            return oauth_errors.InvalidRequestError, RESPONSE_MODE_QUERY_ONLY
         problem = pkce_problem(
             credentials.get("code_challenge"), credentials.get("code_challenge_method")
         )
         if problem:
-            return lambda **kw: oauth_errors.InvalidRequestError(description=problem, **kw)
+            return oauth_errors.InvalidRequestError, problem
         return None
 
     def _disabled_app_redirect(self, error) -> HttpResponse | None:
