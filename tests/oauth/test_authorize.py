@@ -303,3 +303,18 @@ def test_error_pages_cannot_be_framed_either(signed_in, code_app, challenge):
     response = signed_in.get(AUTHORIZE_URL, query)
     assert response["X-Frame-Options"] == "DENY"
     assert response["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+def test_prompt_login_sends_a_signed_in_user_to_the_login_page_without_the_prompt(
+    signed_in, member, code_app, challenge
+):
+    from oauth.services import authorization_grant
+
+    authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    url = authorize_url(code_app.app, challenge=challenge, prompt="login")
+    response = signed_in.get(url)
+    location = urlsplit(response["Location"])
+    assert location.path == "/auth/login/"
+    next_url = parse_qs(location.query)["next"][0]
+    assert "prompt" not in parse_qs(urlsplit(next_url).query)
+    assert parse_qs(urlsplit(next_url).query)["state"] == ["state-123"]
