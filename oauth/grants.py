@@ -29,8 +29,11 @@ JWT_BEARER = GrantType.JWT_BEARER.value
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256")
 ASSERTION_LEEWAY_SECONDS = 30
-# RFC 7523 §3: the server MAY reject assertions with an unreasonably far expiry.
+# RFC 7523 §3: the server MAY reject assertions with an unreasonably far expiry. A grant
+# assertion must be near (SPEC §5); a client assertion may live an hour, as common client
+# libraries (Authlib's PrivateKeyJWT, for one) sign them — its jti is single-use anyway.
 ASSERTION_MAX_LIFETIME_SECONDS = 300
+CLIENT_ASSERTION_MAX_LIFETIME_SECONDS = 3600
 MAX_JTI_LENGTH = 255
 
 
@@ -82,11 +85,17 @@ _CLAIM_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
-def assertion_verify(assertion: str, app: ConnectedApp, audiences: frozenset[str]) -> dict:
+def assertion_verify(
+    assertion: str,
+    app: ConnectedApp,
+    audiences: frozenset[str],
+    *,
+    max_lifetime: int = ASSERTION_MAX_LIFETIME_SECONDS,
+) -> dict:
     """The verified claims of `assertion`, issued by `app` for one of `audiences`.
 
     RFC 7523 §3: iss = the client_id, aud = this server, exp required (and near: at most
-    ASSERTION_MAX_LIFETIME_SECONDS ahead), jti present. Raises AssertionRejected.
+    `max_lifetime` seconds ahead), jti present. Raises AssertionRejected.
     """
     try:
         header = jwt.get_unverified_header(assertion)
@@ -118,15 +127,15 @@ def assertion_verify(assertion: str, app: ConnectedApp, audiences: frozenset[str
             raise AssertionRejected("The assertion is malformed.") from exc
     if claims is None:
         raise AssertionRejected("The assertion is not signed by a key registered for the app.")
-    _check_claim_shapes(claims)
+    _check_claim_shapes(claims, max_lifetime)
     return claims
 
 
-def _check_claim_shapes(claims: dict) -> None:
+def _check_claim_shapes(claims: dict, max_lifetime: int) -> None:
     now = timezone.now().timestamp()
-    if claims["exp"] - now > ASSERTION_MAX_LIFETIME_SECONDS + ASSERTION_LEEWAY_SECONDS:
+    if claims["exp"] - now > max_lifetime + ASSERTION_LEEWAY_SECONDS:
         raise AssertionRejected(
-            f"The assertion's exp must be at most {ASSERTION_MAX_LIFETIME_SECONDS} seconds ahead."
+            f"The assertion's exp must be at most {max_lifetime} seconds ahead."
         )
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:

@@ -35,6 +35,7 @@ from audit.models import AuditAction
 from connected_apps.models import Audience, ConnectedApp, GrantType
 from oauth.backends import endpoint_context
 from oauth.grants import (
+    CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
     CLIENT_ASSERTION_TYPE,
     AssertionRejected,
     assertion_consume,
@@ -153,7 +154,12 @@ class DoormanValidator(OIDCValidatorMixin, OAuth2Validator):
         if self._load_application(issuer, request) is None:
             return False
         try:
-            claims = assertion_verify(assertion, request.client, self._audiences(request))
+            claims = assertion_verify(
+                assertion,
+                request.client,
+                self._audiences(request),
+                max_lifetime=CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
+            )
         except AssertionRejected:
             return False
         if claims["sub"] != issuer:
