@@ -43,6 +43,16 @@ def plain_http_is_fine_here(monkeypatch):
 
 
 @pytest.fixture
+def opened():
+    """Sessions to close after the test: a kept-alive connection would keep its live-server
+    thread, and that thread's database connection, open past the test run."""
+    sessions: list[requests.Session] = []
+    yield sessions.append
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
 def urls(live_server):
     base = live_server.url
     return {
@@ -91,7 +101,11 @@ def submit_form(
 
 def sign_in_and_allow(authorization_url: str, username: str) -> str:
     """Open the authorization URL, sign in, Allow; the redirect back with the code."""
-    http = requests.Session()
+    with requests.Session() as http:
+        return _sign_in_and_allow(http, authorization_url, username)
+
+
+def _sign_in_and_allow(http: requests.Session, authorization_url: str, username: str) -> str:
     login_page = http.get(authorization_url)  # → the sign-in page, ?next=…
     assert login_page.status_code == 200, login_page.status_code
     signed_in = submit_form(http, login_page, "password", login=username, password=DEFAULT_PASSWORD)
@@ -108,10 +122,11 @@ def sign_in_and_allow(authorization_url: str, username: str) -> str:
 
 # -- client_credentials ---------------------------------------------------------------------------
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
-def test_client_credentials(urls, cc_app, admin, auth_method):
+def test_client_credentials(urls, opened, cc_app, admin, auth_method):
     session = OAuth2Session(
         cc_app.app.client_id, cc_app.client_secret, token_endpoint_auth_method=auth_method
     )
+    opened(session)
     token = session.fetch_token(urls["token"], grant_type="client_credentials")
     assert token["token_type"] == "Bearer"
     assert "refresh_token" not in token
@@ -120,7 +135,7 @@ def test_client_credentials(urls, cc_app, admin, auth_method):
     assert profile.json()["username"] == admin.username
 
 
-def test_client_credentials_with_private_key_jwt(urls, make_app, org):
+def test_client_credentials_with_private_key_jwt(urls, opened, make_app, org):
     key = rsa_key()
     app = make_app(
         client_name="Keyed robot",
@@ -132,6 +147,7 @@ def test_client_credentials_with_private_key_jwt(urls, make_app, org):
     session = OAuth2Session(
         app.app.client_id, private_pem(key), token_endpoint_auth_method="private_key_jwt"
     )
+    opened(session)
     session.register_client_auth_method(PrivateKeyJWT(urls["token"]))
     token = session.fetch_token(urls["token"], grant_type="client_credentials")
     assert token["scope"] == "profile read:organization"
@@ -140,15 +156,16 @@ def test_client_credentials_with_private_key_jwt(urls, make_app, org):
     assert session.fetch_token(urls["token"], grant_type="client_credentials")["access_token"]
 
 
-def test_wrong_secret_is_an_oauth_error_for_the_library(urls, cc_app):
+def test_wrong_secret_is_an_oauth_error_for_the_library(urls, opened, cc_app):
     session = OAuth2Session(cc_app.app.client_id, "wrong")
+    opened(session)
     with pytest.raises(OAuthError) as raised:
         session.fetch_token(urls["token"], grant_type="client_credentials")
     assert raised.value.error == "invalid_client"
 
 
 # -- password and refresh -------------------------------------------------------------------------
-def test_password_then_refresh_then_revoke(urls, make_app, member):
+def test_password_then_refresh_then_revoke(urls, opened, make_app, member):
     app = make_app(
         client_name="Password App",
         grant_types=["password", "refresh_token"],
@@ -156,6 +173,7 @@ def test_password_then_refresh_then_revoke(urls, make_app, member):
         scopes=["profile", "view:environment"],
     )
     session = OAuth2Session(app.app.client_id, app.client_secret, scope="profile")
+    opened(session)
     token = session.fetch_token(urls["token"], username=member.username, password=DEFAULT_PASSWORD)
     assert token["scope"] == "profile"
     assert session.get(urls["profile"]).json()["username"] == member.username
@@ -176,7 +194,7 @@ def test_password_then_refresh_then_revoke(urls, make_app, member):
 
 
 # -- authorization_code + PKCE --------------------------------------------------------------------
-def test_authorization_code_with_pkce_then_refresh(urls, code_app, member):
+def test_authorization_code_with_pkce_then_refresh(urls, opened, code_app, member):
     session = OAuth2Session(
         code_app.app.client_id,
         code_app.client_secret,
@@ -184,6 +202,7 @@ def test_authorization_code_with_pkce_then_refresh(urls, code_app, member):
         redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
     )
+    opened(session)
     verifier = generate_token(64)
     authorization_url, _state = session.create_authorization_url(
         urls["authorize"], code_verifier=verifier, nonce="n-0S6_WzA2Mj"
@@ -219,7 +238,7 @@ def test_authorization_code_with_pkce_then_refresh(urls, code_app, member):
 
 
 # -- jwt-bearer ----------------------------------------------------------------------------------
-def test_jwt_bearer_with_an_assertion_session(urls, make_app, org):
+def test_jwt_bearer_with_an_assertion_session(urls, opened, make_app, org):
     key = rsa_key()
     app = make_app(
         client_name="Federation",
@@ -239,6 +258,7 @@ def test_jwt_bearer_with_an_assertion_session(urls, make_app, org):
         header={"alg": "RS256"},
         expires_in=300,  # SPEC §5: exp near (Authlib defaults to an hour)
     )
+    opened(session)
     profile = session.get(urls["profile"])
     assert profile.status_code == 200, profile.text
     assert profile.json()["username"] == "federated.user"
