@@ -1,0 +1,188 @@
+"""Client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2) and the grants that identify the
+user without a browser: password (RFC 6749 §4.3) and jwt-bearer (RFC 7523 §2.1)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.models import IdentityProvider
+from accounts.services import user_provision_federated
+from connected_apps.models import ConnectedApp, GrantType
+from oauth.backends import endpoint_context
+from oauth.grants import (
+    CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
+    CLIENT_ASSERTION_TYPE,
+    AssertionRejected,
+    assertion_consume,
+    assertion_issuer,
+    assertion_verify,
+    federated_subject_parse,
+)
+from oauth.issuance import request_meta
+from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
+from oauth.validators.common import (
+    FEDERATED_SUBJECT_FORMAT,
+    FEDERATED_USER_REFUSALS,
+    USER_NOT_ALLOWED,
+    note_user,
+    user_may_use_app,
+)
+
+
+class ClientValidatorMixin:
+    # -- client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2) -------------------------------
+    def client_credentials_presented(self, request) -> bool:
+        return bool(
+            self._extract_basic_auth(request)
+            or getattr(request, "client_secret", None)
+            or getattr(request, "client_assertion_type", None)
+        )
+
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        if getattr(request, "client_assertion_type", None) is not None:
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if getattr(request, "client_assertion_type", None) is not None:
+            authenticated = self._authenticate_private_key_jwt(request)
+        else:
+            authenticated = super().authenticate_client(request, *args, **kwargs)
+        # A body client_id naming another app than the credentials is a failed authentication
+        # (oauthlib would answer it with a 500 "Discrepancy found").
+        if authenticated and request.client_id and request.client_id != request.client.client_id:
+            authenticated = False
+        context = endpoint_context(request)
+        if context is not None and isinstance(request.client, ConnectedApp):
+            context.client = request.client
+        return authenticated
+
+    def _audiences(self, request) -> frozenset[str]:
+        context = endpoint_context(request)
+        if context is not None:
+            return context.audiences
+        return frozenset({settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"})
+
+    def _authenticate_private_key_jwt(self, request) -> bool:
+        """RFC 7523 §2.2 / §3: iss = sub = client_id, signed by one of the app's keys."""
+        if getattr(request, "client_assertion_type", None) != CLIENT_ASSERTION_TYPE:
+            return False
+        assertion = getattr(request, "client_assertion", None)
+        issuer = assertion_issuer(assertion)
+        if issuer is None or (request.client_id and request.client_id != issuer):
+            return False
+        if self._load_application(issuer, request) is None:
+            return False
+        try:
+            claims = assertion_verify(
+                assertion,
+                request.client,
+                self._audiences(request),
+                max_lifetime=CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
+            )
+        except AssertionRejected:
+            return False
+        if claims["sub"] != issuer:
+            return False
+        return assertion_consume(request.client, claims)
+
+    # -- password grant (RFC 6749 §4.3) ------------------------------------------------------
+    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        # oauthlib asks this before validate_grant_type: an app not registered for the
+        # password grant must never learn whether a password is right.
+        if client is None or GrantType.PASSWORD not in client.grant_types:
+            raise errors.UnauthorizedClientError(request=request)
+        ip = request.headers.get("REMOTE_ADDR")
+        refusal = login_throttle_check(username=username, ip=ip)
+        if refusal is not None:
+            context = endpoint_context(request)
+            if context is not None:
+                context.retry_after = refusal.retry_after
+            raise errors.CustomOAuth2Error(
+                error="temporarily_unavailable",
+                description="Too many failed sign-in attempts; retry later.",
+                status_code=429,
+                request=request,
+            )
+        if not super().validate_user(username, password, client, request, *args, **kwargs):
+            login_throttle_failure(username=username, ip=ip)
+            return False
+        login_throttle_success(username=username)
+        if not user_may_use_app(request.user, client):
+            raise errors.InvalidGrantError(description=USER_NOT_ALLOWED, request=request)
+        note_user(request)
+        return True
+
+    # -- jwt-bearer grant (RFC 7523 §2.1, §3) ------------------------------------------------
+    def validate_jwt_bearer_assertion(self, assertion, request) -> None:
+        """Verify the assertion and consume its jti; sets request.client. Raises."""
+        issuer = assertion_issuer(assertion)
+        if issuer is None:
+            raise errors.InvalidGrantError(
+                description="The assertion is not a JWT with an iss claim.", request=request
+            )
+        if request.client is not None and request.client.client_id != issuer:
+            raise errors.InvalidGrantError(
+                description="The assertion's iss must be the authenticated client.",
+                request=request,
+            )
+        if self._load_application(issuer, request) is None:  # unknown or disabled
+            raise errors.InvalidClientError(request=request)
+        request.client_id = issuer
+        context = endpoint_context(request)
+        if context is not None:
+            context.client = request.client
+        try:
+            claims = assertion_verify(assertion, request.client, self._audiences(request))
+        except AssertionRejected as rejected:
+            raise errors.InvalidGrantError(
+                description=rejected.description, request=request
+            ) from None
+        if not assertion_consume(request.client, claims):
+            raise errors.InvalidGrantError(
+                description="The assertion's jti was already used.", request=request
+            )
+        request.doorman_assertion_claims = claims
+
+    def validate_jwt_bearer_subject(self, request) -> None:
+        """The user `sub` names, found or created just in time (SPEC §5). Raises."""
+        app = request.client
+        subject = federated_subject_parse(request.doorman_assertion_claims["sub"])
+        if subject is None:
+            raise errors.InvalidGrantError(description=FEDERATED_SUBJECT_FORMAT, request=request)
+        provider = (
+            IdentityProvider.objects.select_related("organization")
+            .filter(pk=subject.provider_id)
+            .first()
+        )
+        if provider is None:
+            raise errors.InvalidGrantError(
+                description="Unknown identity provider.", request=request
+            )
+        # Only the app's own org's identity providers: an assertion is the app's word
+        # alone, with no consent from the user, so it never reaches into another tenant.
+        if provider.organization.root_id_or_self != app.root_org_id:
+            raise errors.InvalidGrantError(
+                description="The identity provider belongs to another organization.",
+                request=request,
+            )
+        try:
+            user = user_provision_federated(
+                provider=provider,
+                username=subject.username,
+                email=subject.email,
+                first_name=subject.first_name,
+                last_name=subject.last_name,
+                actor_app=app,
+                meta=request_meta(request.headers),
+            )
+        except ValidationError as exc:
+            code = next(iter(exc.error_dict.values()))[0].code
+            description = FEDERATED_USER_REFUSALS.get(code, "The subject is not acceptable.")
+            raise errors.InvalidGrantError(description=description, request=request) from None
+        if not user_may_use_app(user, app):
+            raise errors.InvalidGrantError(description=USER_NOT_ALLOWED, request=request)
+        request.user = user
+        note_user(request)

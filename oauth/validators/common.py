@@ -1,0 +1,84 @@
+"""What the validator's parts share: digests, the audience rule, family revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from audit.models import AuditAction
+from connected_apps.models import Audience, ConnectedApp
+from oauth.backends import endpoint_context
+from oauth.issuance import request_meta, token_event_record
+from oauth.models import AccessToken, RefreshToken
+
+CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
+REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
+USER_NOT_ALLOWED = "The user may not use this app."
+FEDERATED_SUBJECT_FORMAT = (
+    "sub must be v2|<idp_id>|<username>|<firstname>|<lastname>|<email>|<externalgroups>."
+)
+FEDERATED_USER_REFUSALS = {
+    "username_invalid": "The username in sub is not a valid username.",
+    "email_invalid": "The email in sub is not a valid email address.",
+    "name_invalid": "A name in sub is too long or contains control characters.",
+    "other_organization": "The user belongs to another organization.",
+    "inactive": "The user is deactivated.",
+}
+
+
+def code_digest(code: str) -> str:
+    """What Grant.code stores: the code itself never reaches the database."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def token_checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def user_may_use_app(user, app: ConnectedApp) -> bool:
+    """SPEC §2 audience: an `internal` app serves members of its owner's root org only."""
+    if user is None or not user.is_active:
+        return False
+    return app.audience == Audience.EVERYONE or user.organization_id == app.root_org_id
+
+
+def token_family_revoke(family: uuid.UUID | None) -> bool:
+    """Revoke every refresh token of `family` and delete its access tokens (set-wise, DOT
+    #1809). True when anything was still live."""
+    if not family:
+        return False
+    live_refresh = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
+    deleted, _ = AccessToken.objects.filter(token_family=family).delete()
+    if live_refresh:
+        RefreshToken.revoke_family(family)
+    return live_refresh or deleted > 0
+
+
+class FamilyReplay(Exception):
+    """A code or refresh token claimed by someone else first (raised inside the issuing
+    transaction, handled after its rollback so the revocation itself is kept)."""
+
+    def __init__(self, description: str, reason: str, family=None, grant_pk=None) -> None:
+        super().__init__(description)
+        self.description, self.reason = description, reason
+        self.family, self.grant_pk = family, grant_pk
+
+
+def note_user(request) -> None:
+    """Tell the endpoint view which user the request concerned (for its audit event)."""
+    context = endpoint_context(request)
+    if context is not None:
+        context.user = request.user
+
+
+def revoke_family_recorded(request, family, *, reason: str) -> None:
+    """Revoke a token family and, when anything in it was live, record the revocation."""
+    if not token_family_revoke(family):
+        return  # nothing was live: no event for every replay of a dead token
+    token_event_record(
+        action=AuditAction.TOKEN_REVOKED,
+        app=request.client,
+        user=getattr(request, "user", None),
+        details={"reason": reason, "grant_type": request.grant_type},
+        meta=request_meta(request.headers),
+    )

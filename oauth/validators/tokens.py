@@ -1,0 +1,186 @@
+"""Refresh tokens, issuing and revocation (RFC 6749 §6, RFC 7009 §2.1, RFC 9700 §4.14.2).
+
+Saving a token is where single use is decided, under a lock, inside the issuing transaction:
+a code or refresh token that someone else claimed first is a replay. The replay is refused
+after the rollback, so that revoking its family is kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from oauth2_provider.models import revoke_access_token
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.catalog import SpecialScope
+from audit.models import AuditAction
+from connected_apps.models import ConnectedApp, GrantType
+from oauth.issuance import request_meta, token_event_record
+from oauth.models import AccessToken, Grant, RefreshToken
+from oauth.validators.common import (
+    CODE_REPLAYED,
+    REFRESH_TOKEN_REUSED,
+    FamilyReplay,
+    note_user,
+    revoke_family_recorded,
+    token_checksum,
+    token_family_revoke,
+    user_may_use_app,
+)
+
+
+class TokenValidatorMixin:
+    # -- refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2) --------------------------------------
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        # RFC 9700 §4.14.2: a rotated (or revoked) refresh token presented again revokes its
+        # whole family. DOT would too, but silently and without the code's access tokens.
+        rows = list(
+            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .values_list("revoked", "token_family")[:2]
+        )
+        if rows and all(revoked is not None for revoked, _ in rows):
+            revoke_family_recorded(request, rows[0][1], reason="refresh_token_reuse")
+            return False
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        refresh = request.refresh_token_instance
+        lifetime = timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
+        if refresh.created + lifetime <= timezone.now():  # absolute, from issuance
+            return False
+        if refresh.user is not None and not user_may_use_app(refresh.user, client):
+            return False
+        note_user(request)
+        return True
+
+    # -- issuing -----------------------------------------------------------------------------
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        self._apply_refresh_token_policy(token, request)
+        try:
+            with transaction.atomic():
+                self._claim(request)
+                result = self._save_bearer_token(token, request, *args, **kwargs)
+                self._record_issued(token, request)
+        except FamilyReplay as replay:
+            family = replay.family
+            if replay.grant_pk is not None:
+                family = (
+                    Grant.objects.filter(pk=replay.grant_pk)
+                    .values_list("token_family", flat=True)
+                    .first()
+                )
+            revoke_family_recorded(request, family, reason=replay.reason)
+            raise errors.InvalidGrantError(
+                description=replay.description, request=request
+            ) from None
+        return result
+
+    def _apply_refresh_token_policy(self, token, request) -> None:
+        """SPEC §3/§5: a code-flow app gets a refresh token only with offline_access; the
+        password grant only for apps registered for refresh_token; cc and jwt-bearer never.
+        oauthlib serialises this same dict after save_token, so popping it is enough."""
+        if "refresh_token" not in token:
+            return
+        grant_type = request.grant_type
+        keep = GrantType.REFRESH_TOKEN in request.client.grant_types and (
+            grant_type in ("refresh_token", "password")
+            or (
+                grant_type == "authorization_code"
+                and SpecialScope.OFFLINE_ACCESS in (request.scopes or [])
+            )
+        )
+        if not keep:
+            token.pop("refresh_token")
+
+    def _claim(self, request) -> None:
+        """Single use, decided under a lock: concurrent redemptions of one code or one
+        refresh token issue tokens once; the loser is a replay."""
+        if request.grant_type == "authorization_code":
+            grant = request.doorman_grant
+            family = uuid.uuid4()
+            claimed = Grant.objects.filter(pk=grant.pk, used_at__isnull=True).update(
+                used_at=timezone.now(), token_family=family
+            )
+            if claimed != 1:
+                raise FamilyReplay(CODE_REPLAYED, "authorization_code_replay", grant_pk=grant.pk)
+            request.doorman_token_family = family
+        elif request.grant_type == "refresh_token":
+            # DOT locks the row too, but then answers a token rotated meanwhile with the
+            # (hashed, so empty) previous tokens: 200 with "access_token": "".
+            current = (
+                RefreshToken.objects.select_for_update()
+                .filter(pk=request.refresh_token_instance.pk)
+                .first()
+            )
+            if current is None or current.revoked is not None:
+                family = current.token_family if current is not None else None
+                raise FamilyReplay(REFRESH_TOKEN_REUSED, "refresh_token_reuse", family=family)
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+        family = getattr(request, "doorman_token_family", None) or getattr(
+            source_refresh_token, "token_family", None
+        )
+        if family:
+            AccessToken.objects.filter(pk=access_token.pk).update(token_family=family)
+            access_token.token_family = family
+        return access_token
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous):
+        refresh = super()._create_refresh_token(request, refresh_token_code, access_token, previous)
+        family = getattr(request, "doorman_token_family", None)
+        if family and previous is None:  # a code's first refresh token joins the code's family
+            RefreshToken.objects.filter(pk=refresh.pk).update(token_family=family)
+            refresh.token_family = family
+        return refresh
+
+    def _record_issued(self, token, request) -> None:
+        app = request.client
+        ConnectedApp.objects.filter(pk=app.pk).update(last_used_at=timezone.now())
+        refreshed = request.grant_type == "refresh_token"
+        token_event_record(
+            action=AuditAction.TOKEN_REFRESHED if refreshed else AuditAction.TOKEN_ISSUED,
+            app=app,
+            user=request.user,
+            details={
+                "grant_type": request.grant_type,
+                "scope": token.get("scope", ""),
+                "refresh_token_issued": "refresh_token" in token,
+            },
+            meta=request_meta(request.headers),
+        )
+
+    # -- revocation (RFC 7009 §2.1) ----------------------------------------------------------
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        """Only the calling app's tokens; a refresh token takes its whole family with it.
+        The hint is only a hint: both kinds are looked up."""
+        app = request.client
+        if not isinstance(app, ConnectedApp) or not token:
+            return
+        lookup = {"token_checksum": token_checksum(token), "application_id": app.pk}
+        revoked = []
+        for refresh in RefreshToken.objects.filter(**lookup, revoked__isnull=True).select_related(
+            "user"
+        ):
+            if refresh.token_family:
+                token_family_revoke(refresh.token_family)
+            else:
+                refresh.revoke()
+            revoked.append(("refresh_token", refresh.user))
+        if not revoked:
+            for access in AccessToken.objects.filter(**lookup).select_related("user"):
+                revoke_access_token(access)
+                revoked.append(("access_token", access.user))
+        for token_type, user in revoked[:1]:
+            token_event_record(
+                action=AuditAction.TOKEN_REVOKED,
+                app=app,
+                user=user,
+                details={"reason": "revocation_request", "token_type": token_type},
+                meta=request_meta(request.headers),
+            )
