@@ -11,7 +11,7 @@ its `Retry-After` header) without oauthlib knowing about it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -32,29 +32,24 @@ class MalformedBody(ValueError):
 class EndpointContext:
     """What the view knows about an endpoint call, and what the validator learns during it."""
 
-    endpoint_url: str
-    issuer: str
+    audiences: frozenset[str]
     client: Any = None
     user: Any = None
     retry_after: int | None = None
-    audiences: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def for_request(cls, request) -> EndpointContext:
-        """Accepted JWT audiences (RFC 7523 §3): the configured issuer and token endpoint,
-        and the same two as this request reached them (a host in ALLOWED_HOSTS)."""
-        here = request.build_absolute_uri(request.path)
+        """Accepted JWT audiences (RFC 7523 §3): the configured issuer and token endpoint, this
+        endpoint, and the same as this request reached them (a host in ALLOWED_HOSTS)."""
         issuer_here = request.build_absolute_uri("/accounts/api/v2/oauth2")
         audiences = {
             settings.DOORMAN_ISSUER,
             f"{settings.DOORMAN_ISSUER}/token",
-            here,
+            request.build_absolute_uri(request.path),
             issuer_here,
             f"{issuer_here}/token",
         }
-        return cls(
-            endpoint_url=here, issuer=settings.DOORMAN_ISSUER, audiences=frozenset(audiences)
-        )
+        return cls(audiences=frozenset(audiences))
 
 
 def endpoint_context(oauthlib_request) -> EndpointContext | None:

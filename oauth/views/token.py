@@ -57,6 +57,8 @@ def no_store(response: HttpResponse) -> HttpResponse:
 class OAuthEndpointMixin:
     """POST only, a strictly parsed body in `request.doorman_params`, JSON errors only."""
 
+    endpoint_name = "token"
+
     def dispatch(self, request, *args, **kwargs):
         try:
             response = self._checked_dispatch(request)
@@ -87,7 +89,8 @@ class OAuthEndpointMixin:
         return self.post(request)
 
     def _finish(self, request, response: HttpResponse) -> HttpResponse:
-        """RFC 6749 §5.2: the client authenticates with Basic, not Bearer; 429's Retry-After."""
+        """RFC 6749 §5.2: the client authenticates with Basic, not Bearer; 429's Retry-After;
+        a refusal of a known app is audited."""
         if response.content and not response.get("Content-Type", "").startswith("application/json"):
             # oauthlib's errors raised while saving a token come without their headers.
             response["Content-Type"] = "application/json"
@@ -96,15 +99,12 @@ class OAuthEndpointMixin:
         retry_after = request.doorman_context.retry_after
         if response.status_code == 429 and retry_after:
             response["Retry-After"] = str(retry_after)
-        return response
-
-
-class DoormanTokenView(OAuthEndpointMixin, TokenView):
-    def post(self, request, *args, **kwargs) -> HttpResponse:
-        response = self._finish(request, self.authorization_flow_token_response(request))
         if response.status_code >= 400:
             self._record_refusal(request, response)
         return response
+
+    def _refusal_details(self, request) -> dict:
+        return {"endpoint": self.endpoint_name}
 
     def _record_refusal(self, request, response: HttpResponse) -> None:
         context = request.doorman_context
@@ -112,20 +112,30 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
             error = json.loads(response.content).get("error", "")
         except (ValueError, AttributeError):
             error = ""
+        # Only refusals of a known app: nobody's audit log is the place for anonymous noise.
         if context.client is None or error not in AUDITED_ERRORS:
             return
-        grant_type = dict(request.doorman_params).get("grant_type", "")
         token_event_record(
             action=AuditAction.TOKEN_REFUSED,
             app=context.client,
             user=context.user,
             outcome=AuditOutcome.FAILURE,
-            details={"grant_type": grant_type[:100], "error": error},
+            details={**self._refusal_details(request), "error": error},
             meta=request_meta(request.META),
         )
 
 
+class DoormanTokenView(OAuthEndpointMixin, TokenView):
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        return self._finish(request, self.authorization_flow_token_response(request))
+
+    def _refusal_details(self, request) -> dict:
+        return {"grant_type": dict(request.doorman_params).get("grant_type", "")[:100]}
+
+
 class DoormanRevokeView(OAuthEndpointMixin, RevokeTokenView):
+    endpoint_name = "revocation"
+
     def post(self, request, *args, **kwargs) -> HttpResponse:
         response = self._finish(request, super().post(request, *args, **kwargs))
         if response.status_code == 200 and not response.content:
@@ -135,11 +145,14 @@ class DoormanRevokeView(OAuthEndpointMixin, RevokeTokenView):
 
 
 class DoormanIntrospectView(OAuthEndpointMixin, IntrospectTokenView):
+    endpoint_name = "introspection"
+
     def post(self, request, *args, **kwargs) -> HttpResponse:
         # RFC 7662 §2.1: the caller authenticates as a client (same methods as /token).
         client = self.get_oauthlib_core().authenticated_client(request)
         if client is None:
-            return oauth_error("invalid_client", "Client authentication failed.", 401)
+            refusal = oauth_error("invalid_client", "Client authentication failed.", 401)
+            return self._finish(request, refusal)
         params = dict(request.doorman_params)
         token = params.get("token")
         if not token:

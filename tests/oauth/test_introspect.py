@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.access import Access
+from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_update
 from oauth.models import AccessToken, RefreshToken
 from tests.factories import DEFAULT_PASSWORD
@@ -192,6 +193,8 @@ def test_wrong_secret_is_401_invalid_client(password_app, user_tokens):
     response = introspect(password_app, user_tokens["access_token"], client_secret="wrong")
     assert_oauth_error(response, "invalid_client", 401)
     assert response["WWW-Authenticate"] == 'Basic realm="doorman"'
+    refused = AuditEvent.objects.get(action=AuditAction.TOKEN_REFUSED)
+    assert refused.details == {"endpoint": "introspection", "error": "invalid_client"}
 
 
 def test_no_client_auth_is_401(user_tokens):

@@ -146,6 +146,9 @@ def test_wrong_secret_is_401_invalid_client(password_app, tokens):
     assert_oauth_error(response, "invalid_client", 401)
     assert response["WWW-Authenticate"] == 'Basic realm="doorman"'
     assert bearer_profile(tokens["access_token"]).status_code == 200
+    refused = AuditEvent.objects.get(action=AuditAction.TOKEN_REFUSED)
+    assert refused.details == {"endpoint": "revocation", "error": "invalid_client"}
+    assert refused.actor_client_id == password_app.app.client_id
 
 
 def test_missing_token_is_invalid_request(password_app):
