@@ -8,8 +8,6 @@ an API taking credentials in its body, not a cookie-authenticated form: no CSRF 
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_not_required
@@ -22,9 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.issuance import platform_token_issue, request_meta
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
-from oauth.views.token import no_store, oauth_error
-
-log = logging.getLogger(__name__)
+from oauth.views.token import guarded, oauth_error
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -32,16 +28,14 @@ log = logging.getLogger(__name__)
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class PlatformLoginView(View):
     def dispatch(self, request, *args, **kwargs):
-        try:
-            if request.method != "POST":
-                response = oauth_error("invalid_request", "Use POST.", 405)
-                response["Allow"] = "POST"
-            else:
-                response = self._sign_in(request)
-        except Exception:
-            log.exception("Unexpected error at %s", request.path)
-            response = oauth_error("server_error", "The server could not handle the request.", 500)
-        return no_store(response)
+        return guarded(request, self._post_only)
+
+    def _post_only(self, request) -> HttpResponse:
+        if request.method != "POST":
+            response = oauth_error("invalid_request", "Use POST.", 405)
+            response["Allow"] = "POST"
+            return response
+        return self._sign_in(request)
 
     def _sign_in(self, request) -> HttpResponse:
         try:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse, JsonResponse
+from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
@@ -52,6 +54,22 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def guarded(request, handle: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
+    """`handle(request)`, never cached, and never an HTML error page: a database that is
+    busy or away is a 503 to retry (RFC 6749 §5.2 has no code for it; RFC 6749 §4.1.2.1's
+    temporarily_unavailable says it), anything else a JSON server_error."""
+    try:
+        response = handle(request)
+    except OperationalError:
+        log.exception("Database unavailable at %s", request.path)
+        response = oauth_error("temporarily_unavailable", "The server is busy; retry.", 503)
+        response["Retry-After"] = "1"
+    except Exception:
+        log.exception("Unexpected error at %s", request.path)
+        response = oauth_error("server_error", "The server could not handle the request.", 500)
+    return no_store(response)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class OAuthEndpointMixin:
@@ -60,12 +78,7 @@ class OAuthEndpointMixin:
     endpoint_name = "token"
 
     def dispatch(self, request, *args, **kwargs):
-        try:
-            response = self._checked_dispatch(request)
-        except Exception:
-            log.exception("Unexpected error at %s", request.path)
-            response = oauth_error("server_error", "The server could not handle the request.", 500)
-        return no_store(response)
+        return guarded(request, self._checked_dispatch)
 
     def _checked_dispatch(self, request) -> HttpResponse:
         if request.method != "POST":

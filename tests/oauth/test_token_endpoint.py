@@ -156,6 +156,18 @@ def test_unexpected_exception_is_json_server_error(cc_app, monkeypatch):
     assert "boom" not in body["error_description"]
 
 
+def test_database_trouble_is_503_to_retry(cc_app, monkeypatch):
+    from django.db import OperationalError
+
+    def busy(self, request):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(DoormanTokenView, "authorization_flow_token_response", busy)
+    response = post_form(client_credentials(cc_app))
+    assert_oauth_error(response, "temporarily_unavailable", 503)
+    assert response["Retry-After"] == "1"
+
+
 # -- client authentication (RFC 6749 §2.3.1) ------------------------------------------------------
 def test_basic_authentication(cc_app):
     app = cc_app.app

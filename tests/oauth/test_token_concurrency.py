@@ -1,0 +1,97 @@
+"""Real concurrency against PostgreSQL (`live_server`, threads): eight simultaneous
+redemptions of one refresh token or one authorization code. Exactly one wins; the others are
+replays (invalid_grant), never a 200 with empty tokens (DOT's behaviour under hashed storage),
+and a replayed code revokes what the winner was issued (SPEC §5)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+from django.db import connection
+from django.test import Client
+
+from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import REDIRECT_URI, obtain_code, pkce_pair
+from tests.oauth.tokenkit import PROFILE_URL, TOKEN_URL, isolated_throttle  # noqa: F401
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="SQLite serialises writers (the test database even locks whole tables)",
+    ),
+]
+RACERS = 8
+
+
+def race(url: str, data: dict, auth: tuple[str, str]) -> list[tuple[int, dict]]:
+    barrier = threading.Barrier(RACERS)
+    results: list[tuple[int, dict]] = []
+
+    def post() -> None:
+        with requests.Session() as http:
+            barrier.wait()
+            response = http.post(url, data=data, auth=auth, timeout=30)
+            results.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=post) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def profile_status(live_server, access_token: str) -> int:
+    return requests.get(
+        live_server.url + PROFILE_URL,
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=10,
+    ).status_code
+
+
+def test_concurrent_refreshes_of_one_token(live_server, make_app, member):
+    app = make_app(grant_types=["password", "refresh_token"], redirect_uris=[], scopes=["profile"])
+    auth = (app.app.client_id, app.client_secret)
+    url = live_server.url + TOKEN_URL
+    password = {"grant_type": "password", "username": member.username, "password": DEFAULT_PASSWORD}
+    tokens = requests.post(url, data=password, auth=auth, timeout=10).json()
+
+    results = race(
+        url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth
+    )
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) <= 1, statuses
+    assert set(statuses) <= {200, 400}
+    for status, body in results:
+        if status == 200:
+            assert body["access_token"] and body["refresh_token"]
+        else:
+            assert body["error"] == "invalid_grant"
+
+
+def test_concurrent_redemptions_of_one_code(live_server, code_app, member):
+    browser = Client()
+    browser.force_login(member)
+    verifier, challenge = pkce_pair()
+    code = obtain_code(browser, code_app.app, challenge=challenge, scope="openid profile")["code"]
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+
+    results = race(
+        live_server.url + TOKEN_URL, data, (code_app.app.client_id, code_app.client_secret)
+    )
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) <= 1, statuses
+    assert statuses.count(400) >= RACERS - 1
+    for status, body in results:
+        if status == 200:  # the losers' replays revoked the winner's tokens
+            assert profile_status(live_server, body["access_token"]) == 401
