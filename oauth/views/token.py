@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -55,11 +56,13 @@ def no_store(response: HttpResponse) -> HttpResponse:
 
 
 def guarded(request, handle: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
-    """`handle(request)`, never cached, and never an HTML error page: a database that is
-    busy or away is a 503 to retry (RFC 6749 §5.2 has no code for it; RFC 6749 §4.1.2.1's
-    temporarily_unavailable says it), anything else a JSON server_error."""
+    """`handle(request)`, never cached, and never an HTML error page: an oversize body is a
+    413; a database that is busy or away is a 503 to retry (RFC 6749 §4.1.2.1's
+    temporarily_unavailable); anything else a JSON server_error."""
     try:
         response = handle(request)
+    except (RequestDataTooBig, TooManyFieldsSent):
+        response = oauth_error("invalid_request", "The request body is too large.", 413)
     except OperationalError:
         log.exception("Database unavailable at %s", request.path)
         response = oauth_error("temporarily_unavailable", "The server is busy; retry.", 503)

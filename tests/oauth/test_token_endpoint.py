@@ -156,6 +156,20 @@ def test_unexpected_exception_is_json_server_error(cc_app, monkeypatch):
     assert "boom" not in body["error_description"]
 
 
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "form"])
+def test_oversize_body_is_413_json(as_json):
+    padding = "x" * (2 * 1024 * 1024)
+    if as_json:
+        response = post_json({"grant_type": "client_credentials", "pad": padding})
+    else:
+        response = post_form({"grant_type": "client_credentials", "pad": padding})
+    assert_oauth_error(response, "invalid_request", 413)
+
+
+def test_too_many_fields_is_413_json():
+    assert_oauth_error(post_form({f"f{n}": "x" for n in range(3000)}), "invalid_request", 413)
+
+
 def test_database_trouble_is_503_to_retry(cc_app, monkeypatch):
     from django.db import OperationalError
 
