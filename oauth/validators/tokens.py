@@ -20,6 +20,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction
 from connected_apps.models import ConnectedApp, GrantType
+from connected_apps.usage import usage_record_token_issued
 from oauth.issuance import request_meta, token_event_record
 from oauth.models import AccessToken, Grant, RefreshToken
 from oauth.validators.common import (
@@ -141,7 +142,7 @@ class TokenValidatorMixin:
 
     def _record_issued(self, token, request) -> None:
         app = request.client
-        ConnectedApp.objects.filter(pk=app.pk).update(last_used_at=timezone.now())
+        usage_record_token_issued(app=app)  # today's count and last_used_at (SPEC §2 usage)
         refreshed = request.grant_type == "refresh_token"
         token_event_record(
             action=AuditAction.TOKEN_REFRESHED if refreshed else AuditAction.TOKEN_ISSUED,

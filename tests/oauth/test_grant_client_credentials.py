@@ -7,7 +7,7 @@ import pytest
 
 from accounts.access import Access
 from audit.models import AuditAction, AuditEvent
-from connected_apps.models import ConnectedApp
+from connected_apps.models import AppUsageDay, ConnectedApp
 from connected_apps.services import connected_app_update
 from oauth.models import AccessToken, RefreshToken
 from tests.oauth.tokenkit import (
@@ -80,6 +80,8 @@ def test_issuance_is_audited_and_marks_the_app_used(cc_app, org):
     assert event.details["refresh_token_issued"] is False
     assert raw not in str(event.details)
     assert ConnectedApp.objects.get(pk=cc_app.app.pk).last_used_at is not None
+    post_form(client_credentials(cc_app))
+    assert AppUsageDay.objects.get(app=cc_app.app).tokens_issued == 2
 
 
 def test_refused_grant_is_audited(code_app):
