@@ -6,11 +6,13 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import api_schema as docs
 from accounts import selectors, services
 from accounts.access import Access
 from accounts.serializers import (
@@ -50,6 +52,7 @@ class AccountsAPIView(APIView):
 PROFILE_SCOPES = ("profile", "read:full")
 
 
+@extend_schema_view(get=docs.profile_read)
 class ProfileAPI(AccountsAPIView):
     """The caller's profile; a bearer token needs `profile` (or `full`/`read:full`). An app
     acting on its own behalf reads its creator's profile (SPEC §3)."""
@@ -61,6 +64,9 @@ class ProfileAPI(AccountsAPIView):
         return Response(user_data(request.user))
 
 
+@extend_schema_view(
+    get=docs.organization_read, put=docs.organization_rename, patch=docs.organization_rename
+)
 class OrganizationAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_read(access=self.access, org_id=org_id)
@@ -77,6 +83,7 @@ class OrganizationAPI(AccountsAPIView):
     patch = put
 
 
+@extend_schema_view(get=docs.business_group_list, post=docs.business_group_create)
 class BusinessGroupsAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -92,6 +99,7 @@ class BusinessGroupsAPI(AccountsAPIView):
         return Response(organization_data(group), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=docs.environment_list, post=docs.environment_create)
 class EnvironmentsAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -107,6 +115,7 @@ class EnvironmentsAPI(AccountsAPIView):
         return Response(environment_data(environment), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=docs.user_list, post=docs.user_create)
 class UsersAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -134,6 +143,7 @@ class UsersAPI(AccountsAPIView):
         return Response(user_data(user), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=docs.user_read)
 class UserAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -141,6 +151,7 @@ class UserAPI(AccountsAPIView):
         return Response(user_data(user))
 
 
+@extend_schema_view(get=docs.user_permissions_read, put=docs.user_permissions_set)
 class UserPermissionsAPI(AccountsAPIView):
     def _data(self, org, user) -> dict:
         held = selectors.user_permissions_get(access=self.access, org=org, user=user)
@@ -172,6 +183,7 @@ class UserPermissionsAPI(AccountsAPIView):
         return Response(self._data(org, user))
 
 
+@extend_schema_view(get=docs.identity_provider_list, post=docs.identity_provider_create)
 class IdentityProvidersAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from static/, never from a CDN
     "allauth",
     "allauth.account",
     "accounts",
@@ -288,6 +290,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api_support.JSONParser"],
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.DoormanAutoSchema",
+}
+
+# OpenAPI 3 schema of the JSON APIs (drf-spectacular): config/schema/ adds the shared shapes,
+# the security schemes and the authorization server's plain-Django endpoints.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Doorman API",
+    "DESCRIPTION": "Access management and connected apps (SPEC §4). Errors are "
+    '`{"error", "message", "fields"}`; the OAuth endpoints answer RFC 6749 errors.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl null: Swagger UI would otherwise fetch a badge from a public validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_authorization_server",
+    ],
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from accounts import selectors as account_selectors
 from accounts.api import AccountsAPIView
 from accounts.models import Organization
 from config.api_support import paginated
+from connected_apps import api_schema as docs
 from connected_apps import selectors, services
 from connected_apps.models import ConnectedApp
 
@@ -91,6 +93,7 @@ class ConnectedAppsAPIView(AccountsAPIView):
         )
 
 
+@extend_schema_view(get=docs.app_list, post=docs.app_create)
 class ConnectedAppsAPI(ConnectedAppsAPIView):
     def get(self, request: Request, org_id: str | None = None) -> Response:
         apps = selectors.connected_app_list(
@@ -124,6 +127,9 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
+@extend_schema_view(
+    get=docs.app_read, patch=docs.app_update, put=docs.app_update, delete=docs.app_delete
+)
 class ConnectedAppAPI(ConnectedAppsAPIView):
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
@@ -159,6 +165,7 @@ def _secret_response(created: services.AppWithSecret) -> Response:
     )
 
 
+@extend_schema_view(post=docs.app_rotate_secret)
 class ConnectedAppSecretAPI(ConnectedAppsAPIView):
     def post(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
@@ -167,6 +174,7 @@ class ConnectedAppSecretAPI(ConnectedAppsAPIView):
         )
 
 
+@extend_schema_view(get=docs.app_scopes_read, put=docs.app_scopes_set)
 class ConnectedAppScopesAPI(ConnectedAppsAPIView):
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
@@ -183,6 +191,7 @@ class ConnectedAppScopesAPI(ConnectedAppsAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(get=docs.app_usage)
 class ConnectedAppUsageAPI(ConnectedAppsAPIView):
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)

@@ -1,0 +1,70 @@
+"""The OpenAPI 3 schema of Doorman's JSON APIs (drf-spectacular).
+
+- `shapes`: what every resource API shares (error body, list envelope, paging, errors);
+- `security`: the `bearerAuth` and `cookieAuth` security schemes;
+- `oauth` and `oauth_shapes`: the authorization server's plain-Django endpoints as a
+  hand-written fragment, merged in by `add_authorization_server` (a POSTPROCESSING_HOOK).
+
+Each app documents its own views next to them (`<app>/api_schema.py`). The schema is served
+at /accounts/api/openapi.json (and .yaml) and browsed at /developer/api-docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+
+from config.schema import security
+from config.schema.shapes import (
+    INPUT_ERRORS,
+    PAGING,
+    READ_ERRORS,
+    SEARCH,
+    ApiError,
+    error_responses,
+    list_of,
+)
+
+__all__ = [
+    "INPUT_ERRORS",
+    "PAGING",
+    "READ_ERRORS",
+    "SEARCH",
+    "ApiError",
+    "DoormanAutoSchema",
+    "add_authorization_server",
+    "error_responses",
+    "list_of",
+]
+
+
+class DoormanAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, with descriptions only from `extend_schema`, and naming an
+    operation that answers the `{"data", "total"}` envelope `…_list` as it names a list view's
+    (else a list and a detail route collide)."""
+
+    def get_description(self) -> str:
+        # Only what extend_schema(description=…) says: view docstrings are for maintainers.
+        return ""
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        responses = self.get_response_serializers()
+        ok = responses.get(200) if isinstance(responses, dict) else None
+        if getattr(ok, "is_list_envelope", False):
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
+
+def add_authorization_server(result: dict[str, Any], generator, request, public) -> dict:
+    """POSTPROCESSING_HOOK: merge the authorization server's fragment into the schema."""
+    from config.schema import oauth, oauth_shapes
+
+    result["paths"] = dict(sorted({**result.get("paths", {}), **oauth.paths()}.items()))
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(oauth_shapes.schemas())
+    schemes = components.setdefault("securitySchemes", {})
+    schemes.update(oauth.SECURITY_SCHEMES)
+    schemes.setdefault("bearerAuth", security.BEARER_SCHEME)  # userinfo uses it too
+    return result

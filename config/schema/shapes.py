@@ -1,0 +1,84 @@
+"""Shapes every resource API shares, for the OpenAPI schema only: the error body, the
+`{"data": [...], "total": N}` list envelope, the paging parameters and the error responses.
+
+Nothing here validates or renders a request; the views build their dicts themselves
+(config.api_support, config.api_errors). These serializers describe those dicts.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+from config.api_support import DEFAULT_LIMIT, MAX_LIMIT
+
+
+class ApiError(serializers.Serializer):
+    """config.api_errors.error_body: the one shape of every resource-API error."""
+
+    error = serializers.CharField(
+        help_text="Machine-readable code: `invalid_request`, `unauthorized`, `invalid_token`, "
+        "`forbidden`, `insufficient_scope`, `not_found`, `request_too_large`, …"
+    )
+    message = serializers.CharField(help_text="What went wrong, in words a person can read.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Only for invalid input: the messages for each field that was refused "
+        "(`non_field_errors` for the body as a whole).",
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `fields` names each refused field.",
+    401: 'No credentials (`WWW-Authenticate: Bearer realm="doorman"`, no error code, '
+    'RFC 6750 §3.1), or an invalid, expired or revoked token (`error="invalid_token"`).',
+    403: 'A live token without the scope this call needs (`error="insufficient_scope"`), '
+    "or a caller without the permission in that organization.",
+    404: "No such resource in the caller's organization tree.",
+    413: "The request body is too large.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """`{status: response}` for the given error statuses, each with the ApiError body."""
+    return {
+        code: OpenApiResponse(response=ApiError, description=ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+# Every authenticated call may be refused these ways; one taking input (a body, paging) also 400.
+READ_ERRORS = (401, 403, 404)
+INPUT_ERRORS = (400, 401, 403, 404)
+
+OFFSET = OpenApiParameter(
+    "offset", OpenApiTypes.INT, description="How many items to skip (default 0)."
+)
+LIMIT = OpenApiParameter(
+    "limit",
+    OpenApiTypes.INT,
+    description=f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+)
+SEARCH = OpenApiParameter(
+    "search", OpenApiTypes.STR, description="Case-insensitive text to look for."
+)
+PAGING = [OFFSET, LIMIT]
+
+
+@cache
+def list_of(item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The list envelope of SPEC §4 around `item`, as one named component per item type."""
+    name = item.__name__.removesuffix("Output")
+    envelope = inline_serializer(
+        name=f"{name}List",
+        fields={
+            "data": item(many=True),
+            "total": serializers.IntegerField(help_text="How many items match, on all pages."),
+        },
+    )
+    envelope.is_list_envelope = True
+    return envelope
