@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "connected_apps",
     "oauth",
     "audit",
+    "developer",
     "oauth2_provider",
 ]
 

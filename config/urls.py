@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/api/v2/oauth2/", include("oauth.urls")),
     path("accounts/api/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("accounts/api/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-schema-yaml"),
+    path("developer/", include("developer.urls")),
     path("accounts/api/", include("connected_apps.urls_api")),
     path("accounts/api/", include("accounts.urls_api")),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
