@@ -35,7 +35,10 @@ SPEC_RESOURCE_PATHS = [
         {"get", "patch", "delete"},
         "/accounts/api/organizations/{org_id}/connectedApplications/{client_id}",
     ),
-    ({"get", "put"}, "/accounts/api/organizations/{org_id}/connectedApplications/{client_id}/scopes"),
+    (
+        {"get", "put"},
+        "/accounts/api/organizations/{org_id}/connectedApplications/{client_id}/scopes",
+    ),
     ({"get"}, "/accounts/api/users/me/connectedApplications"),
     ({"delete"}, "/accounts/api/users/me/connectedApplications/{client_id}"),
     ({"get", "put"}, "/accounts/api/organizations/{org_id}/connectedApplicationsSettings"),
@@ -182,7 +185,7 @@ def test_list_operations_document_the_envelope_and_paging(spec):
     assert set(error["properties"]) == {"error", "message", "fields"}
 
 
-# -- the documented shapes are the real ones -----------------------------------------------------------
+# -- the documented shapes are the real ones ---------------------------------------------------
 @pytest.fixture
 def as_admin(client_for, admin):
     return client_for(admin)
