@@ -19,10 +19,11 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction
-from connected_apps.models import ConnectedApp, GrantType
+from connected_apps.models import Authorization, ConnectedApp, GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.issuance import request_meta, token_event_record
 from oauth.models import AccessToken, Grant, RefreshToken
+from oauth.services import authorization_grant
 from oauth.validators.common import (
     CODE_REPLAYED,
     REFRESH_TOKEN_REUSED,
@@ -143,6 +144,7 @@ class TokenValidatorMixin:
     def _record_issued(self, token, request) -> None:
         app = request.client
         usage_record_token_issued(app=app)  # today's count and last_used_at (SPEC §2 usage)
+        self._record_direct_authorization(token, request)
         refreshed = request.grant_type == "refresh_token"
         token_event_record(
             action=AuditAction.TOKEN_REFRESHED if refreshed else AuditAction.TOKEN_ISSUED,
@@ -155,6 +157,29 @@ class TokenValidatorMixin:
             },
             meta=request_meta(request.headers),
         )
+
+    def _record_direct_authorization(self, token, request) -> None:
+        """Password and jwt-bearer tokens have no consent screen, yet the user now has access
+        through the app: record it as an Authorization, so My apps lists it, revoking it kills
+        the tokens, and usage counts the user. Only widened consent is written."""
+        if request.user is None or request.grant_type not in (
+            GrantType.PASSWORD,
+            GrantType.JWT_BEARER,
+        ):
+            return
+        scopes = set(token.get("scope", "").split())
+        held = (
+            Authorization.objects.filter(user=request.user, app=request.client, revoked_at=None)
+            .values_list("scopes", flat=True)
+            .first()
+        )
+        if held is None or not scopes <= set(held):
+            authorization_grant(
+                user=request.user,
+                app=request.client,
+                scopes=scopes,
+                meta=request_meta(request.headers),
+            )
 
     # -- revocation (RFC 7009 §2.1) ----------------------------------------------------------
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
