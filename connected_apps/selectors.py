@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
 from accounts.access import Access
 from accounts.catalog import Permission
-from accounts.models import Organization
+from accounts.models import Environment, Organization
 from connected_apps.models import AppScope, AppUsageDay, Authorization, ConnectedApp
 
 USAGE_DAYS = 30
@@ -128,3 +130,72 @@ def app_usage_many(*, apps: list[ConnectedApp], today: date | None = None) -> di
         )
         for app in apps
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# What the portal's app forms may offer, and a user's own authorizations ("My apps")
+# ---------------------------------------------------------------------------------------------
+def app_owner_orgs(*, access: Access) -> list[Organization]:
+    """Orgs/BGs of the caller's tree that may own an app they create, in tree order."""
+    root_id = access.root_org_id
+    orgs = Organization.objects.filter(Q(id=root_id) | Q(root_id=root_id)).order_by("path")
+    return [o for o in orgs if access.can(Permission.MANAGE_CONNECTED_APPS, o)]
+
+
+def scope_context_orgs(*, access: Access) -> list[Organization]:
+    """Orgs/BGs an own-behalf app of the caller's may hold a scope in: the subtrees of the
+    orgs they may create apps in (the service allows any org below the app's owner)."""
+    owners = app_owner_orgs(access=access)
+    if not owners:
+        return []
+    paths = Q()
+    for owner in owners:
+        paths |= Q(path__startswith=owner.path)
+    return list(Organization.objects.filter(paths).order_by("path"))
+
+
+def scope_context_environments(*, orgs: list[Organization]) -> list[Environment]:
+    """Environments of `orgs` (already scoped to the caller), by org then name."""
+    return list(
+        Environment.objects.filter(organization__in=orgs)
+        .select_related("organization")
+        .order_by("organization__path", "name")
+    )
+
+
+def app_scope_rows(app: ConnectedApp) -> QuerySet[AppScope]:
+    """The app's scope rows with their context org and environment loaded."""
+    return (
+        AppScope.objects.filter(app=app)
+        .select_related("context_org", "context_environment")
+        .order_by("scope", "context_org__path", "context_environment__name")
+    )
+
+
+def user_authorization_list(*, user) -> QuerySet[Authorization]:
+    """The user's live authorizations (apps they allowed and have not revoked), newest
+    first, each with `last_used` (last token issued for this user and app)."""
+    last_token = (
+        get_access_token_model()
+        .objects.filter(user=user, application=OuterRef("app_id"))
+        .order_by()
+        .values("application")
+        .annotate(latest=Max("created"))
+        .values("latest")
+    )
+    return (
+        Authorization.objects.filter(user=user, revoked_at__isnull=True)
+        .select_related("app", "app__owner_org")
+        .annotate(last_used=Coalesce("last_used_at", Subquery(last_token)))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def user_authorization_get(*, user, client_id: str) -> Authorization:
+    """The user's live authorization of the app `client_id`; 404 when there is none."""
+    if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
+        raise Http404("Authorization not found.")
+    authorization = user_authorization_list(user=user).filter(app__client_id=client_id).first()
+    if authorization is None:
+        raise Http404("Authorization not found.")
+    return authorization
