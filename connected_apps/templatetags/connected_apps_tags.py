@@ -1,0 +1,37 @@
+"""Template helpers of the Connected Apps pages.
+
+`{% manages_connected_apps as flag %}`: whether the navigation shows Connected Apps.
+`{{ when|ago }}`: "3 hours ago", "just now" (never "0 minutes ago").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from accounts.access import access_for
+from connected_apps.selectors import app_owner_orgs
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def manages_connected_apps(context) -> bool:
+    """True when the signed-in user may manage connected apps somewhere in their tree."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not getattr(user, "organization_id", None):
+        return False
+    return bool(app_owner_orgs(access=access_for(user)))
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    if not value:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"

@@ -1,0 +1,23 @@
+"""Portal pages of Connected Apps and My apps, namespace "connected_apps" (SPEC §8)."""
+
+from django.urls import path
+
+from connected_apps import views
+
+APPS = "access-management/connected-apps"
+APP = f"{APPS}/<str:client_id>"
+
+app_name = "connected_apps"
+
+urlpatterns = [
+    path(f"{APPS}/", views.AppListView.as_view(), name="app_list"),
+    path(f"{APPS}/new/", views.AppCreateView.as_view(), name="app_create"),
+    path(f"{APP}/", views.AppDetailView.as_view(), name="app_detail"),
+    path(f"{APP}/settings", views.AppEditView.as_view(), name="app_edit"),
+    path(f"{APP}/scopes", views.AppScopesView.as_view(), name="app_scopes"),
+    path(f"{APP}/enabled", views.AppEnabledView.as_view(), name="app_enabled"),
+    path(f"{APP}/rotate-secret", views.AppRotateSecretView.as_view(), name="app_rotate_secret"),
+    path(f"{APP}/delete", views.AppDeleteView.as_view(), name="app_delete"),
+    path("my-apps/", views.MyAppsView.as_view(), name="my_apps"),
+    path("my-apps/<str:client_id>/revoke", views.MyAppRevokeView.as_view(), name="my_app_revoke"),
+]

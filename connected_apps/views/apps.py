@@ -1,0 +1,365 @@
+"""Owned apps, Create App and an app's page with its actions (SPEC §8).
+
+Reads go through `connected_apps.selectors`, writes through `connected_apps.services`; both
+decide what the viewer may see or do. An app outside the viewer's tree is a 404, one inside
+it they may not manage a 403, whatever the method.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.generic import FormView, TemplateView
+
+from accounts.catalog import PERMISSIONS, SCOPE_DESCRIPTIONS, Permission
+from connected_apps import selectors, services
+from connected_apps.forms import (
+    ConfirmForm,
+    ConnectedAppCreateForm,
+    ConnectedAppEditForm,
+    EnabledForm,
+    ScopeContexts,
+    ScopesForm,
+    SearchForm,
+    add_service_errors,
+    scope_initial,
+)
+from connected_apps.models import ConnectedApp, GrantType
+from connected_apps.views.common import (
+    ConnectedAppsPortalMixin,
+    secret_response,
+    submission_done,
+    submission_record,
+)
+from connected_apps.views.usage_chart import usage_chart
+
+APPS_PER_PAGE = 25
+NO_MANAGED_ORG = "You need manage:connected_apps in an organization or business group."
+ALREADY_CREATED = "This app was already created; its client secret was shown once, when it was."
+ALREADY_ROTATED = "That rotation was already done; the new secret was shown once, when it was."
+
+
+class ManagerMixin(ConnectedAppsPortalMixin):
+    """Pages for viewers who may manage apps somewhere in their tree (403 for the others)."""
+
+    def load(self) -> None:
+        self.owners = selectors.app_owner_orgs(access=self.access)
+        if not self.owners:
+            raise PermissionDenied(NO_MANAGED_ORG)
+
+
+# ---------------------------------------------------------------------------------------------
+# Owned apps
+# ---------------------------------------------------------------------------------------------
+class AppListView(ManagerMixin, TemplateView):
+    """Apps the viewer administers: searchable, 25 a page, with their usage figures."""
+
+    template_name = "connected_apps/app_list.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        search_form = SearchForm(self.request.GET)
+        search = search_form.cleaned_data["q"].strip() if search_form.is_valid() else ""
+        apps = selectors.connected_app_list(access=self.access, search=search)
+        page = Paginator(apps, APPS_PER_PAGE).get_page(self.request.GET.get("page"))
+        usage = selectors.app_usage_many(apps=list(page.object_list))
+        context.update(
+            page_obj=page,
+            rows=[(app, usage[app.pk]) for app in page.object_list],
+            search=search,
+            search_form=search_form,
+        )
+        return context
+
+
+# ---------------------------------------------------------------------------------------------
+# Create App
+# ---------------------------------------------------------------------------------------------
+class AppCreateView(ManagerMixin, FormView):
+    """The guided Create App flow: one form, shown step by step by connected_apps.js and
+    sent whole; the service validates it. Saving answers with the client secret, once."""
+
+    template_name = "connected_apps/app_create.html"
+    form_class = ConnectedAppCreateForm
+
+    def load(self) -> None:
+        super().load()
+        orgs = selectors.scope_context_orgs(access=self.access)
+        self.contexts = ScopeContexts(
+            orgs=orgs, environments=selectors.scope_context_environments(orgs=orgs)
+        )
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs.update(owners=self.owners, contexts=self.contexts)
+        return kwargs
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"owner": str(self.owners[0].id)}
+
+    def form_valid(self, form: ConnectedAppCreateForm) -> HttpResponse:
+        submission_id = form.cleaned_data["submission_id"]
+        created_id = submission_done(self.request, submission_id)
+        if created_id is not None:
+            messages.info(self.request, ALREADY_CREATED)
+            return HttpResponseRedirect(reverse("connected_apps:app_detail", args=[created_id]))
+        try:
+            created = services.connected_app_create(
+                access=self.access,
+                owner=form.owner_org(),
+                meta=self.meta(),
+                **form.service_arguments(),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        submission_record(self.request, submission_id, created.app.client_id)
+        messages.success(self.request, f"{created.app.name} created.")
+        return secret_response(
+            self.request,
+            app=created.app,
+            client_secret=created.client_secret,
+            rotated=False,
+            context=self.get_context_data(),
+        )
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["owner_paths"] = {str(o.id): o.path for o in self.owners}
+        context["context_org_paths"] = {str(o.id): o.path for o in self.contexts.orgs}
+        context["environment_org_paths"] = {
+            str(e.id): e.organization.path for e in self.contexts.environments
+        }
+        return context
+
+
+# ---------------------------------------------------------------------------------------------
+# An app's page
+# ---------------------------------------------------------------------------------------------
+class AppMixin(ConnectedAppsPortalMixin):
+    """A page about one app the viewer manages (404 outside their tree, 403 inside it)."""
+
+    app: ConnectedApp
+
+    def load(self) -> None:
+        self.app = selectors.connected_app_get(
+            access=self.access, client_id=self.kwargs["client_id"]
+        )
+
+    @cached_property
+    def contexts(self) -> ScopeContexts:
+        """Orgs/BGs of the app's owner subtree (where its scopes may apply) and their
+        environments."""
+        owner_path = self.app.owner_org.path
+        orgs = [
+            o
+            for o in selectors.scope_context_orgs(access=self.access)
+            if o.path.startswith(owner_path)
+        ]
+        return ScopeContexts(
+            orgs=orgs, environments=selectors.scope_context_environments(orgs=orgs)
+        )
+
+    def detail_url(self) -> str:
+        return reverse("connected_apps:app_detail", args=[self.app.client_id])
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["app"] = self.app
+        return context
+
+
+class AppDetailView(AppMixin, TemplateView):
+    """Everything about the app: details, usage, settings, scopes, and its actions."""
+
+    template_name = "connected_apps/app_detail.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        app = self.app
+        rows = list(selectors.app_scope_rows(app))
+        usage = selectors.app_usage(app=app)
+        context.setdefault("edit_form", ConnectedAppEditForm(app=app))
+        context.setdefault(
+            "scopes_form",
+            ScopesForm(app=app, contexts=self.contexts, initial=scope_initial(rows)),
+        )
+        context.update(
+            scope_rows=[
+                {
+                    "row": row,
+                    "description": SCOPE_DESCRIPTIONS.get(row.scope, row.scope),
+                    "environment_scoped": row.scope in Permission.values
+                    and PERMISSIONS[Permission(row.scope)].environment_scoped,
+                }
+                for row in rows
+            ],
+            usage=usage,
+            chart=usage_chart(usage.tokens_issued),
+            grant_labels=_grant_labels(app),
+            redirect_uris=app.redirect_uris.split(),
+        )
+        return context
+
+
+def _grant_labels(app: ConnectedApp) -> list[str]:
+    labels = dict(GrantType.choices)
+    return [labels.get(g, g) for g in app.grant_types]
+
+
+class AppActionView(AppDetailView):
+    """A form of the app's page posted to its own URL: the service acts and a message says
+    so; its ValidationError re-renders the page with the form's errors."""
+
+    http_method_names = ["post"]
+    form_context_name = ""
+
+    def build_form(self) -> django_forms.Form:
+        raise NotImplementedError
+
+    def perform(self, form: Any) -> str:
+        """Call the service; return the success message."""
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = self.build_form()
+        if form.is_valid():
+            try:
+                message = self.perform(form)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, message)
+                return HttpResponseRedirect(self.detail_url())
+        if not self.form_context_name:
+            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+            return HttpResponseRedirect(self.detail_url())
+        context = self.get_context_data(**{self.form_context_name: form})
+        return self.render_to_response(context, status=400)
+
+
+class AppEditView(AppActionView):
+    form_context_name = "edit_form"
+
+    def build_form(self) -> ConnectedAppEditForm:
+        return ConnectedAppEditForm(self.request.POST, app=self.app)
+
+    def perform(self, form: ConnectedAppEditForm) -> str:
+        services.connected_app_update(
+            access=self.access, app=self.app, changes=form.changes(), meta=self.meta()
+        )
+        return f"Settings of {self.app.name} saved."
+
+
+class AppScopesView(AppActionView):
+    form_context_name = "scopes_form"
+
+    def build_form(self) -> ScopesForm:
+        return ScopesForm(self.request.POST, app=self.app, contexts=self.contexts)
+
+    def perform(self, form: ScopesForm) -> str:
+        services.connected_app_set_scopes(
+            access=self.access,
+            app=self.app,
+            scopes=form.scope_values(own_behalf=self.app.acts_on_own_behalf),
+            meta=self.meta(),
+        )
+        return f"Scopes of {self.app.name} saved. They apply to its tokens from their next use."
+
+
+class AppEnabledView(AppActionView):
+    def build_form(self) -> EnabledForm:
+        return EnabledForm(self.request.POST)
+
+    def perform(self, form: EnabledForm) -> str:
+        enabled = form.cleaned_data["enabled"]
+        services.connected_app_update(
+            access=self.access, app=self.app, changes={"enabled": enabled}, meta=self.meta()
+        )
+        if enabled:
+            return f"{self.app.name} is enabled: it can get tokens again."
+        return f"{self.app.name} is disabled: it gets no tokens and its tokens stopped working."
+
+
+# ---------------------------------------------------------------------------------------------
+# Confirmed actions: rotate the secret, delete the app
+# ---------------------------------------------------------------------------------------------
+class AppConfirmView(AppMixin, TemplateView):
+    """GET shows what will happen and a confirmation form; only its POST acts."""
+
+    template_name = "connected_apps/app_confirm.html"
+    action = ""
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", ConfirmForm())
+        context["action"] = self.action
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = ConfirmForm(request.POST)
+        if not form.is_valid():
+            # Not sent from the confirmation page: show it rather than act.
+            return HttpResponseRedirect(request.path)
+        return self.confirmed(form.cleaned_data["submission_id"])
+
+    def confirmed(self, submission_id: Any) -> HttpResponse:
+        raise NotImplementedError
+
+
+class AppRotateSecretView(AppConfirmView):
+    action = "rotate"
+
+    def confirmed(self, submission_id: Any) -> HttpResponse:
+        if submission_done(self.request, submission_id) is not None:
+            messages.info(self.request, ALREADY_ROTATED)
+            return HttpResponseRedirect(self.detail_url())
+        rotated = services.connected_app_rotate_secret(
+            access=self.access, app=self.app, meta=self.meta()
+        )
+        submission_record(self.request, submission_id, self.app.client_id)
+        messages.success(
+            self.request,
+            f"The client secret of {self.app.name} was rotated; the old one no longer works.",
+        )
+        return secret_response(
+            self.request,
+            app=rotated.app,
+            client_secret=rotated.client_secret,
+            rotated=True,
+            context=self.get_context_data(),
+        )
+
+
+class AppDeleteView(AppConfirmView):
+    action = "delete"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["usage"] = selectors.app_usage(app=self.app)
+        return context
+
+    def confirmed(self, submission_id: Any) -> HttpResponse:
+        name = self.app.name
+        services.connected_app_delete(access=self.access, app=self.app, meta=self.meta())
+        messages.success(self.request, f"{name} deleted. Its tokens no longer work.")
+        return HttpResponseRedirect(reverse("connected_apps:app_list"))
+
+
+__all__ = [
+    "AppCreateView",
+    "AppDeleteView",
+    "AppDetailView",
+    "AppEditView",
+    "AppEnabledView",
+    "AppListView",
+    "AppRotateSecretView",
+    "AppScopesView",
+]
