@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from connected_apps import api
+from connected_apps import api, api_me
 
 
 def _routes(prefix: str, name_prefix: str) -> list:
@@ -35,4 +35,18 @@ def _routes(prefix: str, name_prefix: str) -> list:
     ]
 
 
-urlpatterns = _routes("", "api-") + _routes("organizations/<str:org_id>/", "api-org-")
+urlpatterns = [
+    *_routes("", "api-"),
+    *_routes("organizations/<str:org_id>/", "api-org-"),
+    # The caller's own authorized apps (My apps).
+    path(
+        "users/me/connectedApplications",
+        api_me.MyConnectedAppsAPI.as_view(),
+        name="api-my-apps",
+    ),
+    path(
+        "users/me/connectedApplications/<str:client_id>",
+        api_me.MyConnectedAppAPI.as_view(),
+        name="api-my-app",
+    ),
+]
