@@ -39,7 +39,8 @@ created = connected_app_create(
 )
 print(f'{created.app.client_id}:{created.client_secret}')
 ")
-export BENCH_BASIC=$(printf '%s' "$credentials" | base64 -w0)
+credentials=$(printf "%s" "$credentials" | tail -n 1)
+export BENCH_BASIC=$(printf "%s" "$credentials" | base64 -w0)
 
 .venv/bin/gunicorn config.wsgi --workers "$WORKERS" --bind "127.0.0.1:$PORT" \
     --log-level warning --pid var/bench-gunicorn.pid &
@@ -50,7 +51,7 @@ for _ in $(seq 50); do
 done
 
 url="http://127.0.0.1:$PORT/accounts/api/v2/oauth2/token"
-check=$(curl -s -u "$credentials" -d grant_type=client_credentials "$url")
+check=$(curl -s -H "Authorization: Basic $BENCH_BASIC" -d grant_type=client_credentials "$url")
 echo "$check" | grep -q access_token || { echo "token request failed: $check" >&2; exit 1; }
 
 echo "== client_credentials, $WORKERS gunicorn workers, $CONNECTIONS connections, $DURATION"
