@@ -74,8 +74,12 @@
   }
 
   function withoutQueryAndHash(url) {
-    var parsed = new URL(url, location.href);
-    return parsed.origin + parsed.pathname;
+    try {
+      var parsed = new URL(url, location.href);
+      return parsed.origin + parsed.pathname;
+    } catch (problem) {
+      return null; // not a URL: never the current page
+    }
   }
 
   function SigninError(error, description) {
@@ -450,7 +454,8 @@
     _isRedirectPage() {
       return (
         this.redirectUri !== "" &&
-        withoutQueryAndHash(this.redirectUri) === withoutQueryAndHash(location.href)
+        withoutQueryAndHash(this.redirectUri) === withoutQueryAndHash(location.href) &&
+        withoutQueryAndHash(location.href) !== null
       );
     }
 
