@@ -119,8 +119,14 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
                 if owner_org_id is not None
                 else Organization.objects.get(id=self.access.root_org_id)
             )
+        # The service validates every field, missing required ones included (→ 400).
         created = services.connected_app_create(
-            access=self.access, owner=owner, meta=self.meta, **body
+            access=self.access,
+            owner=owner,
+            client_name=body.pop("client_name", None),
+            grant_types=body.pop("grant_types", None),
+            meta=self.meta,
+            **body,
         )
         data = app_data(created.app)
         data["client_secret"] = created.client_secret

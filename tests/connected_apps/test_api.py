@@ -355,3 +355,12 @@ def test_app_limit_per_root_org(admin_client, monkeypatch, make_app):
     response = post_json(admin_client, APPS, SEED_BODY)
     assert response.status_code == 400
     assert ConnectedApp.objects.count() == 2
+
+
+@pytest.mark.parametrize("missing", ["client_name", "grant_types"])
+def test_missing_required_fields_are_400(admin_client, missing):
+    body = {k: v for k, v in SEED_BODY.items() if k != missing}
+    response = post_json(admin_client, APPS, body)
+    assert response.status_code == 400
+    assert missing in response.json()["fields"]
+    assert ConnectedApp.objects.count() == 0
