@@ -1,18 +1,26 @@
 """Portal pages of Connected Apps (owned apps, Create App, an app's page) and My apps."""
 
-from connected_apps.views.apps import (
-    AppCreateView,
+from connected_apps.views.app_pages import (
+    ALREADY_ROTATED,
     AppDeleteView,
     AppDetailView,
     AppEditView,
     AppEnabledView,
-    AppListView,
     AppRotateSecretView,
     AppScopesView,
 )
 from connected_apps.views.my_apps import MyAppRevokeView, MyAppsView
+from connected_apps.views.owned_apps import (
+    ALREADY_CREATED,
+    NO_MANAGED_ORG,
+    AppCreateView,
+    AppListView,
+)
 
 __all__ = [
+    "ALREADY_CREATED",
+    "ALREADY_ROTATED",
+    "NO_MANAGED_ORG",
     "AppCreateView",
     "AppDeleteView",
     "AppDetailView",

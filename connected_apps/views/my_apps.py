@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from accounts.catalog import SCOPE_DESCRIPTIONS
@@ -41,6 +43,7 @@ class MyAppsView(MyAppsMixin, TemplateView):
         return context
 
 
+@method_decorator(never_cache, name="dispatch")
 class MyAppRevokeView(MyAppsMixin, TemplateView):
     """GET asks for confirmation; its POST revokes: the app's tokens for the viewer die at
     once (oauth.services.authorization_revoke)."""
