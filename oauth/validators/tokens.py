@@ -145,6 +145,10 @@ class TokenValidatorMixin:
         app = request.client
         usage_record_token_issued(app=app)  # today's count and last_used_at (SPEC §2 usage)
         self._record_direct_authorization(token, request)
+        if request.user is not None:  # My apps shows when the user's authorization was used
+            Authorization.objects.filter(user=request.user, app=app, revoked_at=None).update(
+                last_used_at=timezone.now()
+            )
         refreshed = request.grant_type == "refresh_token"
         token_event_record(
             action=AuditAction.TOKEN_REFRESHED if refreshed else AuditAction.TOKEN_ISSUED,

@@ -49,6 +49,7 @@ def test_password_grant_records_one_authorization_and_widens_it(password_app, me
     password_token(password_app, member)
     authorization = Authorization.objects.get(user=member, app=password_app.app)
     assert authorization.scopes == ["profile"]
+    assert authorization.last_used_at is not None
     assert AuditEvent.objects.filter(action=AuditAction.AUTHORIZATION_GRANTED).count() == 1
 
     password_token(password_app, member, scope="profile email")
