@@ -236,17 +236,26 @@ def _as_text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _validate_new_user(
-    *, username: str, email: str, password: str, first_name: str = "", last_name: str = ""
+def _clean_user_fields(
+    *, username: object, email: object, first_name: object, last_name: object
 ) -> dict[str, str]:
-    """Every problem with a new user's fields at once; the cleaned fields (no password)."""
-    fields = {
-        # NFKC, as Django's own forms do: a full-width "root" and "root" are one username.
+    """Trimmed text fields; the username NFKC-normalised, as Django's own forms do (a
+    full-width "root" and "root" are one username)."""
+    return {
         "username": User.normalize_username(_as_text(username)),
         "email": _as_text(email),
         "first_name": _as_text(first_name),
         "last_name": _as_text(last_name),
     }
+
+
+def _validate_new_user(
+    *, username: str, email: str, password: str, first_name: str = "", last_name: str = ""
+) -> dict[str, str]:
+    """Every problem with a new user's fields at once; the cleaned fields (no password)."""
+    fields = _clean_user_fields(
+        username=username, email=email, first_name=first_name, last_name=last_name
+    )
     errors: dict[str, list[str]] = {
         "username": _username_errors(fields["username"]),
         "email": _email_errors(fields["email"]),
@@ -652,12 +661,9 @@ def _field_error(field: str, message: str, code: str) -> ValidationError:
 def _federated_fields(
     *, username: str, email: str, first_name: str, last_name: str
 ) -> dict[str, str]:
-    fields = {
-        "username": User.normalize_username(_as_text(username)),
-        "email": _as_text(email),
-        "first_name": _as_text(first_name),
-        "last_name": _as_text(last_name),
-    }
+    fields = _clean_user_fields(
+        username=username, email=email, first_name=first_name, last_name=last_name
+    )
     try:
         if not fields["username"] or len(fields["username"]) > 150:
             raise ValidationError(USERNAME_INVALID)

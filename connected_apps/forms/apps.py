@@ -52,6 +52,21 @@ AUDIENCE_CHOICES = [
 ]
 
 
+def _grant_items(selected_values: list[str] | None, *, id_prefix: str) -> list[dict]:
+    """The user-grant checkboxes with their help texts, as the templates render them."""
+    selected = set(selected_values or [])
+    return [
+        {
+            "value": v,
+            "label": label,
+            "help": GRANT_HELP[v],
+            "checked": v in selected,
+            "id": f"{id_prefix}{v.rsplit(':', 1)[-1]}",
+        }
+        for v, label in USER_GRANT_CHOICES
+    ]
+
+
 def _redirect_uris_field() -> forms.CharField:
     return forms.CharField(
         label="Redirect URIs",
@@ -171,17 +186,7 @@ class ConnectedAppCreateForm(ScopePickerMixin, forms.Form):
         ]
 
     def grant_items(self) -> list[dict]:
-        selected = set(self["grant_types"].value() or [])
-        return [
-            {
-                "value": v,
-                "label": label,
-                "help": GRANT_HELP[v],
-                "checked": v in selected,
-                "id": f"id_grant_{v.rsplit(':', 1)[-1]}",
-            }
-            for v, label in USER_GRANT_CHOICES
-        ]
+        return _grant_items(self["grant_types"].value(), id_prefix="id_grant_")
 
 
 class ConnectedAppEditForm(forms.Form):
@@ -236,17 +241,7 @@ class ConnectedAppEditForm(forms.Form):
     def grant_items(self) -> list[dict]:
         if "grant_types" not in self.fields:
             return []
-        selected = set(self["grant_types"].value() or [])
-        return [
-            {
-                "value": v,
-                "label": label,
-                "help": GRANT_HELP[v],
-                "checked": v in selected,
-                "id": f"id_edit_grant_{v.rsplit(':', 1)[-1]}",
-            }
-            for v, label in USER_GRANT_CHOICES
-        ]
+        return _grant_items(self["grant_types"].value(), id_prefix="id_edit_grant_")
 
 
 class ScopesForm(ScopePickerMixin, forms.Form):
