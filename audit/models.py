@@ -34,6 +34,11 @@ class AuditAction(models.TextChoices):
     TOKEN_REFRESHED = "token.refreshed", "Token refreshed"
     TOKEN_REVOKED = "token.revoked", "Token revoked"
     TOKEN_REFUSED = "token.refused", "Token refused"
+    # Org controls (connected apps)
+    ORG_APPS_SETTINGS_CHANGED = "org.apps_settings_changed", "Connected apps settings changed"
+    ALLOWLIST_APPROVED = "allowlist.approved", "App allowlisted"
+    ALLOWLIST_REMOVED = "allowlist.removed", "App removed from the allowlist"
+    AUTHORIZATIONS_REVOKED_FOR_ORG = "authorization.revoked_for_org", "App revoked for the org"
 
 
 class AuditOutcome(models.TextChoices):

@@ -182,3 +182,51 @@ class AppUsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app_id} {self.day}: {self.tokens_issued}"
+
+
+class OrgAppSettings(models.Model):
+    """A root org's connected-apps controls (SPEC §6). No row means the defaults: the
+    feature on, the allowlist off."""
+
+    organization = models.OneToOneField(
+        Organization,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="connected_app_settings",
+    )
+    enabled = models.BooleanField(default=True)
+    allowlist_enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: enabled={self.enabled} allowlist={self.allowlist_enabled}"
+
+
+class AllowlistEntry(models.Model):
+    """An app a root org allows to access its users, with the scope set an admin approved."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="app_allowlist"
+    )
+    app = models.ForeignKey(
+        ConnectedApp, on_delete=models.CASCADE, related_name="allowlist_entries"
+    )
+    approved_scopes = models.JSONField(default=list)
+    approved_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["app__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "app"], name="allowlist_one_entry_per_org_app"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} allows {self.app_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from connected_apps import api, api_me
+from connected_apps import api, api_controls, api_me
 
 
 def _routes(prefix: str, name_prefix: str) -> list:
@@ -48,5 +48,31 @@ urlpatterns = [
         "users/me/connectedApplications/<str:client_id>",
         api_me.MyConnectedAppAPI.as_view(),
         name="api-my-app",
+    ),
+    # Org controls (SPEC §6): settings, allowlist, apps the org's users authorized.
+    path(
+        "organizations/<str:org_id>/connectedApplicationsSettings",
+        api_controls.OrgAppSettingsAPI.as_view(),
+        name="api-org-apps-settings",
+    ),
+    path(
+        "organizations/<str:org_id>/connectedApplicationsAllowlist",
+        api_controls.AllowlistAPI.as_view(),
+        name="api-org-allowlist",
+    ),
+    path(
+        "organizations/<str:org_id>/connectedApplicationsAllowlist/<str:client_id>",
+        api_controls.AllowlistEntryAPI.as_view(),
+        name="api-org-allowlist-entry",
+    ),
+    path(
+        "organizations/<str:org_id>/authorizedApplications",
+        api_controls.AuthorizedAppsAPI.as_view(),
+        name="api-org-authorized-apps",
+    ),
+    path(
+        "organizations/<str:org_id>/authorizedApplications/<str:client_id>",
+        api_controls.AuthorizedAppAPI.as_view(),
+        name="api-org-authorized-app",
     ),
 ]

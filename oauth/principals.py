@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.access import Access
 from accounts.catalog import Permission, SpecialScope
 from accounts.models import Organization, User
+from connected_apps.controls import org_gate
 from connected_apps.models import AppScope, Audience, ConnectedApp
 from oauth.models import AccessToken
 
@@ -108,7 +109,8 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
 
     None when the token is unknown, expired or revoked; its app is disabled or deleted; its
     user is inactive or, for an `internal` app, no longer a member of the owner's root org;
-    or the app no longer holds any of the scopes the token was granted.
+    or the app no longer holds any of the scopes the token was granted; or the user's root org
+    switched connected apps off, or allowlists none of the token's scopes for this app.
     """
     if not raw or len(raw) > 512 or "\x00" in raw:
         return None
@@ -136,6 +138,12 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
     ):
         return None
     effective = granted & app_current_scopes(app)
+    if user is not None and effective:
+        # SPEC §6: the user's root org may have switched apps off, or allowlists this one
+        # with an approved scope set (frozenset() when refused outright).
+        approved = org_gate(user=user, app=app).approved_scopes
+        if approved is not None:
+            effective &= approved
     if not effective:
         return None
     return TokenPrincipal(token=token, app=app, user=user, effective_scopes=effective)

@@ -140,3 +140,54 @@ def authorization_revoke(
             )
     authorization.revoked_at = locked.revoked_at
     return authorization
+
+
+def authorizations_revoke_for_org(
+    *,
+    access,
+    org,
+    app: ConnectedApp,
+    meta: RequestMeta | None = None,
+) -> int:
+    """Revoke `app` for every user of the root org `org` (SPEC §6 Revoke): what
+    `authorization_revoke` does for one user, set-wise, one statement per table whatever the
+    number of users. The caller (connected_apps.controls) has checked that `access` is an
+    administrator of `org`. Returns how many live authorizations were revoked."""
+    if not access.is_admin_of(org):
+        raise PermissionDenied(AUTHORIZATION_REVOKE_FORBIDDEN)
+    now = timezone.now()
+    with transaction.atomic():
+        authorizations = Authorization.objects.filter(
+            app=app, user__organization=org, revoked_at__isnull=True
+        )
+        user_ids = list(authorizations.values_list("user_id", flat=True))
+        revoked = Authorization.objects.filter(
+            pk__in=authorizations.values_list("pk", flat=True)
+        ).update(revoked_at=now, updated_at=now)
+        own = {"application": app, "user__organization": org}
+        refresh_tokens = RefreshToken.objects.filter(**own)
+        refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(
+            revoked=now, updated=now
+        )
+        refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
+        _, deleted = AccessToken.objects.filter(**own).delete()
+        IDToken.objects.filter(**own).delete()
+        codes_deleted, _ = Grant.objects.filter(**own).delete()
+        audit_record(
+            action=AuditAction.AUTHORIZATIONS_REVOKED_FOR_ORG,
+            organization=org,
+            target=app,
+            target_type="connected_app",
+            details={
+                "client_id": app.client_id,
+                "client_name": app.name,
+                "users": len(user_ids),
+                "authorizations_revoked": revoked,
+                "access_tokens_deleted": deleted.get(AccessToken._meta.label, 0),
+                "refresh_tokens_revoked": refresh_revoked,
+                "codes_deleted": codes_deleted,
+            },
+            meta=meta,
+            **access.audit_actor,
+        )
+    return revoked

@@ -25,9 +25,9 @@ from oauth.throttle import login_throttle_check, login_throttle_failure, login_t
 from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
     FEDERATED_USER_REFUSALS,
-    USER_NOT_ALLOWED,
     note_user,
-    user_may_use_app,
+    requested_scopes,
+    user_app_problem,
 )
 
 
@@ -110,8 +110,9 @@ class ClientValidatorMixin:
             login_throttle_failure(username=username, ip=ip)
             return False
         login_throttle_success(username=username)
-        if not user_may_use_app(request.user, client):
-            raise errors.InvalidGrantError(description=USER_NOT_ALLOWED, request=request)
+        problem = user_app_problem(request.user, client, requested_scopes(request))
+        if problem:
+            raise errors.InvalidGrantError(description=problem, request=request)
         note_user(request)
         return True
 
@@ -182,7 +183,8 @@ class ClientValidatorMixin:
             code = next(iter(exc.error_dict.values()))[0].code
             description = FEDERATED_USER_REFUSALS.get(code, "The subject is not acceptable.")
             raise errors.InvalidGrantError(description=description, request=request) from None
-        if not user_may_use_app(user, app):
-            raise errors.InvalidGrantError(description=USER_NOT_ALLOWED, request=request)
+        problem = user_app_problem(user, app, requested_scopes(request))
+        if problem:
+            raise errors.InvalidGrantError(description=problem, request=request)
         request.user = user
         note_user(request)

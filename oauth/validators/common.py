@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from audit.models import AuditAction
+from connected_apps.controls import org_refusal
 from connected_apps.models import Audience, ConnectedApp
 from oauth.backends import endpoint_context
 from oauth.issuance import request_meta, token_event_record
@@ -35,11 +36,24 @@ def token_checksum(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def user_may_use_app(user, app: ConnectedApp) -> bool:
-    """SPEC §2 audience: an `internal` app serves members of its owner's root org only."""
+def user_app_problem(user, app: ConnectedApp, scopes=None) -> str | None:
+    """Why `user` may not get tokens of `app` (for `scopes`, when given), or None: SPEC §2
+    audience (an `internal` app serves members of its owner's root org only), then §6 org
+    controls (feature switch, allowlist and its approved scopes)."""
     if user is None or not user.is_active:
-        return False
-    return app.audience == Audience.EVERYONE or user.organization_id == app.root_org_id
+        return USER_NOT_ALLOWED
+    if app.audience != Audience.EVERYONE and user.organization_id != app.root_org_id:
+        return USER_NOT_ALLOWED
+    return org_refusal(user=user, app=app, scopes=scopes)
+
+
+def user_may_use_app(user, app: ConnectedApp) -> bool:
+    return user_app_problem(user, app) is None
+
+
+def requested_scopes(request) -> list[str] | None:
+    """The scopes a token request names; None when it names none (the app's defaults)."""
+    return (getattr(request, "scope", None) or "").split() or None
 
 
 def token_family_revoke(family: uuid.UUID | None) -> bool:

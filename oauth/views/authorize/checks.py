@@ -7,6 +7,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from accounts.catalog import ALL_SCOPES
+from connected_apps.controls import org_refusal
 from connected_apps.models import Audience, Authorization, ConnectedApp
 
 # Upper bounds on what the endpoint accepts, checked before anything touches the database:
@@ -82,11 +83,12 @@ def app_refusal(app: ConnectedApp) -> str | None:
     return None
 
 
-def user_refusal(app: ConnectedApp, user) -> str | None:
-    """Why `user` may not authorize `app` (→ access_denied), or None (SPEC §2 audience)."""
+def user_refusal(app: ConnectedApp, user, scopes=None) -> str | None:
+    """Why `user` may not authorize `app` for `scopes` (→ access_denied), or None: SPEC §2
+    audience, then §6 org controls (feature switch, allowlist and its approved scopes)."""
     if app.audience == Audience.INTERNAL and user.organization_id != app.root_org_id:
         return APP_INTERNAL
-    return None
+    return org_refusal(user=user, app=app, scopes=scopes)
 
 
 def live_consent_scopes(user, app: ConnectedApp) -> set[str] | None:

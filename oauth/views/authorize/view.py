@@ -134,7 +134,7 @@ class DoormanAuthorizationView(AuthorizationView):
             return checked
         scopes, credentials, app = checked
         redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
-        refusal = user_refusal(app, request.user)
+        refusal = user_refusal(app, request.user, scopes)
         if refusal:
             return self._redirect_error(
                 oauth_errors.AccessDeniedError(description=refusal, state=state), redirect_uri, app
@@ -265,7 +265,9 @@ class DoormanAuthorizationView(AuthorizationView):
         if not data.get("allow"):  # RFC 6749 §4.1.2.1
             error = oauth_errors.AccessDeniedError(description=USER_DENIED, state=state)
             return self._redirect_error(error, redirect_uri, app)
-        refusal = app_refusal(app) or user_refusal(app, self.request.user)
+        refusal = app_refusal(app) or user_refusal(
+            app, self.request.user, (data.get("scope") or "").split()
+        )
         if refusal:
             error = oauth_errors.AccessDeniedError(description=refusal, state=state)
             return self._redirect_error(error, redirect_uri, app)

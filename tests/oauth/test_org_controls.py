@@ -1,0 +1,203 @@
+"""Org controls at the authorization server (SPEC §6): the feature switch and the allowlist
+take effect on the very next request, at /authorize, at the token endpoint and for bearer
+tokens already issued."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.access import Access
+from connected_apps import controls
+from connected_apps.services import connected_app_set_scopes
+from oauth.principals import access_token_resolve
+from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import (
+    AUTHORIZE_URL,
+    authorize_query,
+    obtain_code,
+    pkce_pair,
+    redirect_params,
+)
+from tests.oauth.helpers import mint_access_token
+from tests.oauth.tokenkit import (
+    assert_oauth_error,
+    bearer_profile,
+    isolated_throttle,  # noqa: F401 (autouse fixture)
+    post_form,
+)
+
+pytestmark = pytest.mark.django_db
+
+FOREIGN_SCOPES = ["openid", "profile", "email", "offline_access", "view:environment"]
+
+
+@pytest.fixture
+def foreign_app(make_app, other_admin):
+    """A third-party app: owned by another tenant, open to everyone, code + password."""
+    return make_app(
+        actor=other_admin,
+        client_name="Third Party",
+        audience="everyone",
+        grant_types=["authorization_code", "refresh_token", "password"],
+        scopes=FOREIGN_SCOPES,
+    )
+
+
+@pytest.fixture
+def signed_in(member):
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+def set_controls(admin, org, **values):
+    return controls.org_settings_update(access=Access(user=admin), org=org, **values)
+
+
+def approve(admin, org, app):
+    return controls.allowlist_approve(access=Access(user=admin), org=org, client_id=app.client_id)
+
+
+def password_grant(app_with_secret, user, **extra):
+    return {
+        "grant_type": "password",
+        "username": user.username,
+        "password": DEFAULT_PASSWORD,
+        "client_id": app_with_secret.app.client_id,
+        "client_secret": app_with_secret.client_secret,
+        **extra,
+    }
+
+
+def authorize(client, app, **overrides):
+    _, challenge = pkce_pair()
+    return client.get(AUTHORIZE_URL, authorize_query(app, challenge=challenge, **overrides))
+
+
+# -- feature switch --------------------------------------------------------------------------------
+def test_switching_apps_off_stops_tokens_on_the_next_request(foreign_app, code_app, member, admin):
+    foreign = mint_access_token(user=member, app=foreign_app.app, scope="profile")
+    own = mint_access_token(user=member, app=code_app.app, scope="profile")
+    platform = mint_access_token(user=member, app=None, scope="full")
+    assert bearer_profile(foreign).status_code == 200
+    assert bearer_profile(own).status_code == 200
+
+    set_controls(admin, member.organization, enabled=False)
+
+    for raw in (foreign, own):
+        response = bearer_profile(raw)
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    assert bearer_profile(platform).status_code == 200  # the user's own token is no app's
+
+    # Switching back on revokes nothing and restores nothing revoked: unexpired tokens work.
+    set_controls(admin, member.organization, enabled=True)
+    assert bearer_profile(foreign).status_code == 200
+
+
+def test_switch_only_concerns_the_orgs_users(foreign_app, other_admin, admin, member):
+    other = mint_access_token(user=other_admin, app=foreign_app.app, scope="profile")
+    set_controls(admin, member.organization, enabled=False)
+    assert bearer_profile(other).status_code == 200
+
+
+def test_authorize_refuses_when_apps_are_off(signed_in, code_app, admin, member):
+    set_controls(admin, member.organization, enabled=False)
+    params = redirect_params(authorize(signed_in, code_app.app))
+    assert params["error"] == "access_denied"
+    assert params["error_description"] == controls.FEATURE_DISABLED
+
+
+def test_password_grant_refused_when_apps_are_off(foreign_app, admin, member):
+    set_controls(admin, member.organization, enabled=False)
+    body = assert_oauth_error(post_form(password_grant(foreign_app, member)), "invalid_grant")
+    assert body["error_description"] == controls.FEATURE_DISABLED
+
+
+def test_refresh_refused_when_apps_are_off(foreign_app, admin, member):
+    response = post_form(password_grant(foreign_app, member))
+    assert response.status_code == 200, response.content
+    refresh = response.json()["refresh_token"]
+    set_controls(admin, member.organization, enabled=False)
+    response = post_form(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": foreign_app.app.client_id,
+            "client_secret": foreign_app.client_secret,
+        }
+    )
+    assert_oauth_error(response, "invalid_grant")
+
+
+# -- allowlist ---------------------------------------------------------------------------------
+def test_allowlist_refuses_unlisted_apps_until_approved(foreign_app, signed_in, admin, member):
+    raw = mint_access_token(user=member, app=foreign_app.app, scope="profile")
+    set_controls(admin, member.organization, allowlist_enabled=True)
+
+    assert bearer_profile(raw).status_code == 401
+    params = redirect_params(authorize(signed_in, foreign_app.app))
+    assert params["error"] == "access_denied"
+    assert params["error_description"] == controls.APP_NOT_ALLOWLISTED
+    body = assert_oauth_error(post_form(password_grant(foreign_app, member)), "invalid_grant")
+    assert body["error_description"] == controls.APP_NOT_ALLOWLISTED
+
+    approve(admin, member.organization, foreign_app.app)
+    assert bearer_profile(raw).status_code == 200
+    assert post_form(password_grant(foreign_app, member)).status_code == 200
+    _, challenge = pkce_pair()
+    assert "code" in obtain_code(signed_in, foreign_app.app, challenge=challenge)
+
+    controls.allowlist_remove(
+        access=Access(user=admin), org=member.organization, client_id=foreign_app.app.client_id
+    )
+    assert bearer_profile(raw).status_code == 401
+
+
+def test_own_apps_are_implicitly_allowed(code_app, signed_in, admin, member):
+    raw = mint_access_token(user=member, app=code_app.app, scope="profile")
+    set_controls(admin, member.organization, allowlist_enabled=True)
+    assert bearer_profile(raw).status_code == 200
+    _, challenge = pkce_pair()
+    assert "code" in obtain_code(signed_in, code_app.app, challenge=challenge)
+
+
+def test_new_scopes_need_reapproval(foreign_app, signed_in, admin, member, other_admin):
+    set_controls(admin, member.organization, allowlist_enabled=True)
+    approve(admin, member.organization, foreign_app.app)
+    connected_app_set_scopes(
+        access=Access(user=other_admin), app=foreign_app.app, scopes=[*FOREIGN_SCOPES, "read:users"]
+    )
+    raw = mint_access_token(user=member, app=foreign_app.app, scope="profile read:users")
+
+    # The new scope is refused; the approved ones keep working.
+    params = redirect_params(authorize(signed_in, foreign_app.app, scope="profile read:users"))
+    assert params["error"] == "access_denied"
+    assert "read:users" in params["error_description"]
+    _, challenge = pkce_pair()
+    assert "code" in obtain_code(signed_in, foreign_app.app, challenge=challenge)
+    body = assert_oauth_error(
+        post_form(password_grant(foreign_app, member, scope="profile read:users")),
+        "invalid_grant",
+    )
+    assert "read:users" in body["error_description"]
+    principal = access_token_resolve(raw)
+    assert principal.effective_scopes == {"profile"}
+
+    approve(admin, member.organization, foreign_app.app)
+    assert access_token_resolve(raw).effective_scopes == {"profile", "read:users"}
+
+
+def test_resolving_a_token_costs_at_most_two_more_queries(
+    foreign_app, admin, member, django_assert_num_queries
+):
+    """The token (with app and user), the app's scopes; then the org's settings row and,
+    only with the allowlist on for a foreign app, its entry: indexed lookups, nothing more."""
+    raw = mint_access_token(user=member, app=foreign_app.app, scope="profile")
+    with django_assert_num_queries(3):
+        assert access_token_resolve(raw) is not None
+    set_controls(admin, member.organization, allowlist_enabled=True)
+    approve(admin, member.organization, foreign_app.app)
+    with django_assert_num_queries(4):
+        assert access_token_resolve(raw) is not None
