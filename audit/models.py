@@ -56,11 +56,21 @@ class AuditEvent(models.Model):
     outcome = models.CharField(
         max_length=16, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS
     )
+    # Rows are append-only (a PostgreSQL trigger refuses UPDATE): deleting a user or an org
+    # must not touch them, so these keep the id with no database constraint and no SET NULL.
     organization = models.ForeignKey(
-        "accounts.Organization", null=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.Organization",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # The client_id of an acting app: a plain value, so audit depends on no other app.
     actor_client_id = models.CharField(max_length=100, blank=True, db_index=True)
@@ -77,3 +87,40 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+class AuditExportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class AuditExport(models.Model):
+    """A background CSV export of an org's audit events (audit.tasks.audit_export_run)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The validated query filters (audit.selectors.AuditFilters.as_json()).
+    filters = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(
+        max_length=16, choices=AuditExportStatus.choices, default=AuditExportStatus.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    csv = models.TextField(blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audit.models import AuditAction, AuditEvent, AuditOutcome
+from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,17 @@ def audit_record(
         user_agent=meta.user_agent,
         details=details or {},
     )
+
+
+def audit_export_start(*, org: Any, user: Any, filters: Any) -> AuditExport:
+    """Create a background CSV export of `org`'s events (the caller checked read:audit_logs)
+    and queue it once the transaction commits."""
+    from django.db import transaction
+
+    from audit.tasks import audit_export_run
+
+    export = AuditExport.objects.create(
+        organization=org, requested_by=user, filters=filters.as_params()
+    )
+    transaction.on_commit(lambda: audit_export_run.delay(str(export.id)))
+    return export

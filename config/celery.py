@@ -1,11 +1,25 @@
-"""Celery application: Redis broker when REDIS_URL is set, eager in-process tasks otherwise."""
+"""Celery application: Redis broker when REDIS_URL is set, eager in-process tasks otherwise.
+
+`celery -A config beat` runs the housekeeping below; `celery -A config worker` runs it and the
+audit exports."""
 
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("doorman")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Expired access tokens, refresh tokens past their lifetime, authorization codes, jtis.
+    "oauth-purge-expired": {"task": "oauth.purge_expired", "schedule": crontab(minute=17)},
+    # Audit events older than DOORMAN_AUDIT_RETENTION_DAYS.
+    "audit-purge-expired": {
+        "task": "audit.purge_expired",
+        "schedule": crontab(hour=3, minute=41),
+    },
+}

@@ -153,6 +153,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Audit events older than this many days are purged by the daily beat task; 0 keeps them forever.
+DOORMAN_AUDIT_RETENTION_DAYS = max(int(os.environ.get("DOORMAN_AUDIT_RETENTION_DAYS", "365")), 0)
 
 # ---------------------------------------------------------------------------------------------
 # Authentication: custom user, django-allauth pages under /auth/

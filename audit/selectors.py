@@ -1,0 +1,224 @@
+"""Reading the audit trail (SPEC §7): who may, which events, the event shape and CSV rows."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from accounts import selectors as accounts_selectors
+from accounts.access import Access
+from accounts.catalog import Permission
+from accounts.models import Organization
+from audit.models import AuditEvent, AuditExport, AuditOutcome
+
+CSV_COLUMNS = [
+    "id",
+    "timestamp",
+    "action",
+    "outcome",
+    "org_id",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "target_type",
+    "target_id",
+    "client_ip",
+    "user_agent",
+    "details",
+]
+CSV_CHUNK = 2000
+FILTER_NAMES = ("from", "to", "actor", "client_id", "action", "outcome")
+
+
+def audit_org_get(*, access: Access, org_id: object) -> Organization:
+    """The org/BG whose audit log the caller may read: 404 outside their tree, 403 without
+    read:audit_logs there."""
+    org = accounts_selectors.organization_get(access=access, org_id=org_id)
+    access.require(Permission.READ_AUDIT_LOGS, org)
+    return org
+
+
+def _parse_time(name: str, raw: str) -> datetime:
+    value = parse_datetime(raw) if len(raw) <= 64 else None
+    if value is None:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is None:
+            raise ValueError
+        value = datetime(day.year, day.month, day.day)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The query filters of the audit log (API and portal): all optional."""
+
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    actor: str = ""
+    client_id: str = ""
+    action: str = ""
+    outcome: str = ""
+
+    @classmethod
+    def parse(cls, params: Any) -> AuditFilters:
+        """From query parameters; a ValidationError keyed by parameter name when bad."""
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        for name, attr in (("from", "time_from"), ("to", "time_to")):
+            raw = (params.get(name) or "").strip()
+            if raw:
+                try:
+                    values[attr] = _parse_time(name, raw)
+                except ValueError:
+                    errors[name] = ["Must be an ISO 8601 date or date-time."]
+        for name in ("actor", "client_id", "action", "outcome"):
+            raw = (params.get(name) or "").strip()
+            if len(raw) > 150:
+                errors[name] = ["Too long."]
+            elif "\x00" in raw:
+                errors[name] = ["Invalid character."]
+            else:
+                values[name] = raw
+        if values.get("outcome") and values["outcome"] not in AuditOutcome.values:
+            errors["outcome"] = [f"Must be one of: {', '.join(AuditOutcome.values)}."]
+        if (
+            values.get("time_from")
+            and values.get("time_to")
+            and values["time_from"] > values["time_to"]
+        ):
+            errors["to"] = ["Must not be before `from`."]
+        if errors:
+            raise ValidationError(errors)
+        return cls(**values)
+
+    def as_params(self) -> dict[str, str]:
+        """Back to query parameters (stored with a background export)."""
+        params = {
+            "from": self.time_from.isoformat() if self.time_from else "",
+            "to": self.time_to.isoformat() if self.time_to else "",
+            "actor": self.actor,
+            "client_id": self.client_id,
+            "action": self.action,
+            "outcome": self.outcome,
+        }
+        return {k: v for k, v in params.items() if v}
+
+
+def audit_event_list(*, org: Organization, filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """Events of `org` and of every BG below it, newest first. The caller checked access."""
+    tree = Organization.objects.filter(path__startswith=org.path).values("id")
+    events = AuditEvent.objects.filter(organization_id__in=tree)
+    if filters.time_from:
+        events = events.filter(created_at__gte=filters.time_from)
+    if filters.time_to:
+        events = events.filter(created_at__lte=filters.time_to)
+    if filters.actor:
+        match = Q(actor_name=filters.actor) | Q(actor_client_id=filters.actor)
+        with contextlib.suppress(ValueError):
+            match |= Q(actor_user_id=uuid.UUID(filters.actor))
+        events = events.filter(match)
+    if filters.client_id:
+        events = events.filter(actor_client_id=filters.client_id)
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.outcome:
+        events = events.filter(outcome=filters.outcome)
+    return events.order_by("-created_at", "-id")
+
+
+def actor_data(event: AuditEvent) -> dict[str, str] | None:
+    if event.actor_user_id is not None:
+        return {"type": "user", "id": str(event.actor_user_id), "name": event.actor_name}
+    if event.actor_client_id:
+        return {"type": "app", "id": event.actor_client_id, "name": event.actor_name}
+    return None
+
+
+def event_data(event: AuditEvent) -> dict[str, Any]:
+    """One event in the API's shape (SPEC §4)."""
+    return {
+        "id": str(event.id),
+        "timestamp": event.created_at.isoformat(),
+        "action": event.action,
+        "outcome": event.outcome,
+        "org_id": str(event.organization_id) if event.organization_id else None,
+        "actor": actor_data(event),
+        "target": {"type": event.target_type, "id": event.target_id},
+        "client_ip": event.client_ip,
+        "user_agent": event.user_agent,
+        "details": event.details,
+    }
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting with one of these as a formula.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def csv_row(event: AuditEvent) -> list[str]:
+    actor = actor_data(event) or {"type": "", "id": "", "name": ""}
+    values = [
+        event.id,
+        event.created_at.isoformat(),
+        event.action,
+        event.outcome,
+        event.organization_id or "",
+        actor["type"],
+        actor["id"],
+        actor["name"],
+        event.target_type,
+        event.target_id,
+        event.client_ip or "",
+        event.user_agent,
+        json.dumps(event.details, cls=DjangoJSONEncoder, sort_keys=True),
+    ]
+    return [_cell(v) for v in values]
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The CSV text, header first, one line at a time (for a streamed response)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for event in events:
+        writer.writerow(csv_row(event))
+        yield flush()
+
+
+def csv_stream(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
+    return csv_lines(queryset.iterator(chunk_size=CSV_CHUNK))
+
+
+def audit_export_get(*, org: Organization, export_id: object) -> AuditExport | None:
+    """An export of `org` (the caller checked read:audit_logs there), or None."""
+    try:
+        export_uuid = uuid.UUID(str(export_id))
+    except ValueError:
+        return None
+    return AuditExport.objects.filter(id=export_uuid, organization=org).first()

@@ -1,0 +1,76 @@
+"""Audit background work: CSV exports and the retention purge (beat, config/celery.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent, AuditExport, AuditExportStatus
+from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_list, csv_row
+
+PROGRESS_EVERY = 500
+
+
+@shared_task(name="audit.export_run")
+def audit_export_run(export_id: str) -> dict:
+    """Write the CSV of one export job, saving its progress as it goes."""
+    export = AuditExport.objects.select_related("organization").get(id=export_id)
+    if export.status not in (AuditExportStatus.PENDING, AuditExportStatus.FAILED):
+        return {"status": export.status, "rows": export.row_count}
+    try:
+        filters = AuditFilters.parse(export.filters)
+        events = audit_event_list(org=export.organization, filters=filters)
+        total = events.count()
+        AuditExport.objects.filter(id=export.id).update(
+            status=AuditExportStatus.RUNNING, total=total, progress=0
+        )
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        rows = 0
+        for event in events.iterator(chunk_size=CSV_CHUNK):
+            writer.writerow(csv_row(event))
+            rows += 1
+            if rows % PROGRESS_EVERY == 0:
+                AuditExport.objects.filter(id=export.id).update(
+                    row_count=rows, progress=min(99, rows * 100 // max(total, 1))
+                )
+        AuditExport.objects.filter(id=export.id).update(
+            status=AuditExportStatus.DONE,
+            row_count=rows,
+            progress=100,
+            csv=buffer.getvalue(),
+            finished_at=timezone.now(),
+        )
+        return {"status": AuditExportStatus.DONE.value, "rows": rows}
+    except Exception:
+        AuditExport.objects.filter(id=export.id).update(
+            status=AuditExportStatus.FAILED,
+            error="The export failed.",
+            finished_at=timezone.now(),
+        )
+        raise
+
+
+@shared_task(name="audit.purge_expired")
+def audit_purge_expired() -> dict:
+    """Delete audit events older than DOORMAN_AUDIT_RETENTION_DAYS (0 keeps them forever).
+
+    The only DELETE the PostgreSQL append-only trigger lets through: it runs in a transaction
+    that first sets `doorman.audit_retention` (migration 0004)."""
+    days = settings.DOORMAN_AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return {"audit_events": 0}
+    cutoff = timezone.now() - timedelta(days=days)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL doorman.audit_retention = 'on'")
+        deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
+    return {"audit_events": deleted}

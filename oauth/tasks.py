@@ -1,0 +1,42 @@
+"""Authorization-server housekeeping (beat, config/celery.py): expired credentials go."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from oauth.models import AccessToken, Grant, RefreshToken, UsedAssertion
+
+
+@shared_task(name="oauth.purge_expired")
+def oauth_purge_expired() -> dict:
+    """Delete what can no longer be used or replayed, and return how many of each.
+
+    - refresh tokens past their lifetime (DOORMAN_REFRESH_TOKEN_LIFETIME), revoked or not:
+      a revoked one is kept until then so a replay is still recognised as reuse;
+    - expired access tokens no live refresh token points to;
+    - authorization codes past their expiry;
+    - jwt-bearer `jti`s whose assertion has expired.
+    """
+    now = timezone.now()
+    refresh_cutoff = now - timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
+    with transaction.atomic():
+        refresh, _ = RefreshToken.objects.filter(created__lt=refresh_cutoff).delete()
+    with transaction.atomic():
+        access = AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True)
+        access_count = access.count()
+        access.delete()
+    with transaction.atomic():
+        grants, _ = Grant.objects.filter(expires__lt=now).delete()
+    with transaction.atomic():
+        assertions, _ = UsedAssertion.objects.filter(expires_at__lt=now).delete()
+    return {
+        "access_tokens": access_count,
+        "refresh_tokens": refresh,
+        "authorization_codes": grants,
+        "used_assertions": assertions,
+    }
