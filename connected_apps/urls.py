@@ -6,6 +6,7 @@ from connected_apps import views
 
 APPS = "access-management/connected-apps"
 APP = f"{APPS}/<str:client_id>"
+AUTHORIZED = "access-management/authorized-apps"
 
 app_name = "connected_apps"
 
@@ -18,6 +19,23 @@ urlpatterns = [
     path(f"{APP}/enabled", views.AppEnabledView.as_view(), name="app_enabled"),
     path(f"{APP}/rotate-secret", views.AppRotateSecretView.as_view(), name="app_rotate_secret"),
     path(f"{APP}/delete", views.AppDeleteView.as_view(), name="app_delete"),
+    path(f"{AUTHORIZED}/", views.AuthorizedAppsView.as_view(), name="authorized_apps"),
+    path(
+        f"{AUTHORIZED}/settings",
+        views.AuthorizedAppsSettingsView.as_view(),
+        name="authorized_settings",
+    ),
+    path(f"{AUTHORIZED}/allowlist", views.AllowlistApproveView.as_view(), name="allowlist_approve"),
+    path(
+        f"{AUTHORIZED}/allowlist/<str:client_id>/remove",
+        views.AllowlistRemoveView.as_view(),
+        name="allowlist_remove",
+    ),
+    path(
+        f"{AUTHORIZED}/<str:client_id>/revoke",
+        views.AuthorizedAppRevokeView.as_view(),
+        name="authorized_revoke",
+    ),
     path("my-apps/", views.MyAppsView.as_view(), name="my_apps"),
     path("my-apps/<str:client_id>/revoke", views.MyAppRevokeView.as_view(), name="my_app_revoke"),
 ]

@@ -1,6 +1,7 @@
 """Template helpers of the Connected Apps pages.
 
 `{% manages_connected_apps as flag %}`: whether the navigation shows Connected Apps.
+`{% administers_org_controls as flag %}`: whether it shows Authorized apps.
 `{{ when|ago }}`: "3 hours ago", "just now" (never "0 minutes ago").
 """
 
@@ -26,6 +27,17 @@ def manages_connected_apps(context) -> bool:
     if user is None or not user.is_authenticated or not getattr(user, "organization_id", None):
         return False
     return bool(app_owner_orgs(access=access_for(user)))
+
+
+@register.simple_tag(takes_context=True)
+def administers_org_controls(context) -> bool:
+    """True when the signed-in user is an Organization Administrator of their root org (the
+    navigation shows Authorized apps)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not getattr(user, "organization_id", None):
+        return False
+    return access_for(user).is_admin_of(user.organization)
 
 
 @register.filter

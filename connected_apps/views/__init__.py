@@ -9,6 +9,13 @@ from connected_apps.views.app_pages import (
     AppRotateSecretView,
     AppScopesView,
 )
+from connected_apps.views.authorized import (
+    AllowlistApproveView,
+    AllowlistRemoveView,
+    AuthorizedAppRevokeView,
+    AuthorizedAppsSettingsView,
+    AuthorizedAppsView,
+)
 from connected_apps.views.my_apps import MyAppRevokeView, MyAppsView
 from connected_apps.views.owned_apps import (
     ALREADY_CREATED,
@@ -21,6 +28,8 @@ __all__ = [
     "ALREADY_CREATED",
     "ALREADY_ROTATED",
     "NO_MANAGED_ORG",
+    "AllowlistApproveView",
+    "AllowlistRemoveView",
     "AppCreateView",
     "AppDeleteView",
     "AppDetailView",
@@ -29,6 +38,9 @@ __all__ = [
     "AppListView",
     "AppRotateSecretView",
     "AppScopesView",
+    "AuthorizedAppRevokeView",
+    "AuthorizedAppsSettingsView",
+    "AuthorizedAppsView",
     "MyAppRevokeView",
     "MyAppsView",
 ]
