@@ -11,7 +11,7 @@ from accounts.access import Access
 from connected_apps import controls
 from connected_apps.services import connected_app_set_scopes
 from oauth.principals import access_token_resolve
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
 from tests.oauth.code_flow import (
     AUTHORIZE_URL,
     authorize_query,
@@ -21,10 +21,15 @@ from tests.oauth.code_flow import (
 )
 from tests.oauth.helpers import mint_access_token
 from tests.oauth.tokenkit import (
+    JWT_BEARER,
     assert_oauth_error,
+    assertion_claims,
     bearer_profile,
     isolated_throttle,  # noqa: F401 (autouse fixture)
     post_form,
+    public_pem,
+    rsa_key,
+    sign,
 )
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +95,17 @@ def test_switching_apps_off_stops_tokens_on_the_next_request(foreign_app, code_a
         assert response.status_code == 401
         assert 'error="invalid_token"' in response["WWW-Authenticate"]
     assert bearer_profile(platform).status_code == 200  # the user's own token is no app's
+
+    # Introspection agrees: inactive while off.
+    introspected = post_form(
+        {
+            "token": foreign,
+            "client_id": foreign_app.app.client_id,
+            "client_secret": foreign_app.client_secret,
+        },
+        url="/accounts/api/v2/oauth2/introspect",
+    )
+    assert introspected.json() == {"active": False}
 
     # Switching back on revokes nothing and restores nothing revoked: unexpired tokens work.
     set_controls(admin, member.organization, enabled=True)
@@ -201,3 +217,25 @@ def test_resolving_a_token_costs_at_most_two_more_queries(
     approve(admin, member.organization, foreign_app.app)
     with django_assert_num_queries(4):
         assert access_token_resolve(raw) is not None
+
+
+def test_jwt_bearer_refused_when_apps_are_off(make_app, admin, org):
+    key = rsa_key()
+    app = make_app(
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        redirect_uris=[],
+        public_keys=[public_pem(key)],
+        scopes=["profile"],
+    )
+    idp = IdentityProviderFactory(organization=org, name="SSO")
+    sub = f"v2|{idp.id}|grace|Grace|Hopper|grace@acme.test|"
+
+    def attempt():
+        claims = assertion_claims(app.app.client_id, sub)
+        return post_form({"grant_type": JWT_BEARER, "assertion": sign(claims, key, "RS256")})
+
+    assert attempt().status_code == 200
+    set_controls(admin, org, enabled=False)
+    body = assert_oauth_error(attempt(), "invalid_grant")
+    assert body["error_description"] == controls.FEATURE_DISABLED
