@@ -44,6 +44,7 @@ from connected_apps.models import (
 FEATURE_DISABLED = "Connected apps are disabled for your organization."
 APP_NOT_ALLOWLISTED = "Your organization has not approved this app."
 SCOPES_NOT_APPROVED = "Your organization has not approved these scopes for this app: {scopes}."
+SCOPES_NONE_APPROVED = "Your organization has approved none of this app's default scopes."
 NOT_ADMIN = "Only an Organization Administrator of {org} can manage its connected apps controls."
 SCOPE_MISSING = "This token needs manage:connected_apps (or full) for org controls."
 NOT_ROOT_ORG = "Connected apps controls belong to a root organization."
@@ -90,18 +91,22 @@ def org_gate(*, user: User, app: ConnectedApp) -> OrgGate:
     return OrgGate(approved_scopes=frozenset(approved))
 
 
+def org_check(*, user: User, app: ConnectedApp, scopes: Iterable[str] | None = None) -> OrgGate:
+    """The org's gate for the app, refusing `scopes` (when given) outside the approved set."""
+    gate = org_gate(user=user, app=app)
+    if gate.refusal or scopes is None or gate.approved_scopes is None:
+        return gate
+    outside = sorted(set(scopes) - gate.approved_scopes)
+    if outside:
+        return OrgGate(SCOPES_NOT_APPROVED.format(scopes=" ".join(outside)), gate.approved_scopes)
+    return gate
+
+
 def org_refusal(
     *, user: User, app: ConnectedApp, scopes: Iterable[str] | None = None
 ) -> str | None:
     """Why the user's org refuses the app (for `scopes`, when given), or None."""
-    gate = org_gate(user=user, app=app)
-    if gate.refusal:
-        return gate.refusal
-    if scopes is not None and gate.approved_scopes is not None:
-        outside = sorted(set(scopes) - gate.approved_scopes)
-        if outside:
-            return SCOPES_NOT_APPROVED.format(scopes=" ".join(outside))
-    return None
+    return org_check(user=user, app=app, scopes=scopes).refusal
 
 
 # -- who may manage the controls ---------------------------------------------------------------

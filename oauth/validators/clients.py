@@ -9,6 +9,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import IdentityProvider
 from accounts.services import user_provision_federated
+from connected_apps.controls import SCOPES_NONE_APPROVED
 from connected_apps.models import ConnectedApp, GrantType
 from oauth.backends import endpoint_context
 from oauth.grants import (
@@ -27,7 +28,7 @@ from oauth.validators.common import (
     FEDERATED_USER_REFUSALS,
     note_user,
     requested_scopes,
-    user_app_problem,
+    user_app_check,
 )
 
 
@@ -110,11 +111,23 @@ class ClientValidatorMixin:
             login_throttle_failure(username=username, ip=ip)
             return False
         login_throttle_success(username=username)
-        problem = user_app_problem(request.user, client, requested_scopes(request))
-        if problem:
-            raise errors.InvalidGrantError(description=problem, request=request)
+        self._check_org_controls(request, request.user, client)
         note_user(request)
         return True
+
+    def _check_org_controls(self, request, user, app) -> None:
+        """SPEC §2 audience and §6 org controls for a grant without a browser. A request that
+        names no scope gets the app's defaults narrowed to what the user's org approved."""
+        requested = requested_scopes(request)
+        gate = user_app_check(user, app, requested)
+        if gate.refusal:
+            raise errors.InvalidGrantError(description=gate.refusal, request=request)
+        if requested is None and gate.approved_scopes is not None:
+            defaults = self.get_default_scopes(app.client_id, request)
+            narrowed = [scope for scope in defaults if scope in gate.approved_scopes]
+            if not narrowed:
+                raise errors.InvalidScopeError(description=SCOPES_NONE_APPROVED, request=request)
+            request.scopes = narrowed
 
     # -- jwt-bearer grant (RFC 7523 §2.1, §3) ------------------------------------------------
     def validate_jwt_bearer_assertion(self, assertion, request) -> None:
@@ -183,8 +196,6 @@ class ClientValidatorMixin:
             code = next(iter(exc.error_dict.values()))[0].code
             description = FEDERATED_USER_REFUSALS.get(code, "The subject is not acceptable.")
             raise errors.InvalidGrantError(description=description, request=request) from None
-        problem = user_app_problem(user, app, requested_scopes(request))
-        if problem:
-            raise errors.InvalidGrantError(description=problem, request=request)
+        self._check_org_controls(request, user, app)
         request.user = user
         note_user(request)

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 
 from audit.models import AuditAction
-from connected_apps.controls import org_refusal
+from connected_apps.controls import OrgGate, org_check
 from connected_apps.models import Audience, ConnectedApp
 from oauth.backends import endpoint_context
 from oauth.issuance import request_meta, token_event_record
@@ -36,15 +36,19 @@ def token_checksum(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def user_app_problem(user, app: ConnectedApp, scopes=None) -> str | None:
-    """Why `user` may not get tokens of `app` (for `scopes`, when given), or None: SPEC §2
-    audience (an `internal` app serves members of its owner's root org only), then §6 org
-    controls (feature switch, allowlist and its approved scopes)."""
+def user_app_check(user, app: ConnectedApp, scopes=None) -> OrgGate:
+    """Whether `user` may get tokens of `app` (for `scopes`, when given): SPEC §2 audience (an
+    `internal` app serves members of its owner's root org only), then §6 org controls
+    (feature switch, allowlist and its approved scopes). `refusal` says why not."""
     if user is None or not user.is_active:
-        return USER_NOT_ALLOWED
+        return OrgGate(refusal=USER_NOT_ALLOWED)
     if app.audience != Audience.EVERYONE and user.organization_id != app.root_org_id:
-        return USER_NOT_ALLOWED
-    return org_refusal(user=user, app=app, scopes=scopes)
+        return OrgGate(refusal=USER_NOT_ALLOWED)
+    return org_check(user=user, app=app, scopes=scopes)
+
+
+def user_app_problem(user, app: ConnectedApp, scopes=None) -> str | None:
+    return user_app_check(user, app, scopes).refusal
 
 
 def user_may_use_app(user, app: ConnectedApp) -> bool:

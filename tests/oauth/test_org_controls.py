@@ -239,3 +239,18 @@ def test_jwt_bearer_refused_when_apps_are_off(make_app, admin, org):
     set_controls(admin, org, enabled=False)
     body = assert_oauth_error(attempt(), "invalid_grant")
     assert body["error_description"] == controls.FEATURE_DISABLED
+
+
+def test_password_grant_without_scope_gets_only_approved_defaults(
+    foreign_app, admin, member, other_admin
+):
+    set_controls(admin, member.organization, allowlist_enabled=True)
+    approve(admin, member.organization, foreign_app.app)
+    connected_app_set_scopes(
+        access=Access(user=other_admin),
+        app=foreign_app.app,
+        scopes=[*FOREIGN_SCOPES, "read:users"],
+    )
+    response = post_form(password_grant(foreign_app, member))
+    assert response.status_code == 200, response.content
+    assert set(response.json()["scope"].split()) == {"profile", "email", "view:environment"}
