@@ -16,9 +16,11 @@ from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749.utils import scope_to_list
 
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction
+from connected_apps.controls import SCOPES_NONE_APPROVED, org_gate
 from connected_apps.models import Authorization, ConnectedApp, GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.issuance import request_meta, token_event_record
@@ -59,6 +61,21 @@ class TokenValidatorMixin:
             return False
         note_user(request)
         return True
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        """SPEC §6: with the allowlist on, a refresh keeps only the scopes the user's org
+        approved (a `scope` naming others is then invalid_scope, RFC 6749 §6)."""
+        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        user = request.refresh_token_instance.user
+        if user is None:
+            return original
+        approved = org_gate(user=user, app=request.client).approved_scopes
+        if approved is None:
+            return original
+        kept = [scope for scope in scope_to_list(original) if scope in approved]
+        if not kept:
+            raise errors.InvalidGrantError(description=SCOPES_NONE_APPROVED, request=request)
+        return kept
 
     # -- issuing -----------------------------------------------------------------------------
     def save_bearer_token(self, token, request, *args, **kwargs):

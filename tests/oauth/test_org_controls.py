@@ -254,3 +254,32 @@ def test_password_grant_without_scope_gets_only_approved_defaults(
     response = post_form(password_grant(foreign_app, member))
     assert response.status_code == 200, response.content
     assert set(response.json()["scope"].split()) == {"profile", "email", "view:environment"}
+
+
+def test_refresh_keeps_only_approved_scopes(foreign_app, admin, member, other_admin):
+    response = post_form(password_grant(foreign_app, member, scope="profile email"))
+    refresh = response.json()["refresh_token"]
+    set_controls(admin, member.organization, allowlist_enabled=True)
+    connected_app_set_scopes(
+        access=Access(user=other_admin), app=foreign_app.app, scopes=["profile", "openid"]
+    )
+    approve(admin, member.organization, foreign_app.app)  # approves profile, openid
+    connected_app_set_scopes(
+        access=Access(user=other_admin), app=foreign_app.app, scopes=FOREIGN_SCOPES
+    )
+
+    def refresh_with(token, **extra):
+        return post_form(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": token,
+                "client_id": foreign_app.app.client_id,
+                "client_secret": foreign_app.client_secret,
+                **extra,
+            }
+        )
+
+    assert_oauth_error(refresh_with(refresh, scope="email"), "invalid_scope")
+    response = refresh_with(refresh)
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "profile"
