@@ -34,7 +34,7 @@ from oauth.validators.common import (
     revoke_family_recorded,
     token_checksum,
     token_family_revoke,
-    user_may_use_app,
+    user_app_problem,
 )
 
 
@@ -57,8 +57,10 @@ class TokenValidatorMixin:
         lifetime = timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
         if refresh.created + lifetime <= timezone.now():  # absolute, from issuance
             return False
-        if refresh.user is not None and not user_may_use_app(refresh.user, client):
-            return False
+        if refresh.user is not None:
+            problem = user_app_problem(refresh.user, client)
+            if problem:  # audience, deactivated user, or the org's controls (SPEC §6)
+                raise errors.InvalidGrantError(description=problem, request=request)
         note_user(request)
         return True
 

@@ -144,7 +144,8 @@ def test_refresh_refused_when_apps_are_off(foreign_app, admin, member):
             "client_secret": foreign_app.client_secret,
         }
     )
-    assert_oauth_error(response, "invalid_grant")
+    body = assert_oauth_error(response, "invalid_grant")
+    assert body["error_description"] == controls.FEATURE_DISABLED
 
 
 # -- allowlist ---------------------------------------------------------------------------------
