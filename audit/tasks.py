@@ -15,6 +15,8 @@ from audit.models import AuditEvent, AuditExport, AuditExportStatus
 from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_list, csv_row
 
 PROGRESS_EVERY = 500
+# A finished export's CSV is kept this long for its download, then purged with the events.
+EXPORT_KEPT_FOR = timedelta(days=7)
 
 
 @shared_task(name="audit.export_run")
@@ -60,17 +62,21 @@ def audit_export_run(export_id: str) -> dict:
 
 @shared_task(name="audit.purge_expired")
 def audit_purge_expired() -> dict:
-    """Delete audit events older than DOORMAN_AUDIT_RETENTION_DAYS (0 keeps them forever).
+    """Delete audit events older than DOORMAN_AUDIT_RETENTION_DAYS (0 keeps them forever),
+    and background exports older than EXPORT_KEPT_FOR.
 
     The only DELETE the PostgreSQL append-only trigger lets through: it runs in a transaction
     that first sets `doorman.audit_retention` (migration 0004)."""
+    exports, _ = AuditExport.objects.filter(
+        created_at__lt=timezone.now() - EXPORT_KEPT_FOR
+    ).delete()
     days = settings.DOORMAN_AUDIT_RETENTION_DAYS
     if days <= 0:
-        return {"audit_events": 0}
+        return {"audit_events": 0, "exports": exports}
     cutoff = timezone.now() - timedelta(days=days)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL doorman.audit_retention = 'on'")
         deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
-    return {"audit_events": deleted}
+    return {"audit_events": deleted, "exports": exports}

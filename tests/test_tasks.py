@@ -11,11 +11,11 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from audit.models import AuditAction, AuditEvent
+from audit.models import AuditAction, AuditEvent, AuditExport
 from audit.services import audit_record
 from audit.tasks import audit_purge_expired
 from config.celery import app as celery_app
-from oauth.models import AccessToken, Grant, RefreshToken, UsedAssertion
+from oauth.models import AccessToken, Grant, IDToken, RefreshToken, UsedAssertion
 from oauth.tasks import oauth_purge_expired
 from tests.audit import worker
 
@@ -52,6 +52,12 @@ def test_oauth_purge(admin, make_app, run_task):
         user=admin, application=app, token=uuid.uuid4().hex, revoked=now - timedelta(days=100)
     )
     RefreshToken.objects.filter(id=old_refresh.id).update(created=now - timedelta(days=91))
+    id_kwargs = {"user": admin, "application": app}
+    held_id_token = IDToken.objects.create(expires=now - timedelta(minutes=1), **id_kwargs)
+    live.id_token = held_id_token
+    live.save(update_fields=["id_token"])
+    orphan_id_token = IDToken.objects.create(expires=now - timedelta(minutes=1), **id_kwargs)
+    live_id_token = IDToken.objects.create(expires=now + timedelta(minutes=5), **id_kwargs)
     code_kwargs = {"user": admin, "application": app, "redirect_uri": "https://c.example/cb"}
     live_code = Grant.objects.create(
         code="a" * 64, expires=now + timedelta(minutes=5), **code_kwargs
@@ -67,8 +73,13 @@ def test_oauth_purge(admin, make_app, run_task):
     counts = run_task(oauth_purge_expired)
 
     assert counts == {
-        "access_tokens": 1, "refresh_tokens": 1, "authorization_codes": 1, "used_assertions": 1,
+        "access_tokens": 1, "refresh_tokens": 1, "id_tokens": 1, "authorization_codes": 1,
+        "used_assertions": 1,
     }  # fmt: skip
+    assert set(IDToken.objects.values_list("id", flat=True)) == {
+        held_id_token.id, live_id_token.id
+    }  # fmt: skip
+    assert not IDToken.objects.filter(id=orphan_id_token.id).exists()
     assert set(AccessToken.objects.values_list("id", flat=True)) == {
         live.id, expired_but_refreshable.id
     }  # fmt: skip
@@ -101,8 +112,15 @@ def test_audit_retention_purges_old_events_through_the_bypass(org, admin, run_ta
     recent = audit_record(action=AuditAction.USER_CREATED, organization=org, actor=admin)
     _backdate(old, 400)
     _backdate(recent, 300)
+    old_export = AuditExport.objects.create(organization=org, requested_by=admin)
+    AuditExport.objects.filter(id=old_export.id).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    new_export = AuditExport.objects.create(organization=org, requested_by=admin)
 
-    assert run_task(audit_purge_expired) == {"audit_events": 1}
+    assert run_task(audit_purge_expired) == {"audit_events": 1, "exports": 1}
+
+    assert list(AuditExport.objects.values_list("id", flat=True)) == [new_export.id]
 
     assert not AuditEvent.objects.filter(id=old.id).exists()
     assert AuditEvent.objects.filter(id=recent.id).exists()
@@ -113,5 +131,5 @@ def test_retention_zero_keeps_everything(org, admin):
     old = audit_record(action=AuditAction.USER_CREATED, organization=org, actor=admin)
     _backdate(old, 4000)
     # In-process whatever the broker: the setting is overridden in this thread only.
-    assert audit_purge_expired.apply().get() == {"audit_events": 0}
+    assert audit_purge_expired.apply().get() == {"audit_events": 0, "exports": 0}
     assert AuditEvent.objects.filter(id=old.id).exists()
