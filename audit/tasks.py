@@ -22,7 +22,9 @@ EXPORT_KEPT_FOR = timedelta(days=7)
 @shared_task(name="audit.export_run")
 def audit_export_run(export_id: str) -> dict:
     """Write the CSV of one export job, saving its progress as it goes."""
-    export = AuditExport.objects.select_related("organization").get(id=export_id)
+    export = AuditExport.objects.select_related("organization").filter(id=export_id).first()
+    if export is None:  # purged, or a stale message from another database
+        return {"status": "missing", "rows": 0}
     if export.status not in (AuditExportStatus.PENDING, AuditExportStatus.FAILED):
         return {"status": export.status, "rows": export.row_count}
     try:

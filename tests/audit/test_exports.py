@@ -74,3 +74,12 @@ def test_an_unfinished_or_unknown_export_has_no_download(client_for, admin, org)
     assert client.get(f"{base(org)}/{export.id}").json()["downloadUrl"] is None
     assert client.get(f"{base(org)}/{export.id}/download").status_code == 404
     assert client.get(f"{base(org)}/not-a-uuid").status_code == 404
+
+
+def test_a_missing_export_is_no_error():
+    from audit.tasks import audit_export_run
+
+    assert audit_export_run.apply(args=["8f0c1f7e-0000-4000-8000-000000000000"]).get() == {
+        "status": "missing",
+        "rows": 0,
+    }
