@@ -15,6 +15,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Token counters from the cache into AppUsageDay (the usage chart's rows).
+    "connected-apps-usage-rollup": {"task": "connected_apps.usage_rollup", "schedule": 60.0},
     # Expired access tokens, refresh tokens past their lifetime, authorization codes, jtis.
     "oauth-purge-expired": {"task": "oauth.purge_expired", "schedule": crontab(minute=17)},
     # Audit events older than DOORMAN_AUDIT_RETENTION_DAYS.

@@ -20,6 +20,7 @@ from accounts.access import Access
 from accounts.catalog import Permission
 from accounts.models import Environment, Organization
 from connected_apps.models import AppScope, AppUsageDay, Authorization, ConnectedApp
+from connected_apps.usage import pending_counts
 
 USAGE_DAYS = 30
 
@@ -119,6 +120,9 @@ def app_usage_many(*, apps: list[ConnectedApp], today: date | None = None) -> di
     ).values_list("app_id", "day", "tokens_issued"):
         counts.setdefault(app_id, {})[day] = issued
     days = [first + timedelta(days=i) for i in range(USAGE_DAYS)]
+    # Counts the beat task has not rolled up yet (connected_apps.usage).
+    for (app_id, day), pending in pending_counts(ids, days).items():
+        counts.setdefault(app_id, {})[day] = counts.get(app_id, {}).get(day, 0) + pending
     return {
         app.pk: AppUsage(
             organizations=figures.get(app.pk, {}).get("organizations", 0),

@@ -9,6 +9,19 @@ from accounts.access import Access
 from tests.factories import AdminRoleFactory, OrganizationFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """The in-process cache forgets between tests: SQLite reuses primary keys after a
+    rollback, so a counter keyed by an app's pk must not outlive its test. (Redis runs use
+    a per-run key prefix on PostgreSQL, whose sequences never repeat.)"""
+    yield
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()
+
+
 @pytest.fixture
 def org(db):
     return OrganizationFactory(name="Acme")

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_beat_schedule_names_registered_tasks():
+    celery_app.loader.import_default_modules()  # what a worker does: autodiscover every app
     names = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
-    assert names == {"oauth.purge_expired", "audit.purge_expired"}
+    assert names == {"oauth.purge_expired", "audit.purge_expired", "connected_apps.usage_rollup"}
     assert names <= set(celery_app.tasks)
 
 
@@ -133,3 +134,19 @@ def test_retention_zero_keeps_everything(org, admin):
     # In-process whatever the broker: the setting is overridden in this thread only.
     assert audit_purge_expired.apply().get() == {"audit_events": 0, "exports": 0}
     assert AuditEvent.objects.filter(id=old.id).exists()
+
+
+def test_usage_rollup_moves_pending_counts_once(make_app, run_task):
+    from connected_apps.models import AppUsageDay
+    from connected_apps.selectors import app_usage
+    from connected_apps.tasks import usage_rollup_task
+    from connected_apps.usage import usage_record_token_issued
+
+    app = make_app().app
+    for _ in range(5):
+        usage_record_token_issued(app=app)
+    assert run_task(usage_rollup_task) == 5
+    assert AppUsageDay.objects.get(app=app).tokens_issued == 5
+    assert app_usage(app=app).tokens_issued[-1]["count"] == 5
+    assert run_task(usage_rollup_task) == 0
+    assert AppUsageDay.objects.get(app=app).tokens_issued == 5

@@ -13,7 +13,7 @@ from accounts.access import Access
 from audit.models import AuditEvent
 from connected_apps import services
 from connected_apps.models import AppScope, AppUsageDay, Authorization, ConnectedApp
-from connected_apps.usage import usage_record_token_issued
+from connected_apps.usage import usage_record_token_issued, usage_rollup
 from tests.factories import EnvironmentFactory, OrganizationFactory, UserFactory
 from tests.oauth.helpers import bearer, mint_access_token
 
@@ -286,7 +286,16 @@ def test_usage_counts_users_orgs_and_tokens_per_day(admin_client, code_app, memb
     assert body["tokens_issued"][-1]["count"] == 3
     assert sum(d["count"] for d in body["tokens_issued"]) == 3
     assert body["last_used_at"] is not None
+    # The beat task moves the pending counts into the day's row, counted once either way.
+    assert not AppUsageDay.objects.filter(app=app).exists()
+    assert usage_rollup() == 3
     assert AppUsageDay.objects.get(app=app).tokens_issued == 3
+    usage_record_token_issued(app=app)
+    body = admin_client.get(f"{APPS}/{app.client_id}/usage").json()
+    assert body["tokens_issued"][-1]["count"] == 4
+    assert usage_rollup() == 1
+    assert AppUsageDay.objects.get(app=app).tokens_issued == 4
+    assert usage_rollup() == 0
 
 
 def test_other_tenant_gets_404_everywhere(code_app, other_admin, org):

@@ -8,7 +8,9 @@ import pytest
 from accounts.access import Access
 from audit.models import AuditAction, AuditEvent
 from connected_apps.models import AppUsageDay, ConnectedApp
+from connected_apps.selectors import app_usage
 from connected_apps.services import connected_app_update
+from connected_apps.usage import usage_rollup
 from oauth.models import AccessToken, RefreshToken
 from tests.oauth.tokenkit import (
     assert_oauth_error,
@@ -81,6 +83,8 @@ def test_issuance_is_audited_and_marks_the_app_used(cc_app, org):
     assert raw not in str(event.details)
     assert ConnectedApp.objects.get(pk=cc_app.app.pk).last_used_at is not None
     post_form(client_credentials(cc_app))
+    assert app_usage(app=cc_app.app).tokens_issued[-1]["count"] == 2
+    assert usage_rollup() == 2
     assert AppUsageDay.objects.get(app=cc_app.app).tokens_issued == 2
 
 
