@@ -373,3 +373,19 @@ def test_missing_required_fields_are_400(admin_client, missing):
     assert response.status_code == 400
     assert missing in response.json()["fields"]
     assert ConnectedApp.objects.count() == 0
+
+
+def test_changes_and_deletion_are_audited_without_secrets(admin_client, admin, code_app):
+    app = code_app.app
+    url = f"{APPS}/{app.client_id}"
+    admin_client.patch(url, data={"enabled": False}, content_type="application/json")
+    event = AuditEvent.objects.get(action="app.updated")
+    assert event.actor_user == admin
+    assert event.target_id == str(app.pk)
+    assert event.details["before"]["enabled"] is True
+    assert event.details["after"]["enabled"] is False
+    admin_client.delete(url)
+    event = AuditEvent.objects.get(action="app.deleted")
+    assert event.details == {"client_id": app.client_id, "client_name": app.name}
+    for row in AuditEvent.objects.all():
+        assert code_app.client_secret not in str(row.details)
