@@ -5,7 +5,8 @@ Decisions:
 - Settings and the allowlist belong to a **root** org (its users are the ones governed); a
   business group's id answers 404, as for any org the caller cannot see.
 - Apps owned by the org itself (any BG of its tree) are implicitly allowed: as in Anypoint, the
-  allowlist governs third-party access. The feature switch governs every app.
+  allowlist governs third-party access. The feature switch governs every app: the org's users'
+  tokens of any app, and the client_credentials tokens of the org's own apps.
 - Switching the feature off revokes nothing: while off, no token of the org's users works
   (checked on every request) and none is issued. Switching it back on lets tokens that are
   still unexpired and unrevoked work again; nothing that was revoked comes back.
@@ -42,6 +43,7 @@ from connected_apps.models import (
 )
 
 FEATURE_DISABLED = "Connected apps are disabled for your organization."
+FEATURE_DISABLED_FOR_OWNER = "Connected apps are disabled for the organization that owns this app."
 APP_NOT_ALLOWLISTED = "Your organization has not approved this app."
 SCOPES_NOT_APPROVED = "Your organization has not approved these scopes for this app: {scopes}."
 SCOPES_NONE_APPROVED = "Your organization has approved none of this app's default scopes."
@@ -89,6 +91,16 @@ def org_gate(*, user: User, app: ConnectedApp) -> OrgGate:
     if approved is None:
         return OrgGate(refusal=APP_NOT_ALLOWLISTED, approved_scopes=frozenset())
     return OrgGate(approved_scopes=frozenset(approved))
+
+
+def org_apps_enabled(*, org_id: object) -> bool:
+    """Whether a root org has connected apps switched on (one primary-key read)."""
+    enabled = (
+        OrgAppSettings.objects.filter(organization_id=org_id)
+        .values_list("enabled", flat=True)
+        .first()
+    )
+    return enabled is not False
 
 
 def org_check(*, user: User, app: ConnectedApp, scopes: Iterable[str] | None = None) -> OrgGate:

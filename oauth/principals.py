@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.access import Access
 from accounts.catalog import Permission, SpecialScope
 from accounts.models import Organization, User
-from connected_apps.controls import org_gate
+from connected_apps.controls import org_apps_enabled, org_gate
 from connected_apps.models import AppScope, Audience, ConnectedApp
 from oauth.models import AccessToken
 
@@ -137,6 +137,8 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
         and user.organization_id != app.root_org_id
     ):
         return None
+    if user is None and not org_apps_enabled(org_id=app.root_org_id):
+        return None  # SPEC §6: the owner org switched connected apps off
     effective = granted & app_current_scopes(app)
     if user is not None and effective:
         # SPEC §6: the user's root org may have switched apps off, or allowlists this one

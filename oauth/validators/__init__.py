@@ -15,7 +15,9 @@ Doorman's token rules on top of DOT's (SPEC §2, §5):
 from __future__ import annotations
 
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
+from connected_apps.controls import FEATURE_DISABLED_FOR_OWNER, org_apps_enabled
 from connected_apps.models import GrantType
 from oauth.oidc import OIDCValidatorMixin
 from oauth.validators.clients import ClientValidatorMixin
@@ -47,7 +49,16 @@ class DoormanValidator(
     # -- grant and response types (RFC 6749 §4, §5.2 unauthorized_client) ---------------------
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         client = request.client
-        return client is not None and grant_type in client.grant_types
+        if client is None or grant_type not in client.grant_types:
+            return False
+        if grant_type == GrantType.CLIENT_CREDENTIALS and not org_apps_enabled(
+            org_id=client.root_org_id
+        ):
+            # SPEC §6: the owner org switched connected apps off (RFC 6749 §5.2).
+            raise errors.UnauthorizedClientError(
+                description=FEATURE_DISABLED_FOR_OWNER, request=request
+            )
+        return True
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
         return response_type == "code" and GrantType.AUTHORIZATION_CODE in client.grant_types

@@ -284,3 +284,30 @@ def test_refresh_keeps_only_approved_scopes(foreign_app, admin, member, other_ad
     response = refresh_with(refresh)
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "profile"
+
+
+def test_switching_apps_off_stops_the_orgs_own_client_credentials_apps(cc_app, admin, org):
+    from django.test import Client
+
+    from connected_apps.controls import FEATURE_DISABLED_FOR_OWNER
+    from connected_apps.models import OrgAppSettings
+    from tests.oauth.helpers import bearer, mint_access_token
+    from tests.oauth.tokenkit import client_credentials, post_form
+
+    raw = mint_access_token(user=None, app=cc_app.app, scope="read:organization profile")
+    url = f"/accounts/api/organizations/{org.id}"
+    assert Client().get(url, **bearer(raw)).status_code == 200
+    assert post_form(client_credentials(cc_app)).status_code == 200
+
+    OrgAppSettings.objects.update_or_create(organization=org, defaults={"enabled": False})
+
+    assert Client().get(url, **bearer(raw)).status_code == 401
+    response = post_form(client_credentials(cc_app))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "unauthorized_client",
+        "error_description": FEATURE_DISABLED_FOR_OWNER,
+    }
+
+    OrgAppSettings.objects.filter(organization=org).update(enabled=True)
+    assert Client().get(url, **bearer(raw)).status_code == 200
