@@ -87,6 +87,20 @@ def authorization_grant(
     return authorization
 
 
+def _tokens_sweep(now, **owner) -> tuple[int, int, int]:
+    """Kill everything issued to `owner` (a user or an org's users, for an app), set-wise
+    whatever the number of tokens: one statement per table. Refresh tokens are revoked (a
+    replay is then refused), access tokens, ID-token records and pending codes deleted.
+    Returns (refresh tokens revoked, access tokens deleted, codes deleted)."""
+    refresh_tokens = RefreshToken.objects.filter(**owner)
+    refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
+    refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
+    _, deleted = AccessToken.objects.filter(**owner).delete()
+    IDToken.objects.filter(**owner).delete()
+    codes_deleted, _ = Grant.objects.filter(**owner).delete()
+    return refresh_revoked, deleted.get(AccessToken._meta.label, 0), codes_deleted
+
+
 def authorization_revoke(
     *,
     actor: User,
@@ -110,16 +124,9 @@ def authorization_revoke(
         if was_live:
             locked.revoked_at = now
             locked.save(update_fields=["revoked_at", "updated_at"])
-        # Set-wise, whatever the number of tokens: one statement per table.
-        refresh_tokens = RefreshToken.objects.filter(user=user, application=app)
-        refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(
-            revoked=now, updated=now
+        refresh_revoked, access_deleted, codes_deleted = _tokens_sweep(
+            now, user=user, application=app
         )
-        refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
-        _, deleted = AccessToken.objects.filter(user=user, application=app).delete()
-        access_deleted = deleted.get(AccessToken._meta.label, 0)
-        IDToken.objects.filter(user=user, application=app).delete()
-        codes_deleted, _ = Grant.objects.filter(user=user, application=app).delete()
         if was_live:
             audit_record(
                 action=AuditAction.AUTHORIZATION_REVOKED,
@@ -164,15 +171,9 @@ def authorizations_revoke_for_org(
         revoked = Authorization.objects.filter(
             pk__in=authorizations.values_list("pk", flat=True)
         ).update(revoked_at=now, updated_at=now)
-        own = {"application": app, "user__organization": org}
-        refresh_tokens = RefreshToken.objects.filter(**own)
-        refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(
-            revoked=now, updated=now
+        refresh_revoked, deleted, codes_deleted = _tokens_sweep(
+            now, application=app, user__organization=org
         )
-        refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
-        _, deleted = AccessToken.objects.filter(**own).delete()
-        IDToken.objects.filter(**own).delete()
-        codes_deleted, _ = Grant.objects.filter(**own).delete()
         audit_record(
             action=AuditAction.AUTHORIZATIONS_REVOKED_FOR_ORG,
             organization=org,
@@ -183,7 +184,7 @@ def authorizations_revoke_for_org(
                 "client_name": app.name,
                 "users": len(user_ids),
                 "authorizations_revoked": revoked,
-                "access_tokens_deleted": deleted.get(AccessToken._meta.label, 0),
+                "access_tokens_deleted": deleted,
                 "refresh_tokens_revoked": refresh_revoked,
                 "codes_deleted": codes_deleted,
             },
