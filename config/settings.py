@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "oauth.ratelimit.LoginPageRateLimitMiddleware",
 ]
 
 if IS_PRODUCTION:
@@ -213,6 +214,21 @@ DOORMAN_LOGIN_MAX_FAILURES = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES", "5
 DOORMAN_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES_PER_IP", "50"))
 DOORMAN_LOGIN_FAILURE_WINDOW = int(os.environ.get("DOORMAN_LOGIN_FAILURE_WINDOW", "900"))
 DOORMAN_LOGIN_LOCKOUT = int(os.environ.get("DOORMAN_LOGIN_LOCKOUT", "300"))
+# Request-rate limits (oauth/ratelimit.py): fixed windows in the cache, "N/s|m|h|d", 429 with
+# Retry-After. Counted per REMOTE_ADDR, which a trusted reverse proxy must set to the client's
+# address; or DOORMAN_TRUSTED_PROXY_COUNT=N takes the Nth X-Forwarded-For entry from the right.
+# DOORMAN_RATELIMIT_ENABLED=false switches them all off (allauth's own login limits too).
+DOORMAN_RATELIMIT_ENABLED = env_bool("DOORMAN_RATELIMIT_ENABLED", default=True)
+DOORMAN_RATELIMIT_TOKEN_PER_CLIENT = os.environ.get("DOORMAN_RATELIMIT_TOKEN_PER_CLIENT", "600/m")
+DOORMAN_RATELIMIT_TOKEN_PER_IP = os.environ.get("DOORMAN_RATELIMIT_TOKEN_PER_IP", "1200/m")
+DOORMAN_RATELIMIT_PASSWORD_PER_IP = os.environ.get("DOORMAN_RATELIMIT_PASSWORD_PER_IP", "30/m")
+DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME = os.environ.get(
+    "DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME", "30/m"
+)
+DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP = os.environ.get("DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP", "30/m")
+DOORMAN_TRUSTED_PROXY_COUNT = max(int(os.environ.get("DOORMAN_TRUSTED_PROXY_COUNT", "0")), 0)
+if not DOORMAN_RATELIMIT_ENABLED:
+    ACCOUNT_RATE_LIMITS = False
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "oauth.validators.DoormanValidator",

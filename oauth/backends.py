@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.http.multipartparser import MultiPartParserError
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OauthlibRequest
 
@@ -86,7 +88,11 @@ def parse_oauth_body(request) -> list[tuple[str, str]]:
     if content_type in JSON_CONTENT_TYPES:
         pairs = _json_pairs(request.body)
     elif content_type in FORM_CONTENT_TYPES or not request.body:
-        pairs = [(name, value) for name, values in request.POST.lists() for value in values]
+        try:
+            pairs = [(name, value) for name, values in request.POST.lists() for value in values]
+        except (MultiPartParserError, BadRequest) as exc:
+            # A multipart part header over Django's size limit, a form charset other than UTF-8.
+            raise MalformedBody("The form body is malformed.") from exc
     else:
         raise MalformedBody("Send application/x-www-form-urlencoded or application/json.")
     for name, value in pairs:

@@ -22,6 +22,16 @@ def _fresh_local_cache():
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _isolated_rate_limits(monkeypatch):
+    """Each test counts requests under its own rate-limit keys (Redis outlives a test)."""
+    import uuid
+
+    from oauth import ratelimit
+
+    monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"ratelimit-{uuid.uuid4().hex}")
+
+
 @pytest.fixture
 def org(db):
     return OrganizationFactory(name="Acme")

@@ -60,6 +60,13 @@ class ClientValidatorMixin:
             context.client = request.client
         return authenticated
 
+    def _authenticate_basic_auth(self, request) -> bool:
+        # RFC 7617 §2: base64 is ASCII; DOT's b64decode raises ValueError (a 500) on anything else.
+        auth_string = self._extract_basic_auth(request)
+        if auth_string and not auth_string.isascii():
+            return False
+        return super()._authenticate_basic_auth(request)
+
     def _audiences(self, request) -> frozenset[str]:
         context = endpoint_context(request)
         if context is not None:

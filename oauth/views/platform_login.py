@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.issuance import platform_token_issue, request_meta
+from oauth.ratelimit import client_ip, oauth_rate_limited, rate_limit_hit, sign_in_limits
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.views.token import guarded, oauth_error
 
@@ -43,6 +44,9 @@ class PlatformLoginView(View):
         except MalformedBody as exc:
             return oauth_error("invalid_request", str(exc))
         username, password = params.get("username"), params.get("password")
+        retry_after = rate_limit_hit(sign_in_limits(ip=client_ip(request), username=username or ""))
+        if retry_after is not None:
+            return oauth_rate_limited(retry_after)
         if not username or not password:
             return oauth_error("invalid_request", "username and password are required.")
         ip = request.META.get("REMOTE_ADDR")

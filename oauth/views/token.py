@@ -24,6 +24,7 @@ from audit.models import AuditAction, AuditOutcome
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
+from oauth.ratelimit import oauth_rate_limited, rate_limit_hit, token_request_limits
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,15 @@ class OAuthEndpointMixin:
             # RFC 6749 §3.2: parameters MUST NOT be included more than once.
             return oauth_error("invalid_request", f"Repeated parameter: {repeated[0][:64]}.")
         request.doorman_params = params
+        limited = self._rate_limited(request)
+        if limited is not None:
+            return limited
         request.doorman_context = EndpointContext.for_request(request)
         return self.post(request)
+
+    def _rate_limited(self, request) -> HttpResponse | None:
+        """A 429 when this request is over a rate limit (counted before any database work)."""
+        return None
 
     def _finish(self, request, response: HttpResponse) -> HttpResponse:
         """RFC 6749 §5.2: the client authenticates with Basic, not Bearer; 429's Retry-After;
@@ -142,6 +150,11 @@ class OAuthEndpointMixin:
 
 
 class DoormanTokenView(OAuthEndpointMixin, TokenView):
+    def _rate_limited(self, request) -> HttpResponse | None:
+        limits = token_request_limits(request, dict(request.doorman_params))
+        retry_after = rate_limit_hit(limits)
+        return None if retry_after is None else oauth_rate_limited(retry_after)
+
     def post(self, request, *args, **kwargs) -> HttpResponse:
         return self._finish(request, self.authorization_flow_token_response(request))
 

@@ -1,0 +1,30 @@
+"""Hostile-input tests share one Hypothesis profile: few examples, no deadline (a database
+round trip per example), no example database on disk. `HYPOTHESIS_PROFILE=hostile-long`
+explores much more when run by hand."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+COMMON = {
+    "deadline": None,
+    "database": None,
+    "derandomize": False,
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+}
+settings.register_profile("hostile", max_examples=40, **COMMON)
+settings.register_profile("hostile-long", max_examples=2000, **COMMON)
+
+
+def examples(default: int = 40) -> int:
+    """How many examples a property runs: the suite's budget, or the long profile's."""
+    import os
+
+    if os.environ.get("HYPOTHESIS_PROFILE") == "hostile-long":
+        return 2000
+    return default
