@@ -10,6 +10,7 @@ is required), `development` (the embedded portal started by `bin/start`) or `tes
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -23,6 +24,14 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit "N/s", "N/m", "N/h", "N/d" (or "N/5m"); empty turns that limit off."""
+    value = os.environ.get(name, default).strip()
+    if value and not re.fullmatch(r"\d+/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must look like 30/m (N/s, N/m, N/h, N/d or N/5m).")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,14 +227,15 @@ DOORMAN_LOGIN_LOCKOUT = int(os.environ.get("DOORMAN_LOGIN_LOCKOUT", "300"))
 # Retry-After. Counted per REMOTE_ADDR, which a trusted reverse proxy must set to the client's
 # address; or DOORMAN_TRUSTED_PROXY_COUNT=N takes the Nth X-Forwarded-For entry from the right.
 # DOORMAN_RATELIMIT_ENABLED=false switches them all off (allauth's own login limits too).
+# An empty rate turns that one limit off.
 DOORMAN_RATELIMIT_ENABLED = env_bool("DOORMAN_RATELIMIT_ENABLED", default=True)
-DOORMAN_RATELIMIT_TOKEN_PER_CLIENT = os.environ.get("DOORMAN_RATELIMIT_TOKEN_PER_CLIENT", "600/m")
-DOORMAN_RATELIMIT_TOKEN_PER_IP = os.environ.get("DOORMAN_RATELIMIT_TOKEN_PER_IP", "1200/m")
-DOORMAN_RATELIMIT_PASSWORD_PER_IP = os.environ.get("DOORMAN_RATELIMIT_PASSWORD_PER_IP", "30/m")
-DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME = os.environ.get(
+DOORMAN_RATELIMIT_TOKEN_PER_CLIENT = env_rate("DOORMAN_RATELIMIT_TOKEN_PER_CLIENT", "600/m")
+DOORMAN_RATELIMIT_TOKEN_PER_IP = env_rate("DOORMAN_RATELIMIT_TOKEN_PER_IP", "1200/m")
+DOORMAN_RATELIMIT_PASSWORD_PER_IP = env_rate("DOORMAN_RATELIMIT_PASSWORD_PER_IP", "30/m")
+DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME = env_rate(
     "DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME", "30/m"
 )
-DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP = os.environ.get("DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP", "30/m")
+DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP = env_rate("DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP", "30/m")
 DOORMAN_TRUSTED_PROXY_COUNT = max(int(os.environ.get("DOORMAN_TRUSTED_PROXY_COUNT", "0")), 0)
 if not DOORMAN_RATELIMIT_ENABLED:
     ACCOUNT_RATE_LIMITS = False

@@ -167,3 +167,22 @@ def test_client_ip_is_remote_addr_unless_proxies_are_trusted(rf, settings):
     assert client_ip(request) == "203.0.113.5"
     settings.DOORMAN_TRUSTED_PROXY_COUNT = 3  # fewer hops than proxies: not trusted
     assert client_ip(request) == "10.0.0.2"
+
+
+@pytest.mark.django_db
+@override_settings(
+    DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="1/m", DOORMAN_RATELIMIT_PASSWORD_PER_IP="1/m"
+)
+def test_a_limited_request_never_reaches_the_database(django_assert_num_queries):
+    token_request("app-a")
+    platform_login("carol")
+    with django_assert_num_queries(0):
+        assert_rate_limited_json(token_request("app-a"))
+        assert_rate_limited_json(platform_login("carol"))
+
+
+@pytest.mark.django_db
+@override_settings(DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="", DOORMAN_RATELIMIT_TOKEN_PER_IP="")
+def test_an_empty_rate_turns_that_limit_off():
+    for _ in range(3):
+        assert token_request("app-a").status_code == 401
