@@ -4,6 +4,8 @@ explores much more when run by hand."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 
 COMMON = {
@@ -19,12 +21,12 @@ COMMON = {
 }
 settings.register_profile("hostile", max_examples=40, **COMMON)
 settings.register_profile("hostile-long", max_examples=2000, **COMMON)
+# Only these tests use Hypothesis, so the profile may as well be the session's.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "hostile"))
 
 
 def examples(default: int = 40) -> int:
     """How many examples a property runs: the suite's budget, or the long profile's."""
-    import os
-
     if os.environ.get("HYPOTHESIS_PROFILE") == "hostile-long":
         return 2000
     return default
