@@ -79,6 +79,9 @@ class ScopeSpec:
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
         raise ValidationError({"client_name": NAME_INVALID})
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        # NUL cannot be stored by PostgreSQL (a 500); no control character belongs in a name.
+        raise ValidationError({"client_name": NAME_INVALID})
     return name.strip()
 
 

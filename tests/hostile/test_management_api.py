@@ -181,3 +181,21 @@ def test_malformed_bodies_are_json_400s(method, code_app, admin):
         assert_api_safe(response, before)
 
     check()
+
+
+@pytest.mark.parametrize("name", ["\x00", "App\x00", "a\nb", "tab\there", "\x7f"])
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_control_characters_in_an_app_name_are_a_400(name, method, code_app, admin):
+    """Found by the property above on PostgreSQL: a NUL in client_name was a 500."""
+    client = APIClient()
+    client.force_authenticate(user=admin)
+    before = row_counts()
+    if method == "post":
+        body = {"client_name": name, "grant_types": ["client_credentials"], "scopes": []}
+        response = client.post(f"{API}/connectedApplications", body, format="json")
+    else:
+        url = f"{API}/connectedApplications/{code_app.app.client_id}"
+        response = client.patch(url, {"client_name": name}, format="json")
+    assert response.status_code == 400, response.content
+    assert "client_name" in response.json()["fields"]
+    assert row_counts() == before
