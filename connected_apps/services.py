@@ -55,6 +55,7 @@ SCOPE_CONTEXT_ONLY_FOR_OWN_BEHALF = "context_params are only for client_credenti
 SCOPE_CONTEXT_ORG_INVALID = "context_params.org must be an org or business group of the owner."
 SCOPE_CONTEXT_ENV_INVALID = "context_params.envId must be an environment of that organization."
 TOO_MANY_SCOPES = f"An app can hold at most {MAX_SCOPES_PER_APP} scopes."
+SCOPES_NOT_A_LIST = "scopes must be a list."
 TOO_MANY_APPS = f"An organization can own at most {MAX_APPS_PER_ROOT_ORG} connected apps."
 
 
@@ -115,6 +116,8 @@ def _clean_scopes(
     scopes: Iterable[Any], *, own_behalf: bool, owner: Organization
 ) -> list[ScopeSpec]:
     """Scope names (user apps) or `{"scope", "context_params": {"org", "envId"}}` objects."""
+    if not isinstance(scopes, list | tuple):  # a JSON true or 42 was a TypeError (a 500)
+        raise ValidationError({"scopes": SCOPES_NOT_A_LIST})
     items = list(scopes)
     if len(items) > MAX_SCOPES_PER_APP:
         raise ValidationError({"scopes": TOO_MANY_SCOPES})

@@ -199,3 +199,23 @@ def test_control_characters_in_an_app_name_are_a_400(name, method, code_app, adm
     assert response.status_code == 400, response.content
     assert "client_name" in response.json()["fields"]
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("scopes", [True, 1, 1.5, {"scope": "openid"}, "openid"])
+@pytest.mark.parametrize("route", ["create", "patch", "put-scopes"])
+def test_scopes_that_are_not_a_list_are_a_400(scopes, route, code_app, admin):
+    """Found by the property above: `"scopes": true` in a PATCH was a TypeError (a 500)."""
+    client = APIClient()
+    client.force_authenticate(user=admin)
+    app_url = f"{API}/connectedApplications/{code_app.app.client_id}"
+    before = row_counts()
+    if route == "create":
+        body = {"client_name": "X", "grant_types": ["client_credentials"], "scopes": scopes}
+        response = client.post(f"{API}/connectedApplications", body, format="json")
+    elif route == "patch":
+        response = client.patch(app_url, {"scopes": scopes}, format="json")
+    else:
+        response = client.put(f"{app_url}/scopes", {"scopes": scopes}, format="json")
+    assert response.status_code == 400, response.content
+    assert "scopes" in response.json()["fields"]
+    assert row_counts() == before
