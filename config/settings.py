@@ -237,12 +237,9 @@ DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME = env_rate(
 )
 DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP = env_rate("DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP", "30/m")
 DOORMAN_TRUSTED_PROXY_COUNT = max(int(os.environ.get("DOORMAN_TRUSTED_PROXY_COUNT", "0")), 0)
-if DOORMAN_RATELIMIT_ENABLED:
-    # The login page's per-IP limit is ours (DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP, with a
-    # Retry-After); allauth keeps its failed-login, signup and reset limits.
-    ACCOUNT_RATE_LIMITS = {"login": None}
-else:
-    ACCOUNT_RATE_LIMITS = False
+# The login page's per-IP limit is ours (DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP, with a
+# Retry-After); allauth keeps its failed-login, signup and reset limits.
+ACCOUNT_RATE_LIMITS = {"login": None} if DOORMAN_RATELIMIT_ENABLED else False
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "oauth.validators.DoormanValidator",
