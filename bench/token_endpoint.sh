@@ -21,6 +21,7 @@ export DOORMAN_SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=
 export DOORMAN_BASE_URL="http://127.0.0.1:$PORT"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 export DOORMAN_LOG_LEVEL=WARNING
+export DOORMAN_RATELIMIT_ENABLED=false  # one client from one address: the limits would cap the run
 
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB" >/dev/null
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB" >/dev/null
