@@ -36,11 +36,11 @@ def usage_record_token_issued(*, app: ConnectedApp) -> None:
     """Count one token for today; stamp `last_used_at` if it is over a minute old."""
     now = timezone.now()
     key = usage_counter_key(app.pk, now.date())
-    if not cache.add(key, 1, COUNTER_TTL):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, COUNTER_TTL)
+    try:
+        cache.incr(key)  # every token but the day's first: no add attempt before it
+    except ValueError:  # the day's first token (or a lost key)
+        if not cache.add(key, 1, COUNTER_TTL):
+            cache.incr(key)  # another process added it meanwhile
     if app.last_used_at is None or now - app.last_used_at >= LAST_USED_RESOLUTION:
         ConnectedApp.objects.filter(pk=app.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
