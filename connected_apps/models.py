@@ -22,15 +22,6 @@ class GrantType(models.TextChoices):
     CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
 
 
-USER_GRANT_TYPES = frozenset(
-    {
-        GrantType.AUTHORIZATION_CODE,
-        GrantType.REFRESH_TOKEN,
-        GrantType.PASSWORD,
-        GrantType.JWT_BEARER,
-    }
-)
-
 # DOT's internal grant names -> ours, for DOT code paths that still call allows_grant_type().
 _DOT_GRANT_NAMES = {
     AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,

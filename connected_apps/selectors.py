@@ -83,10 +83,6 @@ def app_scope_data(app: ConnectedApp) -> list[dict]:
     ]
 
 
-def app_scope_names(app: ConnectedApp) -> list[str]:
-    return sorted(set(AppScope.objects.filter(app=app).values_list("scope", flat=True)))
-
-
 @dataclass(frozen=True)
 class AppUsage:
     organizations: int

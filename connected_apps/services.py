@@ -22,7 +22,6 @@ from accounts.models import Environment, Organization
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from connected_apps.models import (
-    USER_GRANT_TYPES,
     AppScope,
     Audience,
     ConnectedApp,
@@ -423,7 +422,6 @@ def _app_summary(app: ConnectedApp) -> dict:
 
 
 __all__ = [
-    "USER_GRANT_TYPES",
     "AppWithSecret",
     "ScopeSpec",
     "connected_app_create",
