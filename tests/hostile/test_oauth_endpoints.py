@@ -197,3 +197,18 @@ def test_a_legitimate_request_still_works_in_between(cc_app):
     )
     assert response.status_code == 200, response.content
     assert "access_token" in response.json()
+
+
+@pytest.mark.parametrize("url", [TOKEN_URL, INTROSPECT_URL, REVOKE_URL])
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic ADo0", "Basic YQBiOmM=", "Basic " + "QUFB" * 40],  # "\x00:4", "a\x00b:c", long id
+)
+def test_basic_client_ids_no_app_can_have_are_invalid_client(url, authorization):
+    """Found by the property test on PostgreSQL: a NUL in the Basic client id reached the
+    database (psycopg 3 raises DataError, which DOT does not catch) and gave a 500."""
+    response = Client().post(
+        url, {"grant_type": "client_credentials", "token": "x"}, HTTP_AUTHORIZATION=authorization
+    )
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
