@@ -1,0 +1,32 @@
+"""How production serves Doorman: ``gunicorn -c gunicorn.conf.py config.wsgi``.
+
+Every value can be overridden on the command line (``--bind``, ``--workers``) or through
+``GUNICORN_CMD_ARGS``; the environment variables below are the documented knobs.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("DOORMAN_BIND", "0.0.0.0:8000")
+
+# The hot paths (token endpoint, bearer validation) are short CPU-bound requests whose waits
+# are single database or Redis round trips: plain processes, about two per core, keep both
+# cores busy while one worker waits.
+workers = int(os.environ.get("DOORMAN_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 30
+
+# Refuse oversize request lines and headers before Django sees them (RFC 9110 §5.4: 431/400).
+limit_request_line = 4094
+limit_request_fields = 64
+limit_request_field_size = 8190
+
+# Workers restart after a bounded number of requests so that no slow leak can grow unnoticed;
+# the jitter keeps them from restarting together.
+max_requests = int(os.environ.get("DOORMAN_MAX_REQUESTS", 20000))
+max_requests_jitter = max_requests // 10
+
+forwarded_allow_ips = os.environ.get("DOORMAN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("DOORMAN_ACCESS_LOG") or None
+loglevel = os.environ.get("DOORMAN_LOG_LEVEL", "info").lower()
