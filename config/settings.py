@@ -160,6 +160,12 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Bearer-token resolutions remembered per worker (oauth.principal_cache). The cache carries the
+# invalidations, so it must be shared by every web process: on by default with Redis, and in
+# development/tests (one process); a production without REDIS_URL resolves every time.
+DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=bool(REDIS_URL) or not IS_PRODUCTION)
+DOORMAN_TOKEN_CACHE_SECONDS = int(os.environ.get("DOORMAN_TOKEN_CACHE_SECONDS", "60"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

@@ -155,7 +155,8 @@ def org_settings_update(
     meta: RequestMeta | None = None,
 ) -> OrgAppSettings:
     """Change the feature switch and/or the allowlist toggle. Takes effect on every user's
-    next request (nothing is cached). Audited with the values before and after."""
+    next request (remembered token resolutions are dropped). Audited with the values before
+    and after."""
     for name, value in (("enabled", enabled), ("allowlist_enabled", allowlist_enabled)):
         if value is not None and not isinstance(value, bool):
             raise ValidationError({name: "Must be true or false."})

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class OauthConfig(AppConfig):
     name = "oauth"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from oauth.principal_cache import invalidation_connect
+
+        invalidation_connect()

@@ -15,11 +15,18 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from oauth.principal_cache import access_token_revoked
+
 
 class AccessToken(AbstractAccessToken):
     """`application` is null for a user's own platform token (`POST /accounts/login`)."""
 
     token_family = models.UUIDField(null=True, blank=True, db_index=True)
+
+    def revoke(self) -> None:
+        """Delete the token (DOT) and tell every worker that remembered it."""
+        super().revoke()
+        access_token_revoked(self.token_checksum, self.expires)
 
 
 class RefreshToken(AbstractRefreshToken):

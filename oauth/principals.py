@@ -1,9 +1,10 @@
 """What a bearer token may do, decided afresh on every request (SPEC §3).
 
 A token's effective power is (scopes granted to the token) ∩ (scopes the app holds now) ∩
-(what the user may do now). Nothing here is cached across requests, so removing a scope,
-disabling or deleting an app, revoking an authorization or taking a permission from a user
-takes effect on the very next request.
+(what the user may do now). Removing a scope, disabling or deleting an app, revoking an
+authorization or taking a permission from a user takes effect on the very next request: what a
+worker remembers of a token (oauth.principal_cache) is dropped by any such change before the
+change is answered, and permissions are read afresh by every request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from accounts.catalog import Permission, SpecialScope
 from accounts.models import Organization, User
 from connected_apps.controls import org_apps_enabled, org_gate
 from connected_apps.models import AppScope, Audience, ConnectedApp
+from oauth import principal_cache
 from oauth.models import AccessToken
 
 
@@ -111,14 +113,51 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
     user is inactive or, for an `internal` app, no longer a member of the owner's root org;
     or the app no longer holds any of the scopes the token was granted; or the user's root org
     switched connected apps off, or allowlists none of the token's scopes for this app.
+
+    The answer for a live token is kept per worker (oauth.principal_cache) and trusted only
+    while nothing it depends on has changed: one cache round trip instead of three queries.
     """
     if not raw or len(raw) > 512 or "\x00" in raw:
         return None
-    token = (
-        AccessToken.objects.select_related("application", "user")
-        .filter(token_checksum=token_checksum(raw))
-        .first()
+    checksum = token_checksum(raw)
+    if not principal_cache.enabled():
+        return _principal_load(checksum)
+    generation, entry = principal_cache.lookup(checksum)
+    if entry is not None:
+        return _principal_rebuild(entry.value)
+    principal = _principal_load(checksum)
+    if principal is not None:
+        principal_cache.store(
+            checksum, generation, principal.token.expires, _principal_snapshot(principal)
+        )
+    return principal
+
+
+def _principal_snapshot(principal: TokenPrincipal) -> tuple:
+    return (
+        principal_cache.model_snapshot(principal.token),
+        principal_cache.model_snapshot(principal.app),
+        principal_cache.model_snapshot(principal.user),
+        principal.effective_scopes,
     )
+
+
+def _principal_rebuild(snapshot: tuple) -> TokenPrincipal | None:
+    token_data, app_data, user_data, effective = snapshot
+    token = principal_cache.model_restore(token_data)
+    if token.expires <= timezone.now():
+        return None
+    app = principal_cache.model_restore(app_data)
+    user = principal_cache.model_restore(user_data)
+    token.application, token.user = app, user
+    return TokenPrincipal(token=token, app=app, user=user, effective_scopes=effective)
+
+
+def _principal_load(checksum: str) -> TokenPrincipal | None:
+    found = AccessToken.objects.select_related("application", "user").filter(
+        token_checksum=checksum
+    )[:1]
+    token = found[0] if found else None
     if token is None or token.expires <= timezone.now():
         return None
     user, app = token.user, token.application

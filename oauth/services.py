@@ -20,6 +20,7 @@ from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from connected_apps.models import Authorization, ConnectedApp
 from oauth.models import AccessToken, Grant, IDToken, RefreshToken
+from oauth.principal_cache import principals_invalidate
 
 AUTHORIZATION_REVOKE_FORBIDDEN = (
     "Only the user who authorized the app or an administrator of their organization can "
@@ -96,6 +97,7 @@ def _tokens_sweep(now, **owner) -> tuple[int, int, int]:
     refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
     refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
     _, deleted = AccessToken.objects.filter(**owner).delete()
+    principals_invalidate()
     IDToken.objects.filter(**owner).delete()
     codes_deleted, _ = Grant.objects.filter(**owner).delete()
     return refresh_revoked, deleted.get(AccessToken._meta.label, 0), codes_deleted

@@ -18,6 +18,9 @@ def _fresh_local_cache():
     from django.conf import settings
     from django.core.cache import cache
 
+    from oauth.principal_cache import entries_clear
+
+    entries_clear()
     if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
         cache.clear()
 

@@ -11,6 +11,7 @@ from connected_apps.models import Audience, ConnectedApp
 from oauth.backends import endpoint_context
 from oauth.issuance import request_meta, token_event_record
 from oauth.models import AccessToken, RefreshToken
+from oauth.principal_cache import principals_invalidate
 
 CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
 REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
@@ -67,6 +68,8 @@ def token_family_revoke(family: uuid.UUID | None) -> bool:
         return False
     live_refresh = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
     deleted, _ = AccessToken.objects.filter(token_family=family).delete()
+    if deleted:
+        principals_invalidate()
     if live_refresh:
         RefreshToken.revoke_family(family)
     return live_refresh or deleted > 0
