@@ -892,6 +892,15 @@ def soak(opts) -> int:
                     )
                 )
             log(f"soak: {len(WORKLOADS)} wrk processes x {per} connections for {duration}")
+            # The workers' total RSS every few seconds: the first minutes' growth is caches
+            # filling and lazy imports; growth after that is what a leak looks like.
+            timeline = []
+            began = time.monotonic()
+            while any(proc.poll() is None for _, proc, _ in procs):
+                timeline.append(
+                    [round(time.monotonic() - began), sum(rss_mib(server.worker_pids()).values())]
+                )
+                time.sleep(min(10, max(1, seconds(duration) / 60)))
             by_workload = {}
             for workload, proc, out in procs:
                 proc.wait()
@@ -904,6 +913,7 @@ def soak(opts) -> int:
             if server:
                 server.stop()
     total_start, total_end = sum(rss_start.values()), sum(rss_end.values())
+    warm = next((mib for t, mib in timeline if t >= seconds(duration) / 10), total_start)
     results["soak"] = {
         "duration": duration,
         "connections_per_workload": per,
@@ -916,6 +926,9 @@ def soak(opts) -> int:
         "rss_mib_total_start": round(total_start, 1),
         "rss_mib_total_end": round(total_end, 1),
         "rss_mib_growth": round(total_end - total_start, 1),
+        # From the first sample a tenth of the way in (caches warm) to the end.
+        "rss_mib_growth_after_warmup": round(total_end - warm, 1),
+        "rss_mib_timeline": [[t, round(mib, 1)] for t, mib in timeline],
         "workers_restarted": sorted(set(pids_start) ^ set(pids_end)) != [],
     }
     results["finished_at"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -929,7 +942,8 @@ def soak(opts) -> int:
     print(
         f"soak {duration}: {s['requests']} requests, {s['errors']} errors; workers' RSS "
         f"{s['rss_mib_total_start']} MiB → {s['rss_mib_total_end']} MiB"
-        f" ({s['rss_mib_growth']:+} MiB)"
+        f" ({s['rss_mib_growth']:+} MiB; {s['rss_mib_growth_after_warmup']:+} MiB after the first"
+        " tenth)"
         + (" (workers were recycled by max_requests meanwhile)" if s["workers_restarted"] else "")
     )
     save(results, publish=opts.publish)
