@@ -476,7 +476,10 @@ def start_dot(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
     paths = {"token": "/o/token/", "introspect": "/o/introspect/", "authorize": "/o/authorize/"}
     fixtures = fixtures_from(created, base_url=base_url, paths=paths, scope=DOT_SCOPES)
     complete_fixtures(fixtures, refresh_count)
-    probe = "import django, oauth2_provider as dot; print(django.__version__, dot.__version__)"
+    probe = (
+        "import django, oauth2_provider as dot; from django.contrib.auth.hashers import"
+        " PBKDF2PasswordHasher as h; print(django.__version__, dot.__version__, h.iterations)"
+    )
     versions = run([python, "-c", probe]).split()
     facts = {
         "gunicorn": gunicorn_settings(env),
@@ -484,6 +487,7 @@ def start_dot(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
         "hash_client_secret": target == "dot-hashed",
         "django": versions[0],
         "django_oauth_toolkit": versions[1],
+        "pbkdf2_iterations": int(versions[2]),
     }
     return server, fixtures, facts
 
