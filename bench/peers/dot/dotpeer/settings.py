@@ -54,6 +54,9 @@ DATABASES = {
         "USER": "postgres",
         "HOST": "127.0.0.1",
         "PORT": "5432",
+        # Persistent connections, as Doorman's settings have them (conn_max_age=60): a deployment
+        # choice, not DOT's, and without it every request would pay a PostgreSQL connect.
+        "CONN_MAX_AGE": 60,
     }
 }
 
