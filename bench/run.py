@@ -202,6 +202,18 @@ def _on_signal(signum, _frame) -> None:
     sys.exit(128 + signum)
 
 
+def foreign_wrk() -> list[str]:
+    """Command lines of wrk processes this run did not start: load that ignores the lock."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError):
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if Path(cmdline[0].decode()).name == "wrk" and ppid != os.getpid():
+                found.append(b" ".join(cmdline).decode(errors="replace").strip())
+    return found
+
+
 def rss_mib(pids: list[int]) -> dict[str, float]:
     sizes = {}
     for pid in pids:
@@ -607,7 +619,9 @@ def measure(target: str, workload: str, fixtures: dict, server: Server, opts) ->
         if workload == "refresh" and phase == "warmup":
             env["BENCH_TOKENS_OUT"] = str(VAR / target / "refresh-tokens-after-warmup.txt")
         server.wait_idle()
+        others = foreign_wrk()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        others += foreign_wrk()
         (VAR / target / f"{workload}-{phase}.wrk.txt").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-1000:]}")
@@ -616,7 +630,11 @@ def measure(target: str, workload: str, fixtures: dict, server: Server, opts) ->
             left = len(tokens.read_text().split())
             if left < opts.connections:
                 raise RuntimeError(f"only {left} refresh tokens left after the warm-up")
-    return summarize(wrk_result(done.stdout), workload)
+    result = summarize(wrk_result(done.stdout), workload)
+    if others:
+        log(f"WARNING: other wrk processes ran meanwhile, the figures are disturbed: {others[0]}")
+        result["disturbed_by"] = sorted(set(others))
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -664,6 +682,7 @@ def table(results: dict) -> str:
         "| target | workload | req/s | p50 ms | p99 ms | errors | flows/s |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    disturbed = False
     for target, data in results["targets"].items():
         if data["status"] != "ok" and not data.get("workloads"):
             lines.append(
@@ -678,10 +697,14 @@ def table(results: dict) -> str:
                 continue
             lat = r["latency_ms"]
             flows = f"{r['flows_per_s']:.1f}" if "flows_per_s" in r else ""
+            mark = "*" if r.get("disturbed_by") else ""
+            disturbed = disturbed or bool(mark)
             lines.append(
-                f"| {target} | {workload} | {r['rps']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f}"
+                f"| {target} | {workload} | {r['rps']:.1f}{mark} | {lat['p50']:.1f} | {lat['p99']:.1f}"
                 f" | {r['errors_total']} | {flows} |"
             )
+    if disturbed:
+        lines.append("\n\\* another wrk ran meanwhile (it ignored the lock): that figure is low")
     if results.get("ratios"):
         present = [w for w in WORKLOADS if any(w in r for r in results["ratios"].values())]
         lines += ["", "| Doorman req/s ÷ | " + " | ".join(present) + " |"]
