@@ -700,8 +700,8 @@ def table(results: dict) -> str:
             mark = "*" if r.get("disturbed_by") else ""
             disturbed = disturbed or bool(mark)
             lines.append(
-                f"| {target} | {workload} | {r['rps']:.1f}{mark} | {lat['p50']:.1f} | {lat['p99']:.1f}"
-                f" | {r['errors_total']} | {flows} |"
+                f"| {target} | {workload} | {r['rps']:.1f}{mark} | {lat['p50']:.1f}"
+                f" | {lat['p99']:.1f} | {r['errors_total']} | {flows} |"
             )
     if disturbed:
         lines.append("\n\\* another wrk ran meanwhile (it ignored the lock): that figure is low")
