@@ -718,7 +718,9 @@ def table(results: dict) -> str:
 def readme_section(results: dict) -> str:
     w = results["wrk"]
     m = results["machine"]
-    gun = results["targets"].get("doorman", {}).get("gunicorn", {})
+    doorman = results["targets"].get("doorman", {})
+    gun = doorman.get("gunicorn", {})
+    doorman_scope = doorman.get("scope", DOORMAN_SCOPES)
     return f"""
 `bench/run` measures Doorman against stock django-oauth-toolkit and node `oidc-provider`, the
 production way: each server alone on the machine (gunicorn with `gunicorn.conf.py` and
@@ -737,9 +739,18 @@ bench/run --soak 10m                          # all five at once on Doorman: err
 ```
 
 Results go to `var/bench/results-<time>.json`; a full run also to `bench/results/latest.json`
-and this section. Last full run ({results["finished_at"]}, {m["nproc"]} cores, {m["cpu"]};
-wrk -t{w["threads"]} -c{w["connections"]} -d{w["duration"]}; Doorman with
-{gun.get("workers", "?")} {gun.get("worker_class", "?")} workers):
+and this section (partial runs only with `--publish`). Fixtures are real: apps made through each
+server's own code, tokens minted by code flows over HTTP. Doorman's user tokens carry
+`{doorman_scope}` (no `openid`: DOT's peer runs without OIDC; oidc-provider's code flow does
+sign an ID token). oidc-provider is one node process with its default in-memory store, an LRU
+of 1000 entries, so it gets a fresh server and fixtures for each workload. `errors` adds wrk's
+socket errors, answers other than 2xx/3xx and answers lacking what the workload needs (a token,
+a code, `"active": true`).
+
+Last full run: {results["finished_at"]}, {m["nproc"]} cores ({m["cpu"]}), wrk
+-t{w["threads"]} -c{w["connections"]} -d{w["duration"]} after a {w["warmup"]} warm-up, Doorman
+with {gun.get("workers", "?")} {gun.get("worker_class", "?")} gunicorn workers (the Django peers
+the same, from the same `gunicorn.conf.py`):
 
 {table(results)}
 """
