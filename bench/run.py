@@ -1028,6 +1028,7 @@ def main() -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
     try:
         return soak(opts) if opts.soak else bench(opts)
     finally:
