@@ -36,13 +36,16 @@ def audit_record(
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
     details: dict[str, Any] | None = None,
     meta: RequestMeta | None = None,
+    organization_id: Any | None = None,
 ) -> AuditEvent:
-    """Append one event. `details` must never contain a secret, a token or a password."""
+    """Append one event. `details` must never contain a secret, a token or a password.
+    The org may be given by its id alone (the token path has it without loading the row)."""
     meta = meta or RequestMeta()
     return AuditEvent.objects.create(
         action=action,
         outcome=outcome,
         organization=organization,
+        **({"organization_id": organization_id} if organization is None else {}),
         actor_user=actor,
         actor_client_id=actor_app.client_id if actor_app is not None else "",
         actor_name=(actor.username if actor is not None else (actor_app.name if actor_app else "")),

@@ -28,6 +28,11 @@ ROLLUP_DAYS = 30
 ROLLUP_BATCH = 500
 
 
+# When this worker last stamped each app's last_used_at: the app it is handed may be a
+# remembered copy (oauth.principal_cache) that never sees the UPDATE.
+_stamped: dict[int, object] = {}
+
+
 def usage_counter_key(app_pk: int, day: date) -> str:
     return f"usage:tokens:{app_pk}:{day.isoformat()}"
 
@@ -41,11 +46,13 @@ def usage_record_token_issued(*, app: ConnectedApp) -> None:
     except ValueError:  # the day's first token (or a lost key)
         if not cache.add(key, 1, COUNTER_TTL):
             cache.incr(key)  # another process added it meanwhile
-    if app.last_used_at is None or now - app.last_used_at >= LAST_USED_RESOLUTION:
+    last_used = max(filter(None, (app.last_used_at, _stamped.get(app.pk))), default=None)
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         ConnectedApp.objects.filter(pk=app.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
-        app.last_used_at = now
+        app.last_used_at = _stamped[app.pk] = now
+
 
 
 def pending_counts(app_pks: Iterable[int], days: list[date]) -> dict[tuple[int, date], int]:

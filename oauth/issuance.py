@@ -33,10 +33,10 @@ def request_meta(headers: Any) -> RequestMeta:
     )
 
 
-def _organization(app: Any, user: Any) -> Any:
+def _organization_id(app: Any, user: Any) -> Any:
     if app is not None:
-        return app.owner_org
-    return user.organization if user is not None else None
+        return app.owner_org_id
+    return user.organization_id if user is not None else None
 
 
 def token_event_record(
@@ -50,7 +50,8 @@ def token_event_record(
 ) -> None:
     audit_record(
         action=action,
-        organization=_organization(app, user),
+        organization=None,
+        organization_id=_organization_id(app, user),
         actor=user,
         actor_app=app,
         target=app if app is not None else user,

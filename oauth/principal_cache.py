@@ -1,9 +1,10 @@
-"""Bearer-token validation without a database round trip on the hot path.
+"""Bearer-token validation and client lookup without a database round trip on the hot paths.
 
-Every API call resolves its bearer token (oauth.principals). Resolving from the database costs
-three queries; here each worker keeps what it resolved, keyed by the token's SHA-256, and
-trusts it only while nothing that could change the answer has happened. One cache round trip
-per request (a single MGET) tells it so:
+Every API call resolves its bearer token (oauth.principals), and every token request loads its
+client (oauth.validators.clients). From the database these cost three queries each; here each
+worker keeps what it computed (keyed by the token's SHA-256, or the client_id) and trusts it
+only while nothing that could change the answer has happened. One cache round trip per request
+(a single GET or MGET) tells it so:
 
 - a **generation** value, replaced whenever anything a resolution reads changes (a user, an
   app, its scopes, an org's settings or allowlist, a set-wise revocation). An entry remembers
@@ -66,50 +67,81 @@ def model_restore(snapshot: Snapshot | None) -> Model | None:
 class Entry:
     generation: str
     stored_at: float
-    expires: datetime
+    expires: datetime | None
     value: object
 
 
-_entries: dict[str, Entry] = {}
+class WorkerMemo:
+    """Values this worker computed from the database, each trusted while the generation it
+    was computed under is current, for DOORMAN_TOKEN_CACHE_SECONDS at most, and (when it has
+    one) until its own expiry."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[object, Entry] = {}
+
+    def get(self, key: object, generation: str | None) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        fresh = time.monotonic() - entry.stored_at < settings.DOORMAN_TOKEN_CACHE_SECONDS
+        expired = entry.expires is not None and entry.expires <= timezone.now()
+        if generation is None or entry.generation != generation or not fresh or expired:
+            self._entries.pop(key, None)
+            return None
+        return entry
+
+    def put(
+        self, key: object, generation: str | None, value: object, expires: datetime | None = None
+    ) -> None:
+        """Remember `value`, computed from the database after `generation` was read."""
+        if generation is None:
+            return
+        if len(self._entries) >= self.max_entries:
+            # Drop the oldest half (dicts keep insertion order): cheap and good enough for a
+            # cache whose entries live a minute at most.
+            for old in list(self._entries)[: self.max_entries // 2]:
+                self._entries.pop(old, None)
+        self._entries[key] = Entry(generation, time.monotonic(), expires, value)
+
+    def forget(self, key: object) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+principals = WorkerMemo()  # token checksum → what oauth.principals resolved
+app_facts = WorkerMemo(max_entries=5_000)  # client_id → the app as the token endpoint needs it
 
 
 def enabled() -> bool:
     return settings.DOORMAN_TOKEN_CACHE
 
 
+def _generation_or_start(found: object) -> str | None:
+    if found is None:
+        # Nothing known: start a generation so the next request can trust what it stores.
+        cache.add(GENERATION_KEY, secrets.token_hex(8), timeout=None)
+        return None
+    return found
+
+
+def generation_current() -> str | None:
+    """The current generation (one cache round trip); None when none is known yet."""
+    return _generation_or_start(cache.get(GENERATION_KEY))
+
+
 def lookup(checksum: str) -> tuple[str | None, Entry | None]:
-    """(current generation, the trusted entry for `checksum` or None); one cache round trip.
-    The generation is None when the token carries a revocation mark or none is known."""
+    """(current generation, the trusted principal entry for `checksum` or None); one cache
+    round trip. The generation is None when the token carries a revocation mark."""
     revoked_key = REVOKED_PREFIX + checksum
     found = cache.get_many([GENERATION_KEY, revoked_key])
     if found.get(revoked_key):
-        _entries.pop(checksum, None)
+        principals.forget(checksum)
         return None, None
-    generation = found.get(GENERATION_KEY)
-    if generation is None:
-        # Nothing known: start a generation so the next request can trust what it stores.
-        cache.add(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-        return None, None
-    entry = _entries.get(checksum)
-    if entry is None:
-        return generation, None
-    fresh = time.monotonic() - entry.stored_at < settings.DOORMAN_TOKEN_CACHE_SECONDS
-    if entry.generation != generation or not fresh or entry.expires <= timezone.now():
-        _entries.pop(checksum, None)
-        return generation, None
-    return generation, entry
-
-
-def store(checksum: str, generation: str | None, expires: datetime, value: object) -> None:
-    """Remember `value` for `checksum`, computed from the database under `generation`."""
-    if generation is None:
-        return
-    if len(_entries) >= MAX_ENTRIES:
-        # Drop the oldest half (dicts keep insertion order): cheap and good enough for a cache
-        # whose entries live a minute at most.
-        for key in list(_entries)[: MAX_ENTRIES // 2]:
-            _entries.pop(key, None)
-    _entries[checksum] = Entry(generation, time.monotonic(), expires, value)
+    generation = _generation_or_start(found.get(GENERATION_KEY))
+    return generation, principals.get(checksum, generation)
 
 
 def _now_and_on_commit(action) -> None:
@@ -140,7 +172,8 @@ def access_token_revoked(checksum: str, expires: datetime | None) -> None:
 
 def entries_clear() -> None:
     """Forget everything this process stored (tests)."""
-    _entries.clear()
+    principals.clear()
+    app_facts.clear()
 
 
 def _invalidate_on_change(sender, instance=None, update_fields=None, **kwargs) -> None:

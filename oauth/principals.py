@@ -127,8 +127,8 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
         return _principal_rebuild(entry.value)
     principal = _principal_load(checksum)
     if principal is not None:
-        principal_cache.store(
-            checksum, generation, principal.token.expires, _principal_snapshot(principal)
+        principal_cache.principals.put(
+            checksum, generation, _principal_snapshot(principal), principal.token.expires
         )
     return principal
 

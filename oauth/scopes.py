@@ -16,7 +16,10 @@ class ConnectedAppScopes(BaseScopes):
         of own-behalf apps); with no application, every scope (discovery)."""
         if application is None:
             return list(ALL_SCOPES)
-        scopes = set(application.scope_grants.values_list("scope", flat=True))
+        held = getattr(application, "doorman_scope_names", None)  # the token endpoint's load
+        if held is None:
+            held = application.scope_grants.values_list("scope", flat=True)
+        scopes = set(held)
         if application.acts_on_own_behalf:
             scopes.add(SpecialScope.PROFILE)
         return sorted(scopes)

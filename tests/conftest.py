@@ -18,9 +18,11 @@ def _fresh_local_cache():
     from django.conf import settings
     from django.core.cache import cache
 
+    from connected_apps import usage
     from oauth.principal_cache import entries_clear
 
     entries_clear()
+    usage._stamped.clear()
     if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
         cache.clear()
 

@@ -39,6 +39,14 @@ __all__ = [
 ]
 
 
+def _owner_apps_enabled(client) -> bool:
+    """The owner org's feature switch, as loaded with the client when it was."""
+    enabled = getattr(client, "doorman_owner_enabled", None)
+    if enabled is None:
+        enabled = org_apps_enabled(org_id=client.root_org_id)
+    return enabled
+
+
 class DoormanValidator(
     OIDCValidatorMixin,
     ClientValidatorMixin,
@@ -51,9 +59,7 @@ class DoormanValidator(
         client = request.client
         if client is None or grant_type not in client.grant_types:
             return False
-        if grant_type == GrantType.CLIENT_CREDENTIALS and not org_apps_enabled(
-            org_id=client.root_org_id
-        ):
+        if grant_type == GrantType.CLIENT_CREDENTIALS and not _owner_apps_enabled(client):
             # SPEC §6: the owner org switched connected apps off (RFC 6749 §5.2).
             raise errors.UnauthorizedClientError(
                 description=FEATURE_DISABLED_FOR_OWNER, request=request

@@ -11,8 +11,9 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import IdentityProvider
 from accounts.services import user_provision_federated
-from connected_apps.controls import SCOPES_NONE_APPROVED
-from connected_apps.models import ConnectedApp, GrantType
+from connected_apps.controls import SCOPES_NONE_APPROVED, org_apps_enabled
+from connected_apps.models import AppScope, ConnectedApp, GrantType
+from oauth import principal_cache
 from oauth.backends import endpoint_context
 from oauth.grants import (
     CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
@@ -35,6 +36,29 @@ from oauth.validators.common import (
 
 # SPEC §2: client ids are 32 lowercase hex characters; nothing else can name an app.
 CLIENT_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def token_endpoint_app_load(client_id: str) -> ConnectedApp | None:
+    """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
+    (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
+    instance each time; from this worker's memo while the generation holds, else 3 queries."""
+    generation = principal_cache.generation_current() if principal_cache.enabled() else None
+    entry = principal_cache.app_facts.get(client_id, generation)
+    if entry is not None:
+        snapshot, scope_names, owner_enabled = entry.value
+    else:
+        app = ConnectedApp.objects.filter(client_id=client_id).order_by()[:1]
+        if not app:
+            return None
+        app = app[0]
+        snapshot = principal_cache.model_snapshot(app)
+        scope_names = frozenset(AppScope.objects.filter(app=app).values_list("scope", flat=True))
+        owner_enabled = org_apps_enabled(org_id=app.root_org_id)
+        principal_cache.app_facts.put(client_id, generation, (snapshot, scope_names, owner_enabled))
+    app = principal_cache.model_restore(snapshot)
+    app.doorman_scope_names = scope_names
+    app.doorman_owner_enabled = owner_enabled
+    return app
 
 
 class ClientValidatorMixin:
@@ -66,11 +90,21 @@ class ClientValidatorMixin:
         return authenticated
 
     def _load_application(self, client_id, request):
-        """DOT's lookup, skipped for a client id no app can have: psycopg 3 raises DataError
-        (not the ValueError DOT catches) on a NUL byte, and a malformed id needs no query."""
+        """DOT's lookup (a usable app, kept on the request), skipped for a client id no app
+        can have: psycopg 3 raises DataError (not the ValueError DOT catches) on a NUL byte,
+        and a malformed id needs no query. Served from this worker's memo while nothing
+        changed (oauth.principal_cache)."""
         if not isinstance(client_id, str) or not CLIENT_ID_SHAPE.fullmatch(client_id):
             return None
-        return super()._load_application(client_id, request)
+        client = request.client
+        if isinstance(client, ConnectedApp) and client.client_id == client_id:
+            return client if client.is_usable(request) else None
+        request.client = None
+        client = token_endpoint_app_load(client_id)
+        if client is None or not client.is_usable(request):
+            return None
+        request.client = client
+        return client
 
     def _authenticate_basic_auth(self, request) -> bool:
         # RFC 7617 §2: base64 is ASCII; DOT's b64decode raises ValueError (a 500) on anything else.

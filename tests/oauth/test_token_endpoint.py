@@ -9,7 +9,6 @@ from django.test import Client
 from accounts.access import Access
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_update
-from oauth.views.token import DoormanTokenView
 from tests.oauth.tokenkit import (
     TOKEN_URL,
     assert_oauth_error,
@@ -148,10 +147,10 @@ def test_grants_oauthlib_knows_but_doorman_does_not_offer(cc_app, grant_type):
 
 
 def test_unexpected_exception_is_json_server_error(cc_app, monkeypatch):
-    def explode(self, request):
+    def explode(request, params):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(DoormanTokenView, "authorization_flow_token_response", explode)
+    monkeypatch.setattr("oauth.views.token.client_credentials_token", explode)
     body = assert_oauth_error(post_form(client_credentials(cc_app)), "server_error", 500)
     assert "boom" not in body["error_description"]
 
@@ -173,10 +172,12 @@ def test_too_many_fields_is_413_json():
 def test_database_trouble_is_503_to_retry(cc_app, monkeypatch):
     from django.db import OperationalError
 
-    def busy(self, request):
+    from oauth.models import AccessToken
+
+    def busy(self, *args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(DoormanTokenView, "authorization_flow_token_response", busy)
+    monkeypatch.setattr(AccessToken, "save", busy)
     response = post_form(client_credentials(cc_app))
     assert_oauth_error(response, "temporarily_unavailable", 503)
     assert response["Retry-After"] == "1"

@@ -1,0 +1,125 @@
+"""The client_credentials grant (RFC 6749 §4.4) on a direct path: machine-to-machine traffic's
+hot path, without oauthlib's request machinery.
+
+Only a request that will certainly succeed takes it: a confidential client authenticating with
+HTTP Basic or `client_id`/`client_secret` in the body, registered for client_credentials, whose
+owner org has connected apps on, asking for scopes it holds (or none: its defaults). It then
+issues exactly what the oauthlib path would: the same token row, response body, usage count
+and audit event. Anything else — a failed check of any kind, a client assertion, an unusual
+parameter — returns None and the request goes through oauthlib (DoormanValidator), which
+gives every refusal its RFC 6749 error and audit event. Nothing is decided differently here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import timedelta
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from oauth2_provider.models import set_token_value
+
+from audit.models import AuditAction
+from connected_apps.models import GrantType
+from connected_apps.usage import usage_record_token_issued
+from oauth.hashers import ClientSecretHasher
+from oauth.issuance import request_meta, token_event_record
+from oauth.models import AccessToken
+from oauth.scopes import ConnectedAppScopes
+from oauth.tokens import generate_token
+from oauth.validators.clients import CLIENT_ID_SHAPE, token_endpoint_app_load
+
+# Parameters this path understands; any other (resource indicators, assertions...) goes the
+# general way.
+KNOWN_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
+SECRET_HASHER = ClientSecretHasher()
+SCOPES = ConnectedAppScopes()
+
+
+def _client_credentials(request, params: dict[str, str]) -> tuple[str, str] | None:
+    """(client_id, client_secret) from exactly one of Basic or the body, as DOT reads them."""
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    if authorization is None:
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        return (client_id, secret) if client_id and secret else None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme != "Basic" or not encoded.isascii() or "client_secret" in params:
+        return None
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, separator, secret = decoded.partition(":")
+    if not separator:
+        return None
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if params.get("client_id", client_id) != client_id:
+        return None
+    return client_id, secret
+
+
+def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | None:
+    """The token response for a client_credentials request certain to succeed, else None."""
+    if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or set(params) - KNOWN_PARAMETERS:
+        return None
+    credentials = _client_credentials(request, params)
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    if not CLIENT_ID_SHAPE.fullmatch(client_id):
+        return None
+    app = token_endpoint_app_load(client_id)
+    if (
+        app is None
+        or not app.is_usable(request)
+        or app.client_type != app.CLIENT_CONFIDENTIAL
+        or GrantType.CLIENT_CREDENTIALS not in app.grant_types
+        or not app.doorman_owner_enabled
+        or not app.client_secret.startswith(f"{SECRET_HASHER.algorithm}$")
+        or not SECRET_HASHER.verify(secret, app.client_secret)
+    ):
+        return None
+    requested = params.get("scope")
+    if requested is None:
+        scopes = SCOPES.get_default_scopes(app)
+    else:
+        scopes = requested.split(" ")
+        if not all(scopes) or not set(scopes) <= set(SCOPES.get_available_scopes(app)):
+            return None
+    if not scopes:
+        return None
+    scope = " ".join(scopes)
+    return _issue(request, app, scope)
+
+
+def _issue(request, app, scope: str) -> HttpResponse:
+    raw = generate_token()
+    lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
+    token = AccessToken(
+        user=None,
+        application=app,
+        scope=scope,
+        expires=timezone.now() + timedelta(seconds=lifetime),
+    )
+    set_token_value(token, raw)
+    with transaction.atomic():
+        token.save()
+        usage_record_token_issued(app=app)
+        token_event_record(
+            action=AuditAction.TOKEN_ISSUED,
+            app=app,
+            user=None,
+            details={
+                "grant_type": GrantType.CLIENT_CREDENTIALS,
+                "scope": scope,
+                "refresh_token_issued": False,
+            },
+            meta=request_meta(request.META),
+        )
+    body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
+    return HttpResponse(json.dumps(body), content_type="application/json")
