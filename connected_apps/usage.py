@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.cache import counter_incr
 from connected_apps.models import AppUsageDay, ConnectedApp
 
 COUNTER_TTL = 40 * 24 * 3600  # longer than the 30-day window, so nothing expires unrolled
@@ -40,19 +41,13 @@ def usage_counter_key(app_pk: int, day: date) -> str:
 def usage_record_token_issued(*, app: ConnectedApp) -> None:
     """Count one token for today; stamp `last_used_at` if it is over a minute old."""
     now = timezone.now()
-    key = usage_counter_key(app.pk, now.date())
-    try:
-        cache.incr(key)  # every token but the day's first: no add attempt before it
-    except ValueError:  # the day's first token (or a lost key)
-        if not cache.add(key, 1, COUNTER_TTL):
-            cache.incr(key)  # another process added it meanwhile
+    counter_incr(usage_counter_key(app.pk, now.date()), COUNTER_TTL)
     last_used = max(filter(None, (app.last_used_at, _stamped.get(app.pk))), default=None)
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         ConnectedApp.objects.filter(pk=app.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         app.last_used_at = _stamped[app.pk] = now
-
 
 
 def pending_counts(app_pks: Iterable[int], days: list[date]) -> dict[tuple[int, date], int]:

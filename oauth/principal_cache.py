@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Model
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 GENERATION_KEY = "doorman:principals:generation"
@@ -41,26 +42,32 @@ MAX_ENTRIES = 20_000
 # Past a token's expiry its revocation mark no longer matters; keep it a little longer.
 REVOKED_MARK_MARGIN = 60
 
-Snapshot = tuple[type[Model], tuple[str, ...], tuple]
+Snapshot = tuple[type[Model], dict[str, object], tuple[str, ...]]
 
 
 def model_snapshot(instance: Model | None) -> Snapshot | None:
     """The concrete field values of `instance`, to rebuild a fresh copy for each request."""
     if instance is None:
         return None
-    names = tuple(field.attname for field in instance._meta.concrete_fields)
-    return type(instance), names, tuple(getattr(instance, name) for name in names)
+    fields = instance._meta.concrete_fields
+    values = {field.attname: getattr(instance, field.attname) for field in fields}
+    mutable = tuple(name for name, value in values.items() if isinstance(value, (list, dict)))
+    return type(instance), values, mutable
 
 
 def model_restore(snapshot: Snapshot | None) -> Model | None:
-    """A new instance from a snapshot: nothing one request sets on it reaches another."""
+    """A new instance from a snapshot (what `Model.from_db` builds, without re-running
+    `__init__` over every field): nothing one request sets on it reaches another."""
     if snapshot is None:
         return None
-    model, names, values = snapshot
-    values = tuple(
-        copy.deepcopy(value) if isinstance(value, (list, dict)) else value for value in values
-    )
-    return model.from_db("default", names, values)
+    model, values, mutable = snapshot
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    for name in mutable:
+        instance.__dict__[name] = copy.deepcopy(values[name])
+    state = instance._state = ModelState()
+    state.adding, state.db = False, "default"
+    return instance
 
 
 @dataclass(frozen=True)
