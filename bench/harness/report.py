@@ -141,7 +141,22 @@ with {gun.get("workers", "?")} {gun.get("worker_class", "?")} gunicorn workers (
 the same, from the same `gunicorn.conf.py`):
 
 {table(results)}
-"""
+{soak_summary(results.get("soak"))}"""
+
+
+def soak_summary(soak: dict | None) -> str:
+    if not soak:
+        return ""
+    recycled = soak["gunicorn"].get("max_requests") != 0
+    return (
+        f"\nLast soak (`bench/run --soak {soak['duration']}`, all five workloads at once,"
+        f" {soak['connections_per_workload']} connections each): {soak['requests']:,} requests,"
+        f" {soak['errors']} errors; the {len(soak['rss_mib_end'])} workers' RSS"
+        f" {soak['rss_mib_total_start']} → {soak['rss_mib_total_end']} MiB"
+        f" ({soak['rss_mib_growth_after_warmup']:+} MiB after the first tenth"
+        + (", workers recycled by max_requests" if recycled else ", no recycling")
+        + ").\n"
+    )
 
 
 def publish_readme(results: dict) -> None:
@@ -187,6 +202,8 @@ def save(results: dict, *, publish: bool) -> None:
         published = json.loads(PUBLISHED.read_text()) if PUBLISHED.exists() else {}
         published["soak"] = results["soak"]
         PUBLISHED.write_text(json.dumps(published, indent=1) + "\n")
+        if "targets" in published:
+            publish_readme(published)
     else:
         previous = json.loads(PUBLISHED.read_text()) if PUBLISHED.exists() else {}
         if "soak" in previous:
@@ -194,7 +211,4 @@ def save(results: dict, *, publish: bool) -> None:
         PUBLISHED.parent.mkdir(parents=True, exist_ok=True)
         PUBLISHED.write_text(json.dumps(results, indent=1) + "\n")
         publish_readme(results)
-    log(
-        f"published {PUBLISHED.relative_to(ROOT)}"
-        + ("" if results["kind"] == "soak" else " and README.md")
-    )
+    log(f"published {PUBLISHED.relative_to(ROOT)} and README.md")
