@@ -1,7 +1,7 @@
 """Machine facts, the table, the ratios, the results files, README's section and the lock."""
 
 # It runs fixed local programs (psql, wrk, the servers) and opens only its own loopback servers.
-# ruff: noqa: S607
+# ruff: noqa: S603, S607
 
 from __future__ import annotations
 
@@ -28,6 +28,22 @@ from harness.common import (
 )
 
 
+def checkout_facts() -> dict:
+    """Which code was measured: the commit, and the files changed on top of it (the checkout
+    is shared, so a run may measure someone's work in progress)."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    status = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    changed = [line[3:] for line in status.stdout.splitlines()]
+    changed = [path for path in changed if not path.startswith("bench/") and path != "README.md"]
+    return {"commit": head.stdout.strip(), "uncommitted_changes": changed}
+
+
 def machine_facts() -> dict:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -49,6 +65,7 @@ def machine_facts() -> dict:
         "gunicorn": importlib.metadata.version("gunicorn"),
         "postgresql": postgres.stdout.strip(),
         "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0].strip(),
+        **checkout_facts(),
     }
 
 
