@@ -25,7 +25,7 @@ class RequestMeta:
         )
 
 
-def audit_record(
+def audit_event_build(
     *,
     action: AuditAction,
     organization: Any | None,
@@ -38,10 +38,11 @@ def audit_record(
     meta: RequestMeta | None = None,
     organization_id: Any | None = None,
 ) -> AuditEvent:
-    """Append one event. `details` must never contain a secret, a token or a password.
-    The org may be given by its id alone (the token path has it without loading the row)."""
+    """One event, not yet saved (for a caller inserting it together with other rows).
+    `details` must never contain a secret, a token or a password. The org may be given by its
+    id alone (the token path has it without loading the row)."""
     meta = meta or RequestMeta()
-    return AuditEvent.objects.create(
+    return AuditEvent(
         action=action,
         outcome=outcome,
         organization=organization,
@@ -55,6 +56,13 @@ def audit_record(
         user_agent=meta.user_agent,
         details=details or {},
     )
+
+
+def audit_record(**fields: Any) -> AuditEvent:
+    """Append one event (the arguments of `audit_event_build`)."""
+    event = audit_event_build(**fields)
+    event.save(force_insert=True)
+    return event
 
 
 def audit_export_start(*, org: Any, user: Any, filters: Any) -> AuditExport:

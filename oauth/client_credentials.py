@@ -15,20 +15,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import nullcontext
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from audit.models import AuditAction
+from config.db import insert_together
 from connected_apps.models import GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.hashers import ClientSecretHasher
-from oauth.issuance import request_meta, token_event_record
+from oauth.issuance import request_meta, token_event_build
 from oauth.models import AccessToken
 from oauth.scopes import ConnectedAppScopes
 from oauth.tokens import generate_token
@@ -93,11 +95,10 @@ def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | 
             return None
     if not scopes:
         return None
-    scope = " ".join(scopes)
-    return _issue(request, app, scope)
+    return _issue(request, app, " ".join(scopes))
 
 
-def _issue(request, app, scope: str) -> HttpResponse:
+def _issue(request, app, scope: str) -> HttpResponse | None:
     raw = generate_token()
     lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
     token = AccessToken(
@@ -107,19 +108,23 @@ def _issue(request, app, scope: str) -> HttpResponse:
         expires=timezone.now() + timedelta(seconds=lifetime),
     )
     set_token_value(token, raw)
-    with transaction.atomic():
-        token.save()
-        usage_record_token_issued(app=app)
-        token_event_record(
-            action=AuditAction.TOKEN_ISSUED,
-            app=app,
-            user=None,
-            details={
-                "grant_type": GrantType.CLIENT_CREDENTIALS,
-                "scope": scope,
-                "refresh_token_issued": False,
-            },
-            meta=request_meta(request.META),
-        )
+    event = token_event_build(
+        action=AuditAction.TOKEN_ISSUED,
+        app=app,
+        user=None,
+        details={
+            "grant_type": GrantType.CLIENT_CREDENTIALS,
+            "scope": scope,
+            "refresh_token_issued": False,
+        },
+        meta=request_meta(request.META),
+    )
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with savepoint:
+            insert_together(token, event)  # the token and its audit event: both or neither
+    except IntegrityError:
+        return None  # the app went away meanwhile: the general path refuses it properly
+    usage_record_token_issued(app=app)
     body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
     return HttpResponse(json.dumps(body), content_type="application/json")

@@ -17,8 +17,8 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from accounts.catalog import SpecialScope
-from audit.models import AuditAction, AuditOutcome
-from audit.services import RequestMeta, audit_record
+from audit.models import AuditAction, AuditEvent, AuditOutcome
+from audit.services import RequestMeta, audit_event_build
 from oauth.models import AccessToken
 from oauth.tokens import generate_token
 
@@ -39,7 +39,12 @@ def _organization_id(app: Any, user: Any) -> Any:
     return user.organization_id if user is not None else None
 
 
-def token_event_record(
+def token_event_record(**fields: Any) -> None:
+    """Append a token event (the arguments of `token_event_build`)."""
+    token_event_build(**fields).save(force_insert=True)
+
+
+def token_event_build(
     *,
     action: AuditAction,
     app: Any,
@@ -47,8 +52,8 @@ def token_event_record(
     details: dict[str, Any],
     meta: RequestMeta,
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
-) -> None:
-    audit_record(
+) -> AuditEvent:
+    return audit_event_build(
         action=action,
         organization=None,
         organization_id=_organization_id(app, user),

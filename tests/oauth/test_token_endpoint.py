@@ -172,12 +172,12 @@ def test_too_many_fields_is_413_json():
 def test_database_trouble_is_503_to_retry(cc_app, monkeypatch):
     from django.db import OperationalError
 
-    from oauth.models import AccessToken
+    from django.db.backends.utils import CursorWrapper
 
     def busy(self, *args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(AccessToken, "save", busy)
+    monkeypatch.setattr(CursorWrapper, "execute", busy)
     response = post_form(client_credentials(cc_app))
     assert_oauth_error(response, "temporarily_unavailable", 503)
     assert response["Retry-After"] == "1"

@@ -1,0 +1,106 @@
+"""config.middleware (machine requests skip the portal stack) and config.db.insert_together."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError
+from django.test import Client
+
+from audit.models import AuditAction, AuditEvent
+from config import middleware
+from config.db import insert_together
+from oauth.models import AccessToken
+from tests.oauth.helpers import bearer, mint_access_token
+from tests.oauth.tokenkit import client_credentials, post_form
+
+
+@pytest.fixture
+def portal_stack_calls(monkeypatch):
+    """Counts requests that reached the session middleware (the portal stack)."""
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    calls = []
+    original = SessionMiddleware.process_request
+
+    def counted(self, request):
+        calls.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(SessionMiddleware, "process_request", counted)
+    return calls
+
+
+@pytest.mark.django_db
+def test_token_and_bearer_requests_skip_the_portal_stack(
+    portal_stack_calls, cc_app, admin, code_app
+):
+    assert post_form(client_credentials(cc_app)).status_code == 200
+    raw = mint_access_token(user=admin, app=code_app.app, scope="profile")
+    response = Client().get("/accounts/api/profile", **bearer(raw))
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still ran
+    assert response["X-Frame-Options"] == "DENY"
+    assert portal_stack_calls == []
+
+
+@pytest.mark.django_db
+def test_portal_requests_and_session_api_calls_take_the_full_stack(portal_stack_calls, admin):
+    client = Client()
+    client.force_login(admin)
+    assert client.get("/accounts/api/profile").status_code == 200
+    assert client.get("/auth/login/").status_code in (200, 302)
+    assert portal_stack_calls == ["/accounts/api/profile", "/auth/login/"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_with_a_bearer_gets_the_full_stacks_404(portal_stack_calls):
+    response = Client().get("/accounts/api/no-such-thing", HTTP_AUTHORIZATION="Bearer x")
+    assert response.status_code == 404
+    assert portal_stack_calls == ["/accounts/api/no-such-thing"]
+
+
+@pytest.mark.django_db
+def test_a_view_that_raises_gets_djangos_error_response(monkeypatch, admin, code_app):
+    raw = mint_access_token(user=admin, app=code_app.app, scope="profile")
+    match = middleware._resolve("/accounts/api/profile")
+
+    def explode(request, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    middleware._resolve.cache_clear()
+    monkeypatch.setattr(middleware, "_resolve", lambda path: match.__class__(explode, (), {}))
+    client = Client(raise_request_exception=False)
+    response = client.get("/accounts/api/profile", **bearer(raw))
+    assert response.status_code == 500
+    assert b"boom" not in response.content
+
+
+def _token(app) -> AccessToken:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import set_token_value
+
+    token = AccessToken(application=app, scope="profile", expires=timezone.now() + timedelta(1))
+    set_token_value(token, uuid.uuid4().hex)
+    return token
+
+
+@pytest.mark.django_db
+def test_insert_together_writes_every_row(cc_app, org):
+    event = AuditEvent(action=AuditAction.TOKEN_ISSUED, organization_id=org.id, details={"a": 1})
+    insert_together(_token(cc_app.app), event)
+    assert AccessToken.objects.count() == 1
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.details == {"a": 1} and stored.created_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_insert_together_writes_nothing_when_one_row_fails(cc_app):
+    broken = AuditEvent(action=None)  # NOT NULL violated: the second statement fails
+    with pytest.raises(IntegrityError):
+        insert_together(_token(cc_app.app), broken)
+    assert AccessToken.objects.count() == 0
+    assert not AuditEvent.objects.filter(pk=broken.pk).exists()
