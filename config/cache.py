@@ -9,10 +9,13 @@ reconnects after a fork, so each process keeps one client per pool.
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import cached_property
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
+from redis.exceptions import RedisError, ResponseError
 
 
 class SharedClientRedisCacheClient(RedisCacheClient):
@@ -41,10 +44,9 @@ def counter_incr(key: str, timeout: int) -> int:
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(full_key, write=True)
-        value = client.incr(full_key)
+        (value,) = _hot_path.execute(("INCR", full_key))
         if value == 1:
-            client.expire(full_key, timeout)
+            _hot_path.execute(("EXPIRE", full_key, timeout))
         return int(value)
     try:
         return cache.incr(key)
@@ -52,3 +54,62 @@ def counter_incr(key: str, timeout: int) -> int:
         if cache.add(key, 1, timeout):
             return 1
         return cache.incr(key)  # another process added it meanwhile
+
+
+class HotPathRedis:
+    """Bare Redis commands for the token and bearer hot paths, pipelined in one round trip.
+
+    redis-py's client wraps every command in retry, pool and response-callback machinery
+    (~0.1 ms of CPU each); here each process keeps one connection of its own, sends the
+    commands together and reads the raw replies (one connection per thread: a threaded server
+    must never interleave two requests' replies). Values are Django cache values (same keys,
+    same serialisation). Any Redis trouble raises `HotPathUnavailable` after dropping the
+    connection; callers fall back to the database.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _connected(self):
+        local = self._local
+        if getattr(local, "connection", None) is None or local.pid != os.getpid():
+            pool = caches["default"]._cache._get_connection_pool(write=True)
+            local.connection, local.pid = pool.make_connection(), os.getpid()
+        return local.connection
+
+    def execute(self, *commands: tuple) -> list:
+        connection = self._connected()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            replies = [connection.read_response() for _ in commands]
+        except (RedisError, OSError) as exc:
+            connection.disconnect()
+            self._local.connection = None
+            raise HotPathUnavailable from exc
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise HotPathUnavailable from reply
+        return replies
+
+
+class HotPathUnavailable(Exception):
+    pass
+
+
+_hot_path = HotPathRedis()
+
+
+def hot_path_commands(*commands: tuple) -> list | None:
+    """Run raw commands on Redis in one round trip; None when the cache is not Redis."""
+    if not isinstance(caches["default"], RedisCache):
+        return None
+    return _hot_path.execute(*commands)
+
+
+def cache_key(key: str) -> str:
+    return caches["default"].make_and_validate_key(key)
+
+
+def cache_value(raw: bytes | None):
+    """A Django cache value from a raw Redis reply."""
+    return None if raw is None else RedisSerializer().loads(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
@@ -37,20 +38,35 @@ def _insert_statement(instance: Model) -> tuple[str, list]:
 
 
 def insert_together(*instances: Model) -> None:
-    """Insert new rows all or none. On PostgreSQL the statements go in one round trip (psycopg's
-    client-side binding sends them as one simple query, which runs as one transaction, or
-    inside the caller's); elsewhere one save() each inside a transaction. Model signals are not
-    sent, and auto-increment keys are not read back."""
+    """Insert new rows, all or none, in one round trip on PostgreSQL: outside a transaction as
+    prepared statements pipelined between BEGIN and COMMIT; inside the caller's transaction as
+    one multi-statement query. Elsewhere one save() each inside a transaction. Model signals
+    are not sent, and auto-increment keys are not read back."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for instance in instances:
                 instance.save(force_insert=True)
         return
     statements = [_insert_statement(instance) for instance in instances]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            ";\n".join(sql for sql, _ in statements),
-            [value for _, params in statements for value in params],
-        )
+    connection.ensure_connection()
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:  # inside the caller's transaction
+            cursor.execute(
+                ";\n".join(sql for sql, _ in statements),
+                [value for _, params in statements for value in params],
+            )
+    else:
+        # Prepared statements, pipelined with their BEGIN and COMMIT: one round trip, and
+        # PostgreSQL parses and plans each INSERT once per connection.
+        # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
+        raw = connection.connection
+        with (
+            connection.wrap_database_errors,
+            raw.pipeline(),
+            raw.transaction(),
+            psycopg.Cursor(raw) as cursor,
+        ):
+            for sql, params in statements:
+                cursor.execute(sql, params, prepare=True)
     for instance in instances:
         instance._state.adding = False

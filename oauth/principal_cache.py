@@ -36,6 +36,8 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from config.cache import HotPathUnavailable, cache_key, cache_value, hot_path_commands
+
 GENERATION_KEY = "doorman:principals:generation"
 REVOKED_PREFIX = "doorman:principals:revoked:"
 MAX_ENTRIES = 20_000
@@ -134,20 +136,36 @@ def _generation_or_start(found: object) -> str | None:
     return found
 
 
+def _read(*keys: str) -> list | None:
+    """The cache values of `keys` in one round trip; None when the cache cannot answer (then
+    nothing is trusted and callers read the database)."""
+    try:
+        replies = hot_path_commands(("MGET", *(cache_key(key) for key in keys)))
+    except HotPathUnavailable:
+        return None
+    if replies is None:  # not Redis: the in-process cache of development and tests
+        found = cache.get_many(list(keys))
+        return [found.get(key) for key in keys]
+    return [cache_value(raw) for raw in replies[0]]
+
+
 def generation_current() -> str | None:
     """The current generation (one cache round trip); None when none is known yet."""
-    return _generation_or_start(cache.get(GENERATION_KEY))
+    found = _read(GENERATION_KEY)
+    return None if found is None else _generation_or_start(found[0])
 
 
 def lookup(checksum: str) -> tuple[str | None, Entry | None]:
     """(current generation, the trusted principal entry for `checksum` or None); one cache
     round trip. The generation is None when the token carries a revocation mark."""
-    revoked_key = REVOKED_PREFIX + checksum
-    found = cache.get_many([GENERATION_KEY, revoked_key])
-    if found.get(revoked_key):
+    found = _read(GENERATION_KEY, REVOKED_PREFIX + checksum)
+    if found is None:
+        return None, None
+    generation, revoked = found
+    if revoked:
         principals.forget(checksum)
         return None, None
-    generation = _generation_or_start(found.get(GENERATION_KEY))
+    generation = _generation_or_start(generation)
     return generation, principals.get(checksum, generation)
 
 

@@ -104,3 +104,41 @@ def test_insert_together_writes_nothing_when_one_row_fails(cc_app):
         insert_together(_token(cc_app.app), broken)
     assert AccessToken.objects.count() == 0
     assert not AuditEvent.objects.filter(pk=broken.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_credentials_token_outside_any_transaction(cc_app):
+    """The production shape: no transaction open, so the token and its event are sent as
+    prepared statements in one pipelined transaction."""
+    response = post_form(client_credentials(cc_app))
+    assert response.status_code == 200
+    assert AccessToken.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED).count() == 1
+
+
+def test_the_hot_path_redis_connection_is_never_shared_between_threads(settings):
+    """Threaded workers: concurrent commands on one connection would swap replies."""
+    import threading
+
+    from django.core.cache import cache
+
+    from config.cache import counter_incr
+
+    if "Redis" not in settings.CACHES["default"]["BACKEND"]:
+        pytest.skip("needs Redis")
+    key = f"test-threads-{uuid.uuid4().hex}"
+    barrier = threading.Barrier(8)
+    seen: list[int] = []
+
+    def count() -> None:
+        barrier.wait()
+        for _ in range(200):
+            seen.append(counter_incr(key, 60))
+
+    threads = [threading.Thread(target=count) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(1, 1601))
+    assert cache.get(key) == 1600

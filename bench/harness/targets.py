@@ -28,6 +28,7 @@ import secrets
 import shutil
 import subprocess
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from harness.common import (
@@ -235,14 +236,7 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     base_url = env["DOORMAN_BASE_URL"]
     server = Server(
         "doorman",
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
+        server_command(ROOT / ".venv/bin", "config.wsgi", port, env),
         env=env,
         cwd=ROOT,
         base_url=base_url,
@@ -254,6 +248,25 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     complete_fixtures(fixtures, refresh_count)
     facts = {"gunicorn": gunicorn_settings(env), "scope": DOORMAN_SCOPES}
     return server, fixtures, facts
+
+
+def server_command(
+    bin_dir: Path, module: str, port: int, env: dict, chdir: Path | None = None
+) -> list[str]:
+    """How a Django target is served: gunicorn with the project's gunicorn.conf.py, or (with
+    BENCH_SERVER=granian) granian with as many processes."""
+    if os.environ.get("BENCH_SERVER") == "granian":
+        workers = gunicorn_settings(env)["workers"]
+        command = [str(bin_dir / "granian"), "--interface", "wsgi", "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--workers", str(workers), "--blocking-threads", "1"]
+        command += ["--log-level", "warning", "--no-ws"]
+        if chdir is not None:
+            command += ["--working-dir", str(chdir)]
+        return [*command, f"{module}:application"]
+    command = [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
+    if chdir is not None:
+        command += ["--chdir", str(chdir)]
+    return [*command, module, "--bind", f"127.0.0.1:{port}"]
 
 
 def ensure_dot_venv() -> None:
@@ -297,16 +310,7 @@ def start_dot(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
     base_url = f"http://127.0.0.1:{port}"
     server = Server(
         target,
-        [
-            str(DOT_VENV / "bin/gunicorn"),
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--chdir",
-            str(DOT_DIR),
-            "dotpeer.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
+        server_command(DOT_VENV / "bin", "dotpeer.wsgi", port, env, chdir=DOT_DIR),
         env=env,
         cwd=ROOT,
         base_url=base_url,
