@@ -256,6 +256,8 @@ def server_command(
     """How a Django target is served: gunicorn with the project's gunicorn.conf.py, or (with
     BENCH_SERVER=granian) granian with as many processes."""
     if os.environ.get("BENCH_SERVER") == "granian":
+        if not (bin_dir / "granian").exists():
+            run([str(bin_dir / "pip"), "install", "--disable-pip-version-check", "granian"])
         workers = gunicorn_settings(env)["workers"]
         command = [str(bin_dir / "granian"), "--interface", "wsgi", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--workers", str(workers), "--blocking-threads", "1"]
