@@ -38,35 +38,23 @@ def _insert_statement(instance: Model) -> tuple[str, list]:
 
 
 def insert_together(*instances: Model) -> None:
-    """Insert new rows, all or none, in one round trip on PostgreSQL: outside a transaction as
-    prepared statements pipelined between BEGIN and COMMIT; inside the caller's transaction as
-    one multi-statement query. Elsewhere one save() each inside a transaction. Model signals
-    are not sent, and auto-increment keys are not read back."""
+    """Insert new rows, all or none, in one round trip on PostgreSQL: a single statement (the
+    first INSERTs as data-modifying WITH clauses of the last), prepared once per connection,
+    atomic on its own or inside the caller's transaction. Elsewhere one save() each inside a
+    transaction. Model signals are not sent, and auto-increment keys are not read back."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for instance in instances:
                 instance.save(force_insert=True)
         return
     statements = [_insert_statement(instance) for instance in instances]
+    *firsts, (last_sql, _) = statements
+    clauses = ", ".join(f"inserted_{n} AS ({sql})" for n, (sql, _) in enumerate(firsts))
+    sql = f"WITH {clauses} {last_sql}" if clauses else last_sql
+    params = [value for _, values in statements for value in values]
     connection.ensure_connection()
-    if connection.in_atomic_block:
-        with connection.cursor() as cursor:  # inside the caller's transaction
-            cursor.execute(
-                ";\n".join(sql for sql, _ in statements),
-                [value for _, params in statements for value in params],
-            )
-    else:
-        # Prepared statements, pipelined with their BEGIN and COMMIT: one round trip, and
-        # PostgreSQL parses and plans each INSERT once per connection.
-        # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
-        raw = connection.connection
-        with (
-            connection.wrap_database_errors,
-            raw.pipeline(),
-            raw.transaction(),
-            psycopg.Cursor(raw) as cursor,
-        ):
-            for sql, params in statements:
-                cursor.execute(sql, params, prepare=True)
+    # Errors come out as Django's (IntegrityError, OperationalError...), as from the ORM.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
     for instance in instances:
         instance._state.adding = False
