@@ -74,7 +74,7 @@ def bench_target(target: str, opts) -> dict:
         write_fixtures(target, fixtures)
         data.update(facts)
         if server.worker_pids() and target != "oidc-provider":
-            data["gunicorn"]["workers_running"] = len(server.worker_pids())
+            data["serving"]["workers_running"] = len(server.worker_pids())
         for i, workload in enumerate(opts.workloads):
             if i and target in FRESH_PER_WORKLOAD:
                 server.stop()
@@ -208,7 +208,7 @@ def soak(opts) -> int:
     results["soak"] = {
         "duration": duration,
         "connections_per_workload": per,
-        "gunicorn": facts["gunicorn"],
+        "serving": facts["serving"],
         "requests": sum(r["requests"] for r in by_workload.values()),
         "errors": sum(r["errors_total"] for r in by_workload.values()),
         "workloads": by_workload,

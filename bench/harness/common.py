@@ -21,7 +21,13 @@ VAR = ROOT / "var" / "bench"
 WRK_DIR = BENCH / "wrk"
 DOT_DIR = BENCH / "peers" / "dot"
 DOT_VENV = VAR / "dot-venv"
-DOT_PACKAGES = ("Django>=5.2,<5.3", "django-oauth-toolkit==3.4.*", "gunicorn", "psycopg[binary]")
+DOT_PACKAGES = (
+    "Django>=5.2,<5.3",
+    "django-oauth-toolkit==3.4.*",
+    "gunicorn",
+    "granian>=2.5,<3",
+    "psycopg[binary]",
+)
 OIDC_DIR = BENCH / "peers" / "oidc-provider"
 LOCK_PATH = "/tmp/doorman-bench.lock"
 PUBLISHED = BENCH / "results" / "latest.json"

@@ -63,6 +63,7 @@ def machine_facts() -> dict:
         "django": importlib.metadata.version("django"),
         "django_oauth_toolkit": importlib.metadata.version("django-oauth-toolkit"),
         "gunicorn": importlib.metadata.version("gunicorn"),
+        "granian": importlib.metadata.version("granian"),
         "postgresql": postgres.stdout.strip(),
         "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0].strip(),
         **checkout_facts(),
@@ -124,12 +125,13 @@ def readme_section(results: dict) -> str:
     w = results["wrk"]
     m = results["machine"]
     doorman = results["targets"].get("doorman", {})
-    gun = doorman.get("gunicorn", {})
+    serve = doorman.get("serving") or {"server": "gunicorn", **doorman.get("gunicorn", {})}
     doorman_scope = doorman.get("scope", DOORMAN_SCOPES)
     return f"""
 `bench/run` measures Doorman against stock django-oauth-toolkit and node `oidc-provider`, the
-production way: each server alone on the machine (gunicorn with `gunicorn.conf.py` and
-PostgreSQL for the Django ones), driven by Debian's `wrk` over loopback after a warm-up. Five
+production way: each server alone on the machine (the Django ones served by `bin/serve`,
+granian, with PostgreSQL; `BENCH_SERVER=gunicorn` serves them with `gunicorn.conf.py`
+instead), driven by Debian's `wrk` over loopback after a warm-up. Five
 workloads: `cc` (client_credentials, Basic auth), `bearer` (`GET /accounts/api/profile` with a
 bearer token; the peer's own protected view, oidc-provider's userinfo), `introspect` (RFC 7662),
 `refresh` (rotation: each connection uses the refresh token its last answer returned) and
@@ -154,8 +156,8 @@ a code, `"active": true`).
 
 Last full run: {results["finished_at"]}, {m["nproc"]} cores ({m["cpu"]}), wrk
 -t{w["threads"]} -c{w["connections"]} -d{w["duration"]} after a {w["warmup"]} warm-up, Doorman
-with {gun.get("workers", "?")} {gun.get("worker_class", "?")} gunicorn workers (the Django peers
-the same, from the same `gunicorn.conf.py`):
+served by {serve.get("server", "?")} with {serve.get("workers", "?")} workers
+({serve.get("worker_class", "?")}; the Django peers served the same way):
 
 {table(results)}
 {soak_summary(results.get("soak"))}"""
@@ -164,7 +166,7 @@ the same, from the same `gunicorn.conf.py`):
 def soak_summary(soak: dict | None) -> str:
     if not soak:
         return ""
-    recycled = soak["gunicorn"].get("max_requests") != 0
+    recycled = (soak.get("serving") or soak.get("gunicorn") or {}).get("max_requests") != 0
     return (
         f"\nLast soak (`bench/run --soak {soak['duration']}`, all five workloads at once,"
         f" {soak['connections_per_workload']} connections each): {soak['requests']:,} requests,"

@@ -246,34 +246,48 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     paths = {k: f"{oauth}/{k}" for k in ("token", "introspect", "authorize")}
     fixtures = fixtures_from(created, base_url=base_url, paths=paths, scope=DOORMAN_SCOPES)
     complete_fixtures(fixtures, refresh_count)
-    facts = {"gunicorn": gunicorn_settings(env), "scope": DOORMAN_SCOPES}
+    facts = {"serving": serving_facts(env), "scope": DOORMAN_SCOPES}
     return server, fixtures, facts
+
+
+def serving(env: dict) -> str:
+    return os.environ.get("BENCH_SERVER", "granian")
+
+
+def serving_facts(env: dict) -> dict[str, Any]:
+    """How the Django targets are served in this run."""
+    if serving(env) == "gunicorn":
+        return {"server": "gunicorn", **gunicorn_settings(env)}
+    workers = int(env.get("DOORMAN_WORKERS") or (os.cpu_count() or 1) + 1)
+    return {
+        "server": "granian",
+        "workers": workers,
+        "worker_class": "granian wsgi",
+        "max_requests": 0,
+    }
 
 
 def server_command(
     bin_dir: Path, module: str, port: int, env: dict, chdir: Path | None = None
 ) -> list[str]:
-    """How a Django target is served: gunicorn with the project's gunicorn.conf.py, or (with
-    BENCH_SERVER=granian) granian with as many processes."""
-    if os.environ.get("BENCH_SERVER") == "granian":
-        if not (bin_dir / "granian").exists():
-            run([str(bin_dir / "pip"), "install", "--disable-pip-version-check", "granian"])
-        workers = gunicorn_settings(env)["workers"]
-        command = [str(bin_dir / "granian"), "--interface", "wsgi", "--host", "127.0.0.1"]
-        command += ["--port", str(port), "--workers", str(workers), "--blocking-threads", "1"]
-        command += ["--log-level", "warning", "--no-ws"]
+    """How a Django target is served: bin/serve (granian), Doorman's production command, or
+    (with BENCH_SERVER=gunicorn) gunicorn with the project's gunicorn.conf.py. `env` gains
+    what bin/serve reads."""
+    if serving(env) == "gunicorn":
+        command = [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
         if chdir is not None:
-            command += ["--working-dir", str(chdir)]
-        return [*command, f"{module}:application"]
-    command = [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
+            command += ["--chdir", str(chdir)]
+        return [*command, module, "--bind", f"127.0.0.1:{port}"]
+    env["DOORMAN_BIND"] = f"127.0.0.1:{port}"
+    env["DOORMAN_GRANIAN"] = str(bin_dir / "granian")
     if chdir is not None:
-        command += ["--chdir", str(chdir)]
-    return [*command, module, "--bind", f"127.0.0.1:{port}"]
+        env["DOORMAN_SERVE_DIR"] = str(chdir)
+    return [str(ROOT / "bin" / "serve"), f"{module}:application"]
 
 
 def ensure_dot_venv() -> None:
     python = DOT_VENV / "bin" / "python"
-    probe = "import django, oauth2_provider, gunicorn, psycopg"
+    probe = "import django, oauth2_provider, gunicorn, granian, psycopg"
     if python.exists() and subprocess.run([python, "-c", probe], check=False).returncode == 0:
         return
     log("installing stock django-oauth-toolkit into var/bench/dot-venv")
@@ -327,7 +341,7 @@ def start_dot(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
     )
     versions = run([python, "-c", probe]).split()
     facts = {
-        "gunicorn": gunicorn_settings(env),
+        "serving": serving_facts(env),
         "scope": DOT_SCOPES,
         "hash_client_secret": target == "dot-hashed",
         "django": versions[0],

@@ -171,7 +171,6 @@ def test_too_many_fields_is_413_json():
 
 def test_database_trouble_is_503_to_retry(cc_app, monkeypatch):
     from django.db import OperationalError
-
     from django.db.backends.utils import CursorWrapper
 
     def busy(self, *args, **kwargs):
