@@ -39,15 +39,13 @@ class SharedClientRedisCache(RedisCache):
 
 def counter_incr(key: str, timeout: int) -> int:
     """Add 1 to the integer at `key` (created at 1, living `timeout` seconds from creation).
-    On Redis one INCR (Django's incr costs an EXISTS and an INCRBY), plus an EXPIRE when it
-    created the key; the same through Django's API on any other cache."""
+    On Redis one round trip (INCR, and EXPIRE NX, which only a new key takes; Django's incr
+    costs an EXISTS and an INCRBY); the same through Django's API on any other cache."""
     cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
-        (value,) = _hot_path.execute(("INCR", full_key))
-        if value == 1:
-            _hot_path.execute(("EXPIRE", full_key, timeout))
-        return int(value)
+    full_key = cache.make_and_validate_key(key)
+    replies = hot_path_commands(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
+    if replies is not None:
+        return int(replies[0])
     try:
         return cache.incr(key)
     except ValueError:  # not there yet
@@ -110,6 +108,9 @@ def cache_key(key: str) -> str:
     return caches["default"].make_and_validate_key(key)
 
 
+_serializer = RedisSerializer()
+
+
 def cache_value(raw: bytes | None):
     """A Django cache value from a raw Redis reply."""
-    return None if raw is None else RedisSerializer().loads(raw)
+    return None if raw is None else _serializer.loads(raw)
