@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import psycopg
 from django.db import connection, transaction
 from django.db.models import Model
-from django.db.models.fields import AutoFieldMixin
+from django.db.models.fields import AutoFieldMixin, DateTimeField, Field
 from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLInsertCompiler
+from django.utils import timezone
+
+# Values PostgreSQL's adapters take as they are, by the field type Django maps them to: for
+# these, `get_db_prep_save` returns the value unchanged (aware datetimes only), so the row is
+# read straight from the instance; any other value or field goes through Django.
+_AS_IS: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("CharField", "TextField", "SlugField", "EmailField", "URLField"), (str,)),
+    **dict.fromkeys(
+        (
+            "AutoField",
+            "BigAutoField",
+            "SmallAutoField",
+            "IntegerField",
+            "BigIntegerField",
+            "SmallIntegerField",
+            "PositiveIntegerField",
+            "PositiveBigIntegerField",
+            "PositiveSmallIntegerField",
+        ),
+        (int,),
+    ),
+    "BooleanField": (bool,),
+    "UUIDField": (uuid.UUID,),
+    "DateTimeField": (datetime.datetime,),
+}
 
 
 @lru_cache(maxsize=64)
@@ -29,12 +58,47 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, list, SQLInsertC
     return sql, fields, compiler
 
 
-def _insert_statement(instance: Model) -> tuple[str, list]:
-    sql, fields, compiler = _insert_plan(type(instance), connection.vendor)
-    params = [
-        compiler.prepare_value(field, compiler.pre_save_val(field, instance)) for field in fields
-    ]
-    return sql, params
+def _value_reader(field, compiler: SQLInsertCompiler) -> Callable[[Model, Any], Any]:
+    """How `field`'s database value is read off an instance: what Django's
+    `prepare_value(field, pre_save_val(field, instance))` gives, without its generic machinery
+    for the common cases (`now` is the insert's time, for auto_now fields)."""
+    if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
+
+        def read_now(instance: Model, now: Any) -> Any:
+            setattr(instance, field.attname, now)
+            return now
+
+        return read_now
+    target = field.target_field if field.is_relation else field
+    # A field with its own pre_save (a checksum computed from another field...) goes Django's way.
+    own_pre_save = type(field).pre_save is not Field.pre_save
+    as_is = () if own_pre_save else _AS_IS.get(target.get_internal_type(), ())
+    attname, nullable = field.attname, field.null
+
+    def read(instance: Model, now: Any) -> Any:
+        value = instance.__dict__[attname]
+        taken_as_is = (
+            (isinstance(value, str) and str in as_is)  # str enums (TextChoices) too, as Django
+            or type(value) in as_is
+            or (value is None and nullable)
+        )
+        if taken_as_is and (type(value) is not datetime.datetime or value.tzinfo is not None):
+            return value
+        return compiler.prepare_value(field, compiler.pre_save_val(field, instance))
+
+    return read
+
+
+@lru_cache(maxsize=64)
+def _insert_readers(model: type[Model], vendor: str) -> tuple[Callable, ...]:
+    _sql, fields, compiler = _insert_plan(model, vendor)
+    return tuple(_value_reader(field, compiler) for field in fields)
+
+
+def _insert_statement(instance: Model, now: Any) -> tuple[str, list]:
+    model, vendor = type(instance), connection.vendor
+    sql, _fields, _compiler = _insert_plan(model, vendor)
+    return sql, [read(instance, now) for read in _insert_readers(model, vendor)]
 
 
 def insert_together(*instances: Model) -> None:
@@ -47,7 +111,8 @@ def insert_together(*instances: Model) -> None:
             for instance in instances:
                 instance.save(force_insert=True)
         return
-    statements = [_insert_statement(instance) for instance in instances]
+    now = timezone.now()
+    statements = [_insert_statement(instance, now) for instance in instances]
     *firsts, (last_sql, _) = statements
     clauses = ", ".join(f"inserted_{n} AS ({sql})" for n, (sql, _) in enumerate(firsts))
     sql = f"WITH {clauses} {last_sql}" if clauses else last_sql

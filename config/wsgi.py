@@ -7,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
+
+from oauth.wsgi import token_fast_path  # noqa: E402 (needs the settings configured above)
+
+application = token_fast_path(application)

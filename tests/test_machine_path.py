@@ -97,6 +97,39 @@ def test_insert_together_writes_every_row(cc_app, org):
     assert stored.details == {"a": 1} and stored.created_at is not None
 
 
+@pytest.mark.django_db
+def test_insert_values_are_what_djangos_save_would_send(cc_app, org, admin):
+    """config.db reads common values straight off the instance; each must equal Django's
+    prepare_value(pre_save_val(...)), which every other value still goes through."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from audit.models import AuditOutcome
+    from config.db import _insert_plan, _insert_statement
+
+    now = timezone.now()
+    event = AuditEvent(
+        action=AuditAction.TOKEN_ISSUED,  # a str enum
+        outcome=AuditOutcome.SUCCESS,
+        organization_id=org.id,
+        actor_user=admin,
+        actor_client_id=cc_app.app.client_id,
+        client_ip="203.0.113.9",
+        details={"scope": "profile", "n": 1},
+    )
+    for instance in (_token(cc_app.app), event, AuditEvent(action="x", client_ip=None)):
+        _sql, fields, compiler = _insert_plan(type(instance), connection.vendor)
+        _sql, fast = _insert_statement(instance, now)
+        stamped = [f for f in fields if getattr(f, "auto_now", False) or f.name == "created_at"]
+        assert stamped and all(getattr(instance, f.attname) == now for f in stamped)
+        django = [compiler.prepare_value(f, compiler.pre_save_val(f, instance)) for f in fields]
+        for field, ours, theirs in zip(fields, fast, django, strict=True):
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                assert ours == now  # the insert's one time, set on the instance too
+                continue
+            assert type(ours) is type(theirs) and repr(ours) == repr(theirs), field.name
+
+
 @pytest.mark.django_db(transaction=True)
 def test_insert_together_writes_nothing_when_one_row_fails(cc_app):
     broken = AuditEvent(action=None)  # NOT NULL violated: the second statement fails

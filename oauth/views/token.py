@@ -27,6 +27,7 @@ from oauth.client_credentials import client_credentials_token
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
 from oauth.ratelimit import oauth_rate_limited, rate_limit_hit, token_request_limits
+from oauth.wsgi import RATE_LIMIT_COUNTED
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,11 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def guarded(request, handle: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
+def guarded(request, handle: Callable[[HttpRequest], HttpResponse | None]) -> HttpResponse | None:
     """`handle(request)`, never cached, and never an HTML error page: an oversize body is a
     413; a database that is busy or away is a 503 to retry (RFC 6749 §4.1.2.1's
-    temporarily_unavailable); anything else a JSON server_error."""
+    temporarily_unavailable); anything else a JSON server_error. None (`handle` had nothing
+    to answer) stays None."""
     try:
         response = handle(request)
     except (RequestDataTooBig, TooManyFieldsSent):
@@ -73,7 +75,7 @@ def guarded(request, handle: Callable[[HttpRequest], HttpResponse]) -> HttpRespo
     except Exception:
         log.exception("Unexpected error at %s", request.path)
         response = oauth_error("server_error", "The server could not handle the request.", 500)
-    return no_store(response)
+    return no_store(response) if response is not None else None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -153,6 +155,8 @@ class OAuthEndpointMixin:
 
 class DoormanTokenView(OAuthEndpointMixin, TokenView):
     def _rate_limited(self, request) -> HttpResponse | None:
+        if request.META.get(RATE_LIMIT_COUNTED):
+            return None  # oauth.wsgi counted this request before handing it over
         limits = token_request_limits(request, dict(request.doorman_params))
         retry_after = rate_limit_hit(limits)
         return None if retry_after is None else oauth_rate_limited(retry_after)

@@ -1,0 +1,100 @@
+"""Client-credentials token requests answered at the WSGI layer, ahead of Django's handler.
+
+Machine-to-machine traffic is mostly `POST /token` with `grant_type=client_credentials`, and
+for those requests Django's request cycle (middleware chain, view decorators, QueryDict
+parsing) cost more CPU than issuing the token. `TokenFastPath` wraps the WSGI application:
+a plain form-encoded client_credentials request goes straight to
+`oauth.client_credentials.client_credentials_token`, with what the Django path would add
+around it — the request signals (database connections are checked and recycled the same
+way), the rate limits, SecurityMiddleware's checks and headers, `guarded`'s error answers,
+`no_store` and `X-Frame-Options`. Everything else, and any request this path has the least
+doubt about (a JSON body, a repeated or unknown parameter, a failed check of any kind), goes
+to Django untouched, with its body put back: the Django path stays the one that refuses.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core import signals
+from django.core.handlers.wsgi import WSGIRequest
+from django.middleware.security import SecurityMiddleware
+
+from oauth.ratelimit import oauth_rate_limited, rate_limit_hit, token_request_limits
+
+TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
+FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 4096  # a client_credentials body is a few dozen bytes; larger ones go to Django
+RATE_LIMIT_COUNTED = "doorman.rate_limit_counted"  # environ key: the Django path must not recount
+
+
+def _form_params(body: bytes) -> dict[str, str] | None:
+    """The body's parameters, or None when anything about it is unusual."""
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    params = dict(pairs)
+    if len(params) != len(pairs) or any("\x00" in n or "\x00" in v for n, v in pairs):
+        return None
+    return params
+
+
+class TokenFastPath:
+    def __init__(self, application: Callable) -> None:
+        self.application = application
+        self.security = SecurityMiddleware(lambda request: None)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if (
+            environ.get("PATH_INFO") != TOKEN_PATH
+            or environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("QUERY_STRING")
+            or environ.get("CONTENT_TYPE") != FORM
+        ):
+            return self.application(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self.application(environ, start_response)
+        if not 0 < length <= MAX_BODY:
+            return self.application(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # Django reads it again if it gets the request
+        params = _form_params(body)
+        if params is None or params.get("grant_type") != "client_credentials":
+            return self.application(environ, start_response)
+        return self._answer(environ, start_response, params)
+
+    def _answer(self, environ: dict, start_response: Callable, params: dict) -> Iterable[bytes]:
+        # Imported late: config.wsgi builds this wrapper before Django's apps are ready.
+        from oauth.client_credentials import client_credentials_token
+        from oauth.views.token import guarded
+
+        request = WSGIRequest(environ)
+        if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
+            return self.application(environ, start_response)
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            retry_after = rate_limit_hit(token_request_limits(request, params))
+            environ[RATE_LIMIT_COUNTED] = True
+            if retry_after is not None:
+                response = guarded(request, lambda _: oauth_rate_limited(retry_after))
+            else:
+                response = guarded(request, lambda r: client_credentials_token(r, params))
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+        if response is None:  # not certain to succeed: Django's path decides
+            return self.application(environ, start_response)
+        response.setdefault("X-Frame-Options", "DENY")
+        response = self.security.process_response(request, response)
+        status = f"{response.status_code} {response.reason_phrase}"
+        start_response(status, list(response.items()))
+        return [response.content]
+
+
+def token_fast_path(application: Callable) -> Callable:
+    return TokenFastPath(application) if settings.DOORMAN_TOKEN_FAST_PATH else application

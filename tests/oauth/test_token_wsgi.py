@@ -1,0 +1,262 @@
+"""oauth.wsgi.TokenFastPath: client_credentials requests answered ahead of Django's request
+cycle get exactly the Django path's answer, and everything else reaches Django intact."""
+
+from __future__ import annotations
+
+import io
+import json
+from urllib.parse import urlencode
+
+import pytest
+from django.core import signals
+from django.db import OperationalError
+from django.test import override_settings
+
+from audit.models import AuditAction, AuditEvent
+from config.wsgi import application
+from oauth.models import AccessToken
+from oauth.wsgi import TokenFastPath
+from tests.oauth.tokenkit import TOKEN_URL, basic, client_credentials, post_form, sha256
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def connections_kept():
+    """As Django's test client does: the request signals must not close the test's
+    connection (it holds the test's transaction)."""
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+COMPARED_HEADERS = (
+    "Content-Type",
+    "Cache-Control",
+    "Pragma",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+)
+
+
+class Answer:
+    def __init__(self, status: str, headers: list, body: bytes) -> None:
+        self.status_code = int(status.split(" ", 1)[0])
+        self.status = status
+        self.headers = dict(headers)
+        self.body = body
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def call(
+    body: bytes | str,
+    *,
+    content_type: str = "application/x-www-form-urlencoded",
+    method: str = "POST",
+    query: str = "",
+    app=application,
+    **extra,
+) -> Answer:
+    """One request through the production WSGI application (config.wsgi)."""
+    raw = body.encode() if isinstance(body, str) else body
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": TOKEN_URL,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(raw)),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "SCRIPT_NAME": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        **extra,
+    }
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=status, headers=headers)
+
+    result = app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return Answer(started["status"], started["headers"], content)
+
+
+def cc_call(app_with_secret, *, wsgi_app=application, **params) -> Answer:
+    app = app_with_secret.app
+    body = urlencode({"grant_type": "client_credentials", **params})
+    secret = app_with_secret.client_secret
+    return call(body, app=wsgi_app, HTTP_AUTHORIZATION=basic(app.client_id, secret))
+
+
+@pytest.fixture
+def django_path(monkeypatch):
+    """The paths (URLs) of requests that reached Django's token view."""
+    from oauth.views.token import DoormanTokenView
+
+    reached = []
+    original = DoormanTokenView.dispatch
+
+    def dispatch(self, request, *args, **kwargs):
+        reached.append(request.path)
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(DoormanTokenView, "dispatch", dispatch)
+    return reached
+
+
+def test_the_production_application_is_wrapped():
+    assert isinstance(application, TokenFastPath)
+
+
+def test_a_client_credentials_request_is_answered_without_django(cc_app, django_path):
+    answer = cc_call(cc_app, scope="read:organization")
+    assert answer.status == "200 OK"
+    body = answer.json()
+    assert set(body) == {"access_token", "expires_in", "token_type", "scope"}
+    token = AccessToken.objects.get(token_checksum=sha256(body["access_token"]))
+    assert token.application_id == cc_app.app.pk and token.scope == "read:organization"
+    assert token.token == ""  # only the checksum is stored
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED).count() == 1
+    assert django_path == []
+
+
+def test_the_answer_has_the_django_paths_headers(cc_app, django_path):
+    fast = cc_call(cc_app)
+    assert django_path == []
+    slow = post_form(client_credentials(cc_app))
+    assert django_path == [TOKEN_URL]
+    assert slow.status_code == fast.status_code == 200
+    for name in COMPARED_HEADERS:
+        assert fast.headers[name] == slow[name], name
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "status", "error"),
+    [
+        ("grant_type=client_credentials&grant_type=client_credentials", {}, 400, "invalid_request"),
+        ("grant_type=client_credentials&scope=manage%3Ausers", {}, 400, "invalid_scope"),
+        ("grant_type=client_credentials&scope=%00", {}, 400, "invalid_request"),
+        ("grant_type=password&username=a&password=b", {}, 400, "unauthorized_client"),
+        (
+            "grant_type=client_credentials",
+            {"HTTP_AUTHORIZATION": basic("0" * 32, "wrong")},
+            401,
+            "invalid_client",
+        ),
+        # Unknown parameters are ignored (RFC 6749 §3.2), by Django's path.
+        ("grant_type=client_credentials&audience=https%3A%2F%2Fapi.example", {}, 200, None),
+    ],
+    ids=["repeated", "scope not held", "nul", "other grant", "wrong client", "unknown parameter"],
+)
+def test_anything_else_reaches_django_with_its_body(
+    cc_app, django_path, body, extra, status, error
+):
+    app = cc_app.app
+    meta = {"HTTP_AUTHORIZATION": basic(app.client_id, cc_app.client_secret), **extra}
+    answer = call(body, **meta)
+    assert django_path == [TOKEN_URL]
+    # The body arrived whole: Django's answer names the real problem.
+    assert (answer.status_code, answer.json().get("error")) == (status, error)
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert AccessToken.objects.count() == (1 if status == 200 else 0)
+
+
+def test_json_bodies_query_strings_and_other_methods_reach_django(cc_app, django_path):
+    app = cc_app.app
+    auth = {"HTTP_AUTHORIZATION": basic(app.client_id, cc_app.client_secret)}
+    as_json = call(
+        json.dumps({"grant_type": "client_credentials"}), content_type="application/json", **auth
+    )
+    assert as_json.status_code == 200
+    assert django_path == [TOKEN_URL]
+    with_query = call("grant_type=client_credentials", query="scope=profile", **auth)
+    assert with_query.status_code == 400 and with_query.json()["error"] == "invalid_request"
+    assert call("", method="GET", **auth).status_code == 405
+
+
+@override_settings(
+    DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="2/m", DOORMAN_RATELIMIT_TOKEN_PER_IP="1000/m"
+)
+def test_rate_limits_count_each_request_once_whichever_path_answers(cc_app, django_path):
+    app = cc_app.app
+    refused = call(
+        "grant_type=client_credentials", HTTP_AUTHORIZATION=basic(app.client_id, "wrong")
+    )
+    assert refused.status_code == 401  # counted on the fast path, answered by Django
+    assert django_path == [TOKEN_URL]
+    assert cc_call(cc_app).status_code == 200
+    limited = cc_call(cc_app)
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["Cache-Control"] == "no-store"
+    assert limited.json()["error"] == "temporarily_unavailable"
+    assert django_path == [TOKEN_URL]
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_the_https_redirect_still_applies(cc_app, django_path):
+    from django.core.wsgi import get_wsgi_application
+
+    # Middleware reads its settings when built, as at a server's start.
+    answer = cc_call(cc_app, wsgi_app=TokenFastPath(get_wsgi_application()))
+    assert answer.status_code == 301
+    assert answer.headers["Location"].startswith("https://")
+    assert AccessToken.objects.count() == 0
+
+
+def test_a_database_outage_is_a_json_503(cc_app, monkeypatch):
+    def down(*instances):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("oauth.client_credentials.insert_together", down)
+    answer = cc_call(cc_app)
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_request_signals_are_sent_once_each(cc_app, django_path):
+    sent = []
+
+    def started(**kwargs):
+        sent.append("started")
+
+    def finished(**kwargs):
+        sent.append("finished")
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        assert cc_call(cc_app).status_code == 200
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert sent == ["started", "finished"]
+    assert django_path == []
+
+
+def test_the_switch_turns_the_fast_path_off(cc_app, django_path, settings):
+    from oauth.wsgi import token_fast_path
+
+    settings.DOORMAN_TOKEN_FAST_PATH = False
+    inner = object()
+    assert token_fast_path(inner) is inner
