@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
+from config.db import model_build
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,12 @@ def audit_event_build(
     `details` must never contain a secret, a token or a password. The org may be given by its
     id alone (the token path has it without loading the row)."""
     meta = meta or RequestMeta()
-    return AuditEvent(
+    return model_build(
+        AuditEvent,
         action=action,
         outcome=outcome,
-        organization=organization,
-        **({"organization_id": organization_id} if organization is None else {}),
-        actor_user=actor,
+        organization_id=organization.pk if organization is not None else organization_id,
+        actor_user_id=actor.pk if actor is not None else None,
         actor_client_id=actor_app.client_id if actor_app is not None else "",
         actor_name=(actor.username if actor is not None else (actor_app.name if actor_app else "")),
         target_type=target_type or (target._meta.model_name if target is not None else ""),

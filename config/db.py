@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from django.db import connection, transaction
 from django.db.models import Model
+from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin, DateTimeField, Field
 from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLInsertCompiler
@@ -56,6 +57,37 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, list, SQLInsertC
     compiler = query.get_compiler(connection=connection)
     ((sql, _),) = compiler.as_sql()
     return sql, fields, compiler
+
+
+@lru_cache(maxsize=64)
+def _build_plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Callable], ...]]:
+    constant, per_instance = {}, []
+    for field in model._meta.concrete_fields:
+        if field.has_default() and callable(field.default):
+            per_instance.append((field.attname, field.default))
+        else:
+            constant[field.attname] = field.get_default()
+    return constant, tuple(per_instance)
+
+
+def model_build(model: type[Model], **values: Any) -> Model:
+    """A new, unsaved `model(**values)` for the hot paths: every concrete field at its
+    default (callable defaults called for each instance), then `values`, given by attname
+    (`application_id`, not `application`). Skips `__init__`'s generic argument handling and
+    its pre_init/post_init signals, which no model built this way has receivers for."""
+    constant, per_instance = _build_plan(model)
+    unknown = values.keys() - constant.keys() - {name for name, _ in per_instance}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field attnames {sorted(unknown)}")
+    instance = model.__new__(model)
+    attributes = instance.__dict__
+    attributes.update(constant)
+    for name, default in per_instance:
+        if name not in values:
+            attributes[name] = default()
+    attributes.update(values)
+    instance._state = ModelState()
+    return instance
 
 
 def _value_reader(field, compiler: SQLInsertCompiler) -> Callable[[Model, Any], Any]:

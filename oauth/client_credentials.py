@@ -26,7 +26,7 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from audit.models import AuditAction
-from config.db import insert_together
+from config.db import insert_together, model_build
 from connected_apps.models import GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.hashers import ClientSecretHasher
@@ -101,9 +101,10 @@ def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | 
 def _issue(request, app, scope: str) -> HttpResponse | None:
     raw = generate_token()
     lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
-    token = AccessToken(
-        user=None,
-        application=app,
+    token = model_build(
+        AccessToken,
+        user_id=None,
+        application_id=app.pk,
         scope=scope,
         expires=timezone.now() + timedelta(seconds=lifetime),
     )

@@ -130,6 +130,36 @@ def test_insert_values_are_what_djangos_save_would_send(cc_app, org, admin):
             assert type(ours) is type(theirs) and repr(ours) == repr(theirs), field.name
 
 
+@pytest.mark.django_db
+def test_model_build_makes_what_the_constructor_makes(cc_app, org, admin):
+    from django.utils import timezone
+
+    from config.db import model_build
+
+    expires = timezone.now()
+    built = model_build(AccessToken, application_id=cc_app.app.pk, scope="p", expires=expires)
+    made = AccessToken(application=cc_app.app, scope="p", expires=expires)
+    skip = {"_state", "_application_cache"}
+    assert {k: v for k, v in vars(built).items() if k not in skip} == {
+        k: v for k, v in vars(made).items() if k not in skip
+    }
+    assert built._state.adding and built._state.db is None
+    first = model_build(AuditEvent, action="x", organization_id=org.id, actor_user_id=admin.pk)
+    second = model_build(AuditEvent, action="x")
+    assert first.id != second.id  # callable defaults are called for each instance
+    first.details["k"] = 1
+    assert second.details == {}  # and mutable ones are not shared
+    made = AuditEvent(action="x", organization=org, actor_user=admin)
+    assert (first.organization_id, first.actor_user_id, first.outcome, first.client_ip) == (
+        made.organization_id,
+        made.actor_user_id,
+        made.outcome,
+        made.client_ip,
+    )
+    with pytest.raises(TypeError):
+        model_build(AuditEvent, organization=org)  # attnames only
+
+
 @pytest.mark.django_db(transaction=True)
 def test_insert_together_writes_nothing_when_one_row_fails(cc_app):
     broken = AuditEvent(action=None)  # NOT NULL violated: the second statement fails
