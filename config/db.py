@@ -60,14 +60,18 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, list, SQLInsertC
 
 
 @lru_cache(maxsize=64)
-def _build_plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Callable], ...]]:
+def _build_plan(
+    model: type[Model],
+) -> tuple[dict[str, Any], tuple[tuple[str, Callable], ...], frozenset[str]]:
+    """(constant defaults, callable defaults, every attname) of `model`'s concrete fields."""
     constant, per_instance = {}, []
     for field in model._meta.concrete_fields:
         if field.has_default() and callable(field.default):
             per_instance.append((field.attname, field.default))
         else:
             constant[field.attname] = field.get_default()
-    return constant, tuple(per_instance)
+    attnames = frozenset(constant) | {name for name, _ in per_instance}
+    return constant, tuple(per_instance), attnames
 
 
 def model_build(model: type[Model], **values: Any) -> Model:
@@ -75,8 +79,8 @@ def model_build(model: type[Model], **values: Any) -> Model:
     default (callable defaults called for each instance), then `values`, given by attname
     (`application_id`, not `application`). Skips `__init__`'s generic argument handling and
     its pre_init/post_init signals, which no model built this way has receivers for."""
-    constant, per_instance = _build_plan(model)
-    unknown = values.keys() - constant.keys() - {name for name, _ in per_instance}
+    constant, per_instance, attnames = _build_plan(model)
+    unknown = values.keys() - attnames
     if unknown:
         raise TypeError(f"{model.__name__} has no field attnames {sorted(unknown)}")
     instance = model.__new__(model)

@@ -30,6 +30,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 KEY_PREFIX = "ratelimit"
+# WSGI environ key set once a token request has been counted: oauth.wsgi counts it first and
+# may then hand it to the token view, which must not count it again.
+COUNTED_ENVIRON_KEY = "doorman.rate_limit_counted"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE_LIMITED_DESCRIPTION = "Too many requests; retry after the time in Retry-After."
 
@@ -137,6 +140,16 @@ def token_request_limits(request: HttpRequest, params: dict[str, str]) -> list[L
     if params.get("grant_type") == "password":
         limits += sign_in_limits(ip=ip, username=params.get("username", ""))
     return limits
+
+
+def token_request_rate_limited(request: HttpRequest, params: dict[str, str]) -> JsonResponse | None:
+    """Count a token request against its limits, once whichever path sees it first; the 429
+    when it is over one."""
+    if request.META.get(COUNTED_ENVIRON_KEY):
+        return None
+    request.META[COUNTED_ENVIRON_KEY] = True
+    retry_after = rate_limit_hit(token_request_limits(request, params))
+    return None if retry_after is None else oauth_rate_limited(retry_after)
 
 
 def sign_in_limits(*, ip: str, username: str) -> list[Limit]:

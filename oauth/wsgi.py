@@ -21,14 +21,16 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.core import signals
 from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from oauth.ratelimit import oauth_rate_limited, rate_limit_hit, token_request_limits
+from oauth.client_credentials import client_credentials_token
+from oauth.ratelimit import token_request_rate_limited
+from oauth.views.token import guarded
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
 FORM = "application/x-www-form-urlencoded"
 MAX_BODY = 4096  # a client_credentials body is a few dozen bytes; larger ones go to Django
-RATE_LIMIT_COUNTED = "doorman.rate_limit_counted"  # environ key: the Django path must not recount
 
 
 def _form_params(body: bytes) -> dict[str, str] | None:
@@ -70,21 +72,17 @@ class TokenFastPath:
         return self._answer(environ, start_response, params)
 
     def _answer(self, environ: dict, start_response: Callable, params: dict) -> Iterable[bytes]:
-        # Imported late: config.wsgi builds this wrapper before Django's apps are ready.
-        from oauth.client_credentials import client_credentials_token
-        from oauth.views.token import guarded
-
         request = WSGIRequest(environ)
         if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
             return self.application(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
+
+        def handle(request: WSGIRequest) -> HttpResponse | None:
+            limited = token_request_rate_limited(request, params)
+            return limited if limited is not None else client_credentials_token(request, params)
+
         try:
-            retry_after = rate_limit_hit(token_request_limits(request, params))
-            environ[RATE_LIMIT_COUNTED] = True
-            if retry_after is not None:
-                response = guarded(request, lambda _: oauth_rate_limited(retry_after))
-            else:
-                response = guarded(request, lambda r: client_credentials_token(r, params))
+            response = guarded(request, handle)
         finally:
             signals.request_finished.send(sender=self.__class__)
         if response is None:  # not certain to succeed: Django's path decides

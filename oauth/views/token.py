@@ -26,8 +26,7 @@ from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.client_credentials import client_credentials_token
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
-from oauth.ratelimit import oauth_rate_limited, rate_limit_hit, token_request_limits
-from oauth.wsgi import RATE_LIMIT_COUNTED
+from oauth.ratelimit import token_request_rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,7 @@ class OAuthEndpointMixin:
 
 class DoormanTokenView(OAuthEndpointMixin, TokenView):
     def _rate_limited(self, request) -> HttpResponse | None:
-        if request.META.get(RATE_LIMIT_COUNTED):
-            return None  # oauth.wsgi counted this request before handing it over
-        limits = token_request_limits(request, dict(request.doorman_params))
-        retry_after = rate_limit_hit(limits)
-        return None if retry_after is None else oauth_rate_limited(retry_after)
+        return token_request_rate_limited(request, dict(request.doorman_params))
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def post(self, request, *args, **kwargs) -> HttpResponse:

@@ -260,3 +260,16 @@ def test_the_switch_turns_the_fast_path_off(cc_app, django_path, settings):
     settings.DOORMAN_TOKEN_FAST_PATH = False
     inner = object()
     assert token_fast_path(inner) is inner
+
+
+def test_a_failing_rate_limiter_is_a_json_error_not_a_traceback(cc_app, monkeypatch):
+    def broken(request, params):
+        raise RuntimeError("cache away")
+
+    monkeypatch.setattr("oauth.wsgi.token_request_rate_limited", broken)
+    answer = cc_call(cc_app)
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "server_error"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert b"cache away" not in answer.body
+    assert AccessToken.objects.count() == 0
