@@ -7,21 +7,57 @@ validator); a database copy holds nothing that works as a credential.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractGrant,
     AbstractIDToken,
     AbstractRefreshToken,
+    TokenChecksumField,
 )
 
 from oauth.principal_cache import access_token_revoked
 
 
 class AccessToken(AbstractAccessToken):
-    """`application` is null for a user's own platform token (`POST /accounts/login`)."""
+    """`application` is null for a user's own platform token (`POST /accounts/login`).
 
-    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+    Every token issued costs one entry in each of the table's indexes, so they are only the
+    useful ones: the checksum's uniqueness without DOT's second, LIKE-only index on it, and
+    the user and token-family indexes partial, since a client_credentials token has neither.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        blank=True,
+        null=True,
+        related_name="%(app_label)s_%(class)s",
+        db_index=False,  # Meta.indexes
+        verbose_name="user",
+    )
+    token_checksum = TokenChecksumField(max_length=64, verbose_name="token checksum")
+    token_family = models.UUIDField(null=True, blank=True)
+
+    class Meta(AbstractAccessToken.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token_checksum"], name="oauth_accesstoken_token_checksum_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user"],
+                condition=models.Q(user__isnull=False),
+                name="oauth_accesstoken_user_set",
+            ),
+            models.Index(
+                fields=["token_family"],
+                condition=models.Q(token_family__isnull=False),
+                name="oauth_accesstoken_family_set",
+            ),
+        ]
 
     def revoke(self) -> None:
         """Delete the token (DOT) and tell every worker that remembered it."""
