@@ -26,7 +26,13 @@ class RequestMeta:
         )
 
 
-def audit_event_build(
+def audit_event_build(**fields: Any) -> AuditEvent:
+    """One event, not yet saved (for a caller inserting it together with other rows); the
+    arguments of `audit_event_values`."""
+    return model_build(AuditEvent, **audit_event_values(**fields))
+
+
+def audit_event_values(
     *,
     action: AuditAction,
     organization: Any | None,
@@ -38,25 +44,26 @@ def audit_event_build(
     details: dict[str, Any] | None = None,
     meta: RequestMeta | None = None,
     organization_id: Any | None = None,
-) -> AuditEvent:
-    """One event, not yet saved (for a caller inserting it together with other rows).
-    `details` must never contain a secret, a token or a password. The org may be given by its
-    id alone (the token path has it without loading the row)."""
+) -> dict[str, Any]:
+    """An event's field values by attname (`config.db.rows_insert` takes them as they are).
+    `details` must never contain a secret, a token or a password. The org may be given by
+    its id alone (the token path has it without loading the row)."""
     meta = meta or RequestMeta()
-    return model_build(
-        AuditEvent,
-        action=action,
-        outcome=outcome,
-        organization_id=organization.pk if organization is not None else organization_id,
-        actor_user_id=actor.pk if actor is not None else None,
-        actor_client_id=actor_app.client_id if actor_app is not None else "",
-        actor_name=(actor.username if actor is not None else (actor_app.name if actor_app else "")),
-        target_type=target_type or (target._meta.model_name if target is not None else ""),
-        target_id=str(target.pk) if target is not None else "",
-        client_ip=meta.client_ip,
-        user_agent=meta.user_agent,
-        details=details or {},
-    )
+    return {
+        "action": str(action),
+        "outcome": str(outcome),
+        "organization_id": organization.pk if organization is not None else organization_id,
+        "actor_user_id": actor.pk if actor is not None else None,
+        "actor_client_id": actor_app.client_id if actor_app is not None else "",
+        "actor_name": (
+            actor.username if actor is not None else (actor_app.name if actor_app else "")
+        ),
+        "target_type": target_type or (target._meta.model_name if target is not None else ""),
+        "target_id": str(target.pk) if target is not None else "",
+        "client_ip": meta.client_ip,
+        "user_agent": meta.user_agent,
+        "details": details or {},
+    }
 
 
 def audit_record(**fields: Any) -> AuditEvent:

@@ -42,8 +42,7 @@ def counter_incr(key: str, timeout: int) -> int:
     On Redis one round trip (INCR, and EXPIRE NX, which only a new key takes; Django's incr
     costs an EXISTS and an INCRBY); the same through Django's API on any other cache."""
     cache = caches["default"]
-    full_key = cache.make_and_validate_key(key)
-    replies = hot_path_commands(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
+    replies = hot_path_commands(*counter_incr_commands(key, timeout))
     if replies is not None:
         return int(replies[0])
     try:
@@ -52,6 +51,12 @@ def counter_incr(key: str, timeout: int) -> int:
         if cache.add(key, 1, timeout):
             return 1
         return cache.incr(key)  # another process added it meanwhile
+
+
+def counter_incr_commands(key: str, timeout: int) -> tuple[tuple, tuple]:
+    """`counter_incr`'s Redis commands, for a caller sending them with others."""
+    full_key = cache_key(key)
+    return ("INCR", full_key), ("EXPIRE", full_key, timeout, "NX")
 
 
 class HotPathRedis:

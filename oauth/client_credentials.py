@@ -23,17 +23,21 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
-from oauth2_provider.models import set_token_value
 
-from audit.models import AuditAction
-from config.db import insert_together, model_build
+from audit.models import AuditAction, AuditEvent
+from config.db import rows_insert
 from connected_apps.models import GrantType
-from connected_apps.usage import usage_record_token_issued
+from connected_apps.usage import (
+    usage_count_commands,
+    usage_record_token_issued,
+    usage_uncount,
+)
+from oauth import principal_cache
 from oauth.hashers import ClientSecretHasher
-from oauth.issuance import request_meta, token_event_build
+from oauth.issuance import request_meta, token_event_values
 from oauth.models import AccessToken
 from oauth.scopes import ConnectedAppScopes
-from oauth.tokens import generate_token
+from oauth.tokens import generate_token, token_stored_values
 from oauth.validators.clients import CLIENT_ID_SHAPE, token_endpoint_app_load
 
 # Parameters this path understands; any other (resource indicators, assertions...) goes the
@@ -67,6 +71,13 @@ def _client_credentials(request, params: dict[str, str]) -> tuple[str, str] | No
 
 def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | None:
     """The token response for a client_credentials request certain to succeed, else None."""
+    body = client_credentials_issue(request, params)
+    return None if body is None else HttpResponse(body, content_type="application/json")
+
+
+def client_credentials_issue(request, params: dict[str, str]) -> bytes | None:
+    """The token response's JSON body for a client_credentials request certain to
+    succeed, else None (nothing issued, nothing counted)."""
     if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or set(params) - KNOWN_PARAMETERS:
         return None
     credentials = _client_credentials(request, params)
@@ -75,7 +86,37 @@ def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | 
     client_id, secret = credentials
     if not CLIENT_ID_SHAPE.fullmatch(client_id):
         return None
-    app = token_endpoint_app_load(client_id)
+    # An app this worker knows is counted (usage) in the round trip that reads the cache
+    # generation; the count is taken back if no token comes of it.
+    day = timezone.now().date()
+    generation, counted_pk = None, None
+    if principal_cache.enabled():
+        counted_pk = _remembered_app_pk(client_id)
+        generation, replies = principal_cache.generation_current_with(
+            *(usage_count_commands(counted_pk, day) if counted_pk is not None else ())
+        )
+        if replies is None:
+            counted_pk = None
+    app, body = None, None
+    try:
+        app = token_endpoint_app_load(client_id, generation=generation)
+        scope = _granted_scope(request, app, secret, params.get("scope"))
+        if scope is not None:
+            body = _issue(request, app, scope, counted=app.pk == counted_pk)
+    finally:
+        if counted_pk is not None and (body is None or app is None or app.pk != counted_pk):
+            usage_uncount(counted_pk, day)
+    return body
+
+
+def _remembered_app_pk(client_id: str) -> int | None:
+    remembered = principal_cache.app_facts.peek(client_id)  # (snapshot, scopes, owner on)
+    return None if remembered is None else remembered[0][1]["id"]
+
+
+def _granted_scope(request, app, secret: str, requested: str | None) -> str | None:
+    """The scope to grant `app` authenticating with `secret`, or None for anything but a
+    certain success."""
     if (
         app is None
         or not app.is_usable(request)
@@ -86,35 +127,31 @@ def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | 
         or not SECRET_HASHER.verify(secret, app.client_secret)
     ):
         return None
-    requested = params.get("scope")
     if requested is None:
         scopes = SCOPES.get_default_scopes(app)
     else:
         scopes = requested.split(" ")
         if not all(scopes) or not set(scopes) <= set(SCOPES.get_available_scopes(app)):
             return None
-    if not scopes:
-        return None
-    return _issue(request, app, " ".join(scopes))
+    return " ".join(scopes) if scopes else None
 
 
-def _issue(request, app, scope: str) -> HttpResponse | None:
+def _issue(request, app, scope: str, *, counted: bool) -> bytes | None:
     raw = generate_token()
     lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
-    token = model_build(
-        AccessToken,
-        user_id=None,
-        application_id=app.pk,
-        scope=scope,
-        expires=timezone.now() + timedelta(seconds=lifetime),
-    )
-    set_token_value(token, raw)
-    event = token_event_build(
+    token = {
+        **token_stored_values(raw),
+        "application_id": app.pk,
+        "scope": scope,
+        "expires": timezone.now() + timedelta(seconds=lifetime),
+        "resource": [],
+    }
+    event = token_event_values(
         action=AuditAction.TOKEN_ISSUED,
         app=app,
         user=None,
         details={
-            "grant_type": GrantType.CLIENT_CREDENTIALS,
+            "grant_type": GrantType.CLIENT_CREDENTIALS.value,
             "scope": scope,
             "refresh_token_issued": False,
         },
@@ -123,9 +160,10 @@ def _issue(request, app, scope: str) -> HttpResponse | None:
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with savepoint:
-            insert_together(token, event)  # the token and its audit event: both or neither
+            # The token and its audit event: both or neither.
+            rows_insert((AccessToken, token), (AuditEvent, event))
     except IntegrityError:
         return None  # the app went away meanwhile: the general path refuses it properly
-    usage_record_token_issued(app=app)
+    usage_record_token_issued(app=app, counted=counted)
     body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
-    return HttpResponse(json.dumps(body), content_type="application/json")
+    return json.dumps(body).encode()

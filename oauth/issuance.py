@@ -18,7 +18,8 @@ from oauth2_provider.models import set_token_value
 
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction, AuditEvent, AuditOutcome
-from audit.services import RequestMeta, audit_event_build
+from audit.services import RequestMeta, audit_event_values
+from config.db import model_build
 from oauth.models import AccessToken
 from oauth.tokens import generate_token
 
@@ -44,7 +45,12 @@ def token_event_record(**fields: Any) -> None:
     token_event_build(**fields).save(force_insert=True)
 
 
-def token_event_build(
+def token_event_build(**fields: Any) -> AuditEvent:
+    """A token event, not yet saved (the arguments of `token_event_values`)."""
+    return model_build(AuditEvent, **token_event_values(**fields))
+
+
+def token_event_values(
     *,
     action: AuditAction,
     app: Any,
@@ -52,8 +58,9 @@ def token_event_build(
     details: dict[str, Any],
     meta: RequestMeta,
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
-) -> AuditEvent:
-    return audit_event_build(
+) -> dict[str, Any]:
+    """A token event's field values by attname."""
+    return audit_event_values(
         action=action,
         organization=None,
         organization_id=_organization_id(app, user),

@@ -113,6 +113,11 @@ class WorkerMemo:
                 self._entries.pop(old, None)
         self._entries[key] = Entry(generation, time.monotonic(), expires, value)
 
+    def peek(self, key: object) -> object | None:
+        """The value stored for `key`, trusted or not: a hint only, never an answer."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.value
+
     def forget(self, key: object) -> None:
         self._entries.pop(key, None)
 
@@ -153,6 +158,21 @@ def generation_current() -> str | None:
     """The current generation (one cache round trip); None when none is known yet."""
     found = _read(GENERATION_KEY)
     return None if found is None else _generation_or_start(found[0])
+
+
+def generation_current_with(*commands: tuple) -> tuple[str | None, list | None]:
+    """(the current generation, the replies of `commands` run on Redis in the same round
+    trip). The replies are None when the commands were not run: the cache is not Redis, or
+    it could not answer (then the generation is None too, and nothing is trusted)."""
+    if not commands:
+        return generation_current(), None
+    try:
+        replies = hot_path_commands(("MGET", cache_key(GENERATION_KEY)), *commands)
+    except HotPathUnavailable:
+        return None, None
+    if replies is None:  # not Redis
+        return generation_current(), None
+    return _generation_or_start(cache_value(replies[0][0])), replies[1:]
 
 
 def lookup(checksum: str) -> tuple[str | None, Entry | None]:

@@ -38,11 +38,16 @@ from oauth.validators.common import (
 CLIENT_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
-def token_endpoint_app_load(client_id: str) -> ConnectedApp | None:
+_UNREAD = object()
+
+
+def token_endpoint_app_load(client_id: str, *, generation: object = _UNREAD) -> ConnectedApp | None:
     """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
     (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
-    instance each time; from this worker's memo while the generation holds, else 3 queries."""
-    generation = principal_cache.generation_current() if principal_cache.enabled() else None
+    instance each time; from this worker's memo while the generation holds, else 3 queries.
+    A caller that has just read the cache generation passes it (None: nothing is trusted)."""
+    if generation is _UNREAD:
+        generation = principal_cache.generation_current() if principal_cache.enabled() else None
     entry = principal_cache.app_facts.get(client_id, generation)
     if entry is not None:
         snapshot, scope_names, owner_enabled = entry.value

@@ -223,10 +223,10 @@ def test_the_https_redirect_still_applies(cc_app, django_path):
 
 
 def test_a_database_outage_is_a_json_503(cc_app, monkeypatch):
-    def down(*instances):
+    def down(*rows):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("oauth.client_credentials.insert_together", down)
+    monkeypatch.setattr("oauth.client_credentials.rows_insert", down)
     answer = cc_call(cc_app)
     assert answer.status_code == 503
     assert answer.json()["error"] == "temporarily_unavailable"
