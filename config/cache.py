@@ -42,7 +42,8 @@ def counter_incr(key: str, timeout: int) -> int:
     On Redis one round trip (INCR, and EXPIRE NX, which only a new key takes; Django's incr
     costs an EXISTS and an INCRBY); the same through Django's API on any other cache."""
     cache = caches["default"]
-    replies = hot_path_commands(*counter_incr_commands(key, timeout))
+    full_key = cache.make_and_validate_key(key)
+    replies = hot_path_commands(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
     if replies is not None:
         return int(replies[0])
     try:
@@ -53,10 +54,14 @@ def counter_incr(key: str, timeout: int) -> int:
         return cache.incr(key)  # another process added it meanwhile
 
 
-def counter_incr_commands(key: str, timeout: int) -> tuple[tuple, tuple]:
-    """`counter_incr`'s Redis commands, for a caller sending them with others."""
+def counter_add(key: str, timeout: int) -> None:
+    """`counter_incr` without waiting for the new value: on Redis the commands are only
+    sent (no round trip), elsewhere the same as counter_incr."""
+    if not isinstance(caches["default"], RedisCache):
+        counter_incr(key, timeout)
+        return
     full_key = cache_key(key)
-    return ("INCR", full_key), ("EXPIRE", full_key, timeout, "NX")
+    _hot_path.send(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
 
 
 class HotPathRedis:
@@ -79,6 +84,31 @@ class HotPathRedis:
             pool = caches["default"]._cache._get_connection_pool(write=True)
             local.connection, local.pid = pool.make_connection(), os.getpid()
         return local.connection
+
+    def _quiet(self):
+        """This thread's connection for commands nobody waits on: Redis sends it no replies
+        at all (CLIENT REPLY OFF), so nothing is ever left to read."""
+        local = self._local
+        if getattr(local, "quiet", None) is None or local.quiet_pid != os.getpid():
+            pool = caches["default"]._cache._get_connection_pool(write=True)
+            quiet = pool.make_connection()
+            quiet.connect()
+            quiet.send_command("CLIENT", "REPLY", "OFF")
+            local.quiet, local.quiet_pid = quiet, os.getpid()
+        return local.quiet
+
+    def send(self, *commands: tuple) -> None:
+        """Send `commands` without waiting for Redis to run them (a count no request needs
+        to see the result of). A command is lost only if Redis goes away as it is sent."""
+        try:
+            quiet = self._quiet()
+            quiet.send_packed_command(quiet.pack_commands(commands))
+        except (RedisError, OSError) as exc:
+            quiet = getattr(self._local, "quiet", None)
+            if quiet is not None:
+                quiet.disconnect()
+            self._local.quiet = None
+            raise HotPathUnavailable from exc
 
     def execute(self, *commands: tuple) -> list:
         connection = self._connected()

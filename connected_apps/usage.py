@@ -12,7 +12,6 @@ row, and skips the UPDATE while the stored value is that fresh.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -21,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.cache import counter_incr, counter_incr_commands
+from config.cache import counter_add
 from connected_apps.models import AppUsageDay, ConnectedApp
 
 COUNTER_TTL = 40 * 24 * 3600  # longer than the 30-day window, so nothing expires unrolled
@@ -39,26 +38,13 @@ def usage_counter_key(app_pk: int, day: date) -> str:
     return f"usage:tokens:{app_pk}:{day.isoformat()}"
 
 
-def usage_count_commands(app_pk: int, day: date) -> tuple[tuple, ...]:
-    """The Redis commands counting one token of `app_pk` on `day`, for the client_credentials
-    path to send ahead of issuing, in the round trip it makes anyway. If it then issues
-    nothing, `usage_uncount` takes the count back."""
-    return counter_incr_commands(usage_counter_key(app_pk, day), COUNTER_TTL)
-
-
-def usage_uncount(app_pk: int, day: date) -> None:
-    """Take back a count sent ahead for a token that was not issued after all (a pending
-    count may go below zero meanwhile; the roll-up adds it as it is)."""
-    with contextlib.suppress(ValueError):  # rolled up and expired meanwhile: nothing to undo
-        cache.decr(usage_counter_key(app_pk, day))
-
-
-def usage_record_token_issued(*, app: ConnectedApp, counted: bool = False) -> None:
-    """Count one token for today (unless the caller `counted` it already, with
-    `usage_count_commands`); stamp `last_used_at` if it is over a minute old."""
+def usage_record_token_issued(*, app: ConnectedApp) -> None:
+    """Count one token for today; stamp `last_used_at` if it is over a minute old. On Redis
+    the count is sent without waiting for its reply, so a token request waits on no second
+    server; Redis serves connections in the order they became readable, so the count is in
+    place before a request sent after this one's answer reads it."""
     now = timezone.now()
-    if not counted:
-        counter_incr(usage_counter_key(app.pk, now.date()), COUNTER_TTL)
+    counter_add(usage_counter_key(app.pk, now.date()), COUNTER_TTL)
     last_used = max(filter(None, (app.last_used_at, _stamped.get(app.pk))), default=None)
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         ConnectedApp.objects.filter(pk=app.pk).filter(

@@ -27,18 +27,18 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from config.db import rows_insert
 from connected_apps.models import GrantType
-from connected_apps.usage import (
-    usage_count_commands,
-    usage_record_token_issued,
-    usage_uncount,
-)
+from connected_apps.usage import usage_record_token_issued
 from oauth import principal_cache
 from oauth.hashers import ClientSecretHasher
 from oauth.issuance import request_meta, token_event_values
 from oauth.models import AccessToken
 from oauth.scopes import ConnectedAppScopes
 from oauth.tokens import generate_token, token_stored_values
-from oauth.validators.clients import CLIENT_ID_SHAPE, token_endpoint_app_load
+from oauth.validators.clients import (
+    CLIENT_ID_SHAPE,
+    token_endpoint_app,
+    token_endpoint_app_load,
+)
 
 # Parameters this path understands; any other (resource indicators, assertions...) goes the
 # general way.
@@ -77,7 +77,7 @@ def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | 
 
 def client_credentials_issue(request, params: dict[str, str]) -> bytes | None:
     """The token response's JSON body for a client_credentials request certain to
-    succeed, else None (nothing issued, nothing counted)."""
+    succeed, else None."""
     if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or set(params) - KNOWN_PARAMETERS:
         return None
     credentials = _client_credentials(request, params)
@@ -86,32 +86,21 @@ def client_credentials_issue(request, params: dict[str, str]) -> bytes | None:
     client_id, secret = credentials
     if not CLIENT_ID_SHAPE.fullmatch(client_id):
         return None
-    # An app this worker knows is counted (usage) in the round trip that reads the cache
-    # generation; the count is taken back if no token comes of it.
-    day = timezone.now().date()
-    generation, counted_pk = None, None
-    if principal_cache.enabled():
-        counted_pk = _remembered_app_pk(client_id)
-        generation, replies = principal_cache.generation_current_with(
-            *(usage_count_commands(counted_pk, day) if counted_pk is not None else ())
-        )
-        if replies is None:
-            counted_pk = None
-    app, body = None, None
-    try:
-        app = token_endpoint_app_load(client_id, generation=generation)
+    # An app this worker remembers is used without asking whether it is still current: the
+    # insert itself checks that (one round trip in all), and issues nothing if it is not.
+    remembered = principal_cache.app_facts.recent(client_id) if principal_cache.enabled() else None
+    current = remembered and principal_cache.app_generation_is(remembered.generation)
+    if current:
+        app = token_endpoint_app(remembered.value)
         scope = _granted_scope(request, app, secret, params.get("scope"))
         if scope is not None:
-            body = _issue(request, app, scope, counted=app.pk == counted_pk)
-    finally:
-        if counted_pk is not None and (body is None or app is None or app.pk != counted_pk):
-            usage_uncount(counted_pk, day)
-    return body
-
-
-def _remembered_app_pk(client_id: str) -> int | None:
-    remembered = principal_cache.app_facts.peek(client_id)  # (snapshot, scopes, owner on)
-    return None if remembered is None else remembered[0][1]["id"]
+            body = _issue(request, app, scope, only_if=current)
+            if body is not None:
+                return body
+    # Refused or issued nothing on what this worker remembered: decide on current facts.
+    app = token_endpoint_app_load(client_id)
+    scope = _granted_scope(request, app, secret, params.get("scope"))
+    return None if scope is None else _issue(request, app, scope)
 
 
 def _granted_scope(request, app, secret: str, requested: str | None) -> str | None:
@@ -136,7 +125,8 @@ def _granted_scope(request, app, secret: str, requested: str | None) -> str | No
     return " ".join(scopes) if scopes else None
 
 
-def _issue(request, app, scope: str, *, counted: bool) -> bytes | None:
+def _issue(request, app, scope: str, *, only_if: tuple[str, list] | None = None) -> bytes | None:
+    """Issue a token (its row and audit event), `only_if` that SQL condition holds."""
     raw = generate_token()
     lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
     token = {
@@ -161,9 +151,10 @@ def _issue(request, app, scope: str, *, counted: bool) -> bytes | None:
     try:
         with savepoint:
             # The token and its audit event: both or neither.
-            rows_insert((AccessToken, token), (AuditEvent, event))
+            if not rows_insert((AccessToken, token), (AuditEvent, event), only_if=only_if):
+                return None
     except IntegrityError:
         return None  # the app went away meanwhile: the general path refuses it properly
-    usage_record_token_issued(app=app, counted=counted)
+    usage_record_token_issued(app=app)
     body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
     return json.dumps(body).encode()

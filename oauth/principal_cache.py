@@ -13,6 +13,11 @@ only while nothing that could change the answer has happened. One cache round tr
 - a **revocation mark** per token, set when one token is revoked (the revocation endpoint,
   refresh rotation), so a busy token-refreshing client does not wipe everyone's entries.
 
+Token-endpoint clients (`app_facts`) are checked against a generation of their own on
+PostgreSQL: a sequence advanced with the cache generation. The client_credentials path reads
+no cache at all: its insert carries the condition that the sequence still holds the value the
+entry was stored under, so a stale entry issues nothing (and is reloaded).
+
 Both are written immediately and again once the writing transaction commits, so no request
 that starts after the change was answered can see the old state. A missing generation (cache
 flushed, first start) means "not known": nothing is trusted until a new one is in place.
@@ -31,7 +36,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -39,6 +44,7 @@ from django.utils import timezone
 from config.cache import HotPathUnavailable, cache_key, cache_value, hot_path_commands
 
 GENERATION_KEY = "doorman:principals:generation"
+APP_GENERATION = "doorman_app_generation"  # a PostgreSQL sequence (oauth migration 0003)
 REVOKED_PREFIX = "doorman:principals:revoked:"
 MAX_ENTRIES = 20_000
 # Past a token's expiry its revocation mark no longer matters; keep it a little longer.
@@ -90,12 +96,22 @@ class WorkerMemo:
         self._entries: dict[object, Entry] = {}
 
     def get(self, key: object, generation: str | None) -> Entry | None:
+        entry = self.recent(key)
+        if entry is not None and (generation is None or entry.generation != generation):
+            self._entries.pop(key, None)
+            return None
+        return entry
+
+    def recent(self, key: object) -> Entry | None:
+        """The entry for `key` if it is young enough and unexpired, whatever the generation:
+        trusted only by a caller that checks `entry.generation` in the same step as it acts
+        (oauth.client_credentials, inside its insert)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
         fresh = time.monotonic() - entry.stored_at < settings.DOORMAN_TOKEN_CACHE_SECONDS
         expired = entry.expires is not None and entry.expires <= timezone.now()
-        if generation is None or entry.generation != generation or not fresh or expired:
+        if not fresh or expired:
             self._entries.pop(key, None)
             return None
         return entry
@@ -112,11 +128,6 @@ class WorkerMemo:
             for old in list(self._entries)[: self.max_entries // 2]:
                 self._entries.pop(old, None)
         self._entries[key] = Entry(generation, time.monotonic(), expires, value)
-
-    def peek(self, key: object) -> object | None:
-        """The value stored for `key`, trusted or not: a hint only, never an answer."""
-        entry = self._entries.get(key)
-        return None if entry is None else entry.value
 
     def forget(self, key: object) -> None:
         self._entries.pop(key, None)
@@ -160,21 +171,6 @@ def generation_current() -> str | None:
     return None if found is None else _generation_or_start(found[0])
 
 
-def generation_current_with(*commands: tuple) -> tuple[str | None, list | None]:
-    """(the current generation, the replies of `commands` run on Redis in the same round
-    trip). The replies are None when the commands were not run: the cache is not Redis, or
-    it could not answer (then the generation is None too, and nothing is trusted)."""
-    if not commands:
-        return generation_current(), None
-    try:
-        replies = hot_path_commands(("MGET", cache_key(GENERATION_KEY)), *commands)
-    except HotPathUnavailable:
-        return None, None
-    if replies is None:  # not Redis
-        return generation_current(), None
-    return _generation_or_start(cache_value(replies[0][0])), replies[1:]
-
-
 def lookup(checksum: str) -> tuple[str | None, Entry | None]:
     """(current generation, the trusted principal entry for `checksum` or None); one cache
     round trip. The generation is None when the token carries a revocation mark."""
@@ -189,6 +185,32 @@ def lookup(checksum: str) -> tuple[str | None, Entry | None]:
     return generation, principals.get(checksum, generation)
 
 
+def app_generation_current() -> str | None:
+    """The generation `app_facts` entries are stored under. On PostgreSQL the value of the
+    APP_GENERATION sequence, which the client_credentials path can check inside its insert
+    (no cache round trip); elsewhere the cache generation."""
+    if connection.vendor != "postgresql":
+        return generation_current()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value FROM {APP_GENERATION}")  # noqa: S608 (a constant)
+        return f"app:{cursor.fetchone()[0]}"
+
+
+def app_generation_is(generation: str) -> tuple[str, list] | None:
+    """An SQL condition true while `generation` (from app_generation_current) is current,
+    for a statement that must act only on fresh app facts; None off PostgreSQL."""
+    if connection.vendor != "postgresql" or not generation.startswith("app:"):
+        return None
+    condition = f"(SELECT last_value FROM {APP_GENERATION}) = %s"  # noqa: S608 (a constant)
+    return condition, [int(generation[4:])]
+
+
+def _app_generation_advance() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval('{APP_GENERATION}')")
+
+
 def _now_and_on_commit(action) -> None:
     action()
     transaction.on_commit(action)
@@ -199,6 +221,7 @@ def principals_invalidate() -> None:
 
     def new_generation() -> None:
         cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
+        _app_generation_advance()
 
     _now_and_on_commit(new_generation)
 

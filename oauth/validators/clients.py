@@ -38,28 +38,29 @@ from oauth.validators.common import (
 CLIENT_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
-_UNREAD = object()
-
-
-def token_endpoint_app_load(client_id: str, *, generation: object = _UNREAD) -> ConnectedApp | None:
+def token_endpoint_app_load(client_id: str) -> ConnectedApp | None:
     """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
     (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
-    instance each time; from this worker's memo while the generation holds, else 3 queries.
-    A caller that has just read the cache generation passes it (None: nothing is trusted)."""
-    if generation is _UNREAD:
-        generation = principal_cache.generation_current() if principal_cache.enabled() else None
+    instance each time; from this worker's memo while the app generation holds, else 3 queries."""
+    generation = principal_cache.app_generation_current() if principal_cache.enabled() else None
     entry = principal_cache.app_facts.get(client_id, generation)
     if entry is not None:
-        snapshot, scope_names, owner_enabled = entry.value
-    else:
-        app = ConnectedApp.objects.filter(client_id=client_id).order_by()[:1]
-        if not app:
-            return None
-        app = app[0]
-        snapshot = principal_cache.model_snapshot(app)
-        scope_names = frozenset(AppScope.objects.filter(app=app).values_list("scope", flat=True))
-        owner_enabled = org_apps_enabled(org_id=app.root_org_id)
-        principal_cache.app_facts.put(client_id, generation, (snapshot, scope_names, owner_enabled))
+        return token_endpoint_app(entry.value)
+    app = ConnectedApp.objects.filter(client_id=client_id).order_by()[:1]
+    if not app:
+        return None
+    app = app[0]
+    snapshot = principal_cache.model_snapshot(app)
+    scope_names = frozenset(AppScope.objects.filter(app=app).values_list("scope", flat=True))
+    owner_enabled = org_apps_enabled(org_id=app.root_org_id)
+    facts = (snapshot, scope_names, owner_enabled)
+    principal_cache.app_facts.put(client_id, generation, facts)
+    return token_endpoint_app(facts)
+
+
+def token_endpoint_app(facts: tuple) -> ConnectedApp:
+    """A fresh app instance from what `token_endpoint_app_load` remembers of it."""
+    snapshot, scope_names, owner_enabled = facts
     app = principal_cache.model_restore(snapshot)
     app.doorman_scope_names = scope_names
     app.doorman_owner_enabled = owner_enabled

@@ -45,7 +45,7 @@ def test_a_refused_request_of_a_known_app_counts_nothing(cc_app, refused):
 def test_a_failed_insert_takes_its_count_back(cc_app, monkeypatch):
     assert post_form(client_credentials(cc_app)).status_code == 200
 
-    def down(*rows):
+    def down(*rows, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("oauth.client_credentials.rows_insert", down)

@@ -223,7 +223,7 @@ def test_the_https_redirect_still_applies(cc_app, django_path):
 
 
 def test_a_database_outage_is_a_json_503(cc_app, monkeypatch):
-    def down(*rows):
+    def down(*rows, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("oauth.client_credentials.rows_insert", down)
