@@ -258,7 +258,7 @@ def serving_facts(env: dict) -> dict[str, Any]:
     """How the Django targets are served in this run."""
     if serving(env) == "gunicorn":
         return {"server": "gunicorn", **gunicorn_settings(env)}
-    workers = int(env.get("DOORMAN_WORKERS") or 2 * (os.cpu_count() or 1) + 1)  # bin/serve's
+    workers = int(env.get("DOORMAN_WORKERS") or (os.cpu_count() or 1) + 1)  # bin/serve's
     return {
         "server": "granian",
         "workers": workers,

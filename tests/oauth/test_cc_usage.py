@@ -1,8 +1,6 @@
-"""Usage counts of client_credentials tokens: the direct path counts an app this worker
-already knows in the cache round trip it makes anyway, ahead of issuing, and takes the count
-back whenever no token comes of the request. Whatever path answers, a count is exactly the
-tokens issued. (With Redis, CI's shape, the counts ride along; with the in-process cache they
-are counted after issuing: the same figures either way.)"""
+"""Usage counts of client_credentials tokens: whatever path answers, and whether the count
+is sent without waiting (Redis, CI's shape) or counted in process, a count is exactly the
+tokens issued; a refused or failed request counts nothing."""
 
 from __future__ import annotations
 
