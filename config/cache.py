@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
@@ -56,12 +56,19 @@ def counter_incr(key: str, timeout: int) -> int:
 
 def counter_add(key: str, timeout: int) -> None:
     """`counter_incr` without waiting for the new value: on Redis the commands are only
-    sent (no round trip), elsewhere the same as counter_incr."""
-    if not isinstance(caches["default"], RedisCache):
+    sent (no round trip; packed once per key), elsewhere the same as counter_incr."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
         counter_incr(key, timeout)
         return
-    full_key = cache_key(key)
-    _hot_path.send(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
+    _hot_path.send(*_counter_add_commands(cache.make_key(key), timeout))
+
+
+@lru_cache(maxsize=4096)
+def _counter_add_commands(full_key: str, timeout: int) -> tuple[tuple, ...]:
+    # The key is made by the caller's code (no user input), so it is not validated for
+    # memcached on every call.
+    return ("INCR", full_key), ("EXPIRE", full_key, timeout, "NX")
 
 
 class HotPathRedis:
@@ -94,7 +101,7 @@ class HotPathRedis:
             quiet = pool.make_connection()
             quiet.connect()
             quiet.send_command("CLIENT", "REPLY", "OFF")
-            local.quiet, local.quiet_pid = quiet, os.getpid()
+            local.quiet, local.quiet_pid, local.packed = quiet, os.getpid(), {}
         return local.quiet
 
     def send(self, *commands: tuple) -> None:
@@ -102,7 +109,12 @@ class HotPathRedis:
         to see the result of). A command is lost only if Redis goes away as it is sent."""
         try:
             quiet = self._quiet()
-            quiet.send_packed_command(quiet.pack_commands(commands))
+            packed = self._local.packed.get(commands)
+            if packed is None:  # commands recur (a counter per app and day): pack them once
+                if len(self._local.packed) >= 4096:
+                    self._local.packed.clear()
+                packed = self._local.packed[commands] = b"".join(quiet.pack_commands(commands))
+            quiet.send_packed_command([packed])
         except (RedisError, OSError) as exc:
             quiet = getattr(self._local, "quiet", None)
             if quiet is not None:

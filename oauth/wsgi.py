@@ -24,9 +24,9 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from oauth.client_credentials import client_credentials_token
+from oauth.client_credentials import client_credentials_issue
 from oauth.ratelimit import token_request_rate_limited
-from oauth.views.token import guarded
+from oauth.views.token import guarded, no_store
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
 FORM = "application/x-www-form-urlencoded"
@@ -49,6 +49,7 @@ class TokenFastPath:
     def __init__(self, application: Callable) -> None:
         self.application = application
         self.security = SecurityMiddleware(lambda request: None)
+        self._headers: dict[bool, list[tuple[str, str]]] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if (
@@ -76,22 +77,46 @@ class TokenFastPath:
         if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
             return self.application(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
+        issued: list[bytes] = []
 
         def handle(request: WSGIRequest) -> HttpResponse | None:
             limited = token_request_rate_limited(request, params)
-            return limited if limited is not None else client_credentials_token(request, params)
+            if limited is not None:
+                return limited
+            body = client_credentials_issue(request, params)
+            if body is not None:
+                issued.append(body)
+            return None
 
         try:
             response = guarded(request, handle)
         finally:
             signals.request_finished.send(sender=self.__class__)
+        if issued:
+            start_response("200 OK", self._issued_headers(request))
+            return issued
         if response is None:  # not certain to succeed: Django's path decides
             return self.application(environ, start_response)
+        return self._finished(request, response, start_response)
+
+    def _finished(self, request, response: HttpResponse, start_response: Callable) -> list:
         response.setdefault("X-Frame-Options", "DENY")
         response = self.security.process_response(request, response)
         status = f"{response.status_code} {response.reason_phrase}"
         start_response(status, list(response.items()))
         return [response.content]
+
+    def _issued_headers(self, request) -> list[tuple[str, str]]:
+        """A token response's headers: what Django's path gives one (`no_store`, the JSON
+        content type, X-Frame-Options, SecurityMiddleware's), worked out once for plain and
+        once for secure requests (HSTS), then reused."""
+        secure = request.is_secure()
+        headers = self._headers.get(secure)
+        if headers is None:
+            template = no_store(HttpResponse(b"", content_type="application/json"))
+            self._finished(request, template, lambda status, items: None)
+            headers = self._headers[secure] = list(template.items())
+        return headers
 
 
 def token_fast_path(application: Callable) -> Callable:

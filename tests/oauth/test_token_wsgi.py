@@ -147,6 +147,29 @@ def test_the_answer_has_the_django_paths_headers(cc_app, django_path):
         assert fast.headers[name] == slow[name], name
 
 
+@override_settings(SECURE_HSTS_SECONDS=3600)
+def test_a_secure_request_gets_the_django_paths_headers_too(cc_app, django_path):
+    """The fast path works a token response's headers out once per kind of request: a
+    secure one after a plain one still gets HSTS, as from Django's path."""
+    from django.core.wsgi import get_wsgi_application
+
+    wsgi_app = TokenFastPath(get_wsgi_application())  # its middleware reads these settings
+    plain = cc_call(cc_app, wsgi_app=wsgi_app)
+    secret = cc_app.client_secret
+    secure = call(
+        "grant_type=client_credentials",
+        app=wsgi_app,
+        HTTP_AUTHORIZATION=basic(cc_app.app.client_id, secret),
+        **{"wsgi.url_scheme": "https"},
+    )
+    slow = post_form(client_credentials(cc_app), secure=True)
+    assert django_path == [TOKEN_URL]
+    assert plain.status_code == secure.status_code == slow.status_code == 200
+    assert "Strict-Transport-Security" not in plain.headers
+    for name in (*COMPARED_HEADERS, "Strict-Transport-Security"):
+        assert secure.headers[name] == slow[name], name
+
+
 @pytest.mark.parametrize(
     ("body", "extra", "status", "error"),
     [
