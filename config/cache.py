@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
@@ -42,8 +42,7 @@ def counter_incr(key: str, timeout: int) -> int:
     On Redis one round trip (INCR, and EXPIRE NX, which only a new key takes; Django's incr
     costs an EXISTS and an INCRBY); the same through Django's API on any other cache."""
     cache = caches["default"]
-    full_key = cache.make_and_validate_key(key)
-    replies = hot_path_commands(("INCR", full_key), ("EXPIRE", full_key, timeout, "NX"))
+    replies = hot_path_commands(*_counter_commands(cache.make_and_validate_key(key), timeout))
     if replies is not None:
         return int(replies[0])
     try:
@@ -61,13 +60,13 @@ def counter_add(key: str, timeout: int) -> None:
     if not isinstance(cache, RedisCache):
         counter_incr(key, timeout)
         return
-    _hot_path.send(*_counter_add_commands(cache.make_key(key), timeout))
-
-
-@lru_cache(maxsize=4096)
-def _counter_add_commands(full_key: str, timeout: int) -> tuple[tuple, ...]:
     # The key is made by the caller's code (no user input), so it is not validated for
     # memcached on every call.
+    _hot_path.send(*_counter_commands(cache.make_key(key), timeout))
+
+
+def _counter_commands(full_key: str, timeout: int) -> tuple[tuple, tuple]:
+    """INCR, and EXPIRE NX, which only a new key takes."""
     return ("INCR", full_key), ("EXPIRE", full_key, timeout, "NX")
 
 
@@ -84,52 +83,54 @@ class HotPathRedis:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._packed: dict[tuple, bytes] = {}  # the same bytes on every connection
 
-    def _connected(self):
+    def _connection(self, name: str, setup: tuple = ()):
+        """This thread's connection `name`, made in this process (after a fork, a new one),
+        with the `setup` command sent once it is connected."""
         local = self._local
-        if getattr(local, "connection", None) is None or local.pid != os.getpid():
+        connection = getattr(local, name, None)
+        if connection is None or getattr(local, f"{name}_pid") != os.getpid():
             pool = caches["default"]._cache._get_connection_pool(write=True)
-            local.connection, local.pid = pool.make_connection(), os.getpid()
-        return local.connection
+            connection = pool.make_connection()
+            if setup:
+                connection.connect()
+                connection.send_command(*setup)
+            setattr(local, name, connection)
+            setattr(local, f"{name}_pid", os.getpid())
+        return connection
 
-    def _quiet(self):
-        """This thread's connection for commands nobody waits on: Redis sends it no replies
-        at all (CLIENT REPLY OFF), so nothing is ever left to read."""
-        local = self._local
-        if getattr(local, "quiet", None) is None or local.quiet_pid != os.getpid():
-            pool = caches["default"]._cache._get_connection_pool(write=True)
-            quiet = pool.make_connection()
-            quiet.connect()
-            quiet.send_command("CLIENT", "REPLY", "OFF")
-            local.quiet, local.quiet_pid, local.packed = quiet, os.getpid(), {}
-        return local.quiet
+    def _drop(self, name: str) -> None:
+        """Forget this thread's connection `name` (after an error on it)."""
+        connection = getattr(self._local, name, None)
+        if connection is not None:
+            connection.disconnect()
+        setattr(self._local, name, None)
 
     def send(self, *commands: tuple) -> None:
         """Send `commands` without waiting for Redis to run them (a count no request needs
-        to see the result of). A command is lost only if Redis goes away as it is sent."""
+        to see the result of), on a connection of their own to which Redis sends no replies
+        at all (CLIENT REPLY OFF), so nothing is ever left to read. A command is lost only if
+        Redis goes away as it is sent."""
         try:
-            quiet = self._quiet()
-            packed = self._local.packed.get(commands)
+            quiet = self._connection("quiet", setup=("CLIENT", "REPLY", "OFF"))
+            packed = self._packed.get(commands)
             if packed is None:  # commands recur (a counter per app and day): pack them once
-                if len(self._local.packed) >= 4096:
-                    self._local.packed.clear()
-                packed = self._local.packed[commands] = b"".join(quiet.pack_commands(commands))
+                if len(self._packed) >= 4096:
+                    self._packed.clear()
+                packed = self._packed[commands] = b"".join(quiet.pack_commands(commands))
             quiet.send_packed_command([packed])
         except (RedisError, OSError) as exc:
-            quiet = getattr(self._local, "quiet", None)
-            if quiet is not None:
-                quiet.disconnect()
-            self._local.quiet = None
+            self._drop("quiet")
             raise HotPathUnavailable from exc
 
     def execute(self, *commands: tuple) -> list:
-        connection = self._connected()
+        connection = self._connection("connection")
         try:
             connection.send_packed_command(connection.pack_commands(commands))
             replies = [connection.read_response() for _ in commands]
         except (RedisError, OSError) as exc:
-            connection.disconnect()
-            self._local.connection = None
+            self._drop("connection")
             raise HotPathUnavailable from exc
         for reply in replies:
             if isinstance(reply, ResponseError):

@@ -37,19 +37,25 @@ def model_build(model: type[Model], **values: Any) -> Model:
     default (callable defaults called for each instance), then `values`, given by attname
     (`application_id`, not `application`). Skips `__init__`'s generic argument handling and
     its pre_init/post_init signals, which no model built this way has receivers for."""
+    instance = model.__new__(model)
+    instance.__dict__.update(_field_values(model, values))
+    instance._state = ModelState()
+    return instance
+
+
+def _field_values(model: type[Model], values: dict[str, Any]) -> dict[str, Any]:
+    """Every concrete field of `model` at its default (callable defaults called each time),
+    then `values`, given by attname."""
     constant, per_instance, attnames = _build_plan(model)
     unknown = values.keys() - attnames
     if unknown:
         raise TypeError(f"{model.__name__} has no field attnames {sorted(unknown)}")
-    instance = model.__new__(model)
-    attributes = instance.__dict__
-    attributes.update(constant)
+    complete = dict(constant)
     for name, default in per_instance:
         if name not in values:
-            attributes[name] = default()
-    attributes.update(values)
-    instance._state = ModelState()
-    return instance
+            complete[name] = default()
+    complete.update(values)
+    return complete
 
 
 @lru_cache(maxsize=64)
@@ -137,17 +143,10 @@ def rows_insert(
 
 
 def _with_defaults(model: type[Model], values: dict[str, Any], now: Any) -> dict[str, Any]:
-    constant, per_instance, attnames = _build_plan(model)
-    unknown = values.keys() - attnames
-    if unknown:
-        raise TypeError(f"{model.__name__} has no field attnames {sorted(unknown)}")
-    complete = {
-        **constant,
-        **{name: default() for name, default in per_instance if name not in values},
-    }
+    complete = _field_values(model, values)
     for attname in _auto_now_attnames(model):
-        complete[attname] = now
-    complete.update(values)
+        if attname not in values:
+            complete[attname] = now
     return complete
 
 

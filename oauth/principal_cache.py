@@ -45,6 +45,7 @@ from config.cache import HotPathUnavailable, cache_key, cache_value, hot_path_co
 
 GENERATION_KEY = "doorman:principals:generation"
 APP_GENERATION = "doorman_app_generation"  # a PostgreSQL sequence (oauth migration 0003)
+_APP_GENERATION_VALUE = f"SELECT last_value FROM {APP_GENERATION}"  # noqa: S608 (a constant)
 REVOKED_PREFIX = "doorman:principals:revoked:"
 MAX_ENTRIES = 20_000
 # Past a token's expiry its revocation mark no longer matters; keep it a little longer.
@@ -192,7 +193,7 @@ def app_generation_current() -> str | None:
     if connection.vendor != "postgresql":
         return generation_current()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_value FROM {APP_GENERATION}")  # noqa: S608 (a constant)
+        cursor.execute(_APP_GENERATION_VALUE)
         return f"app:{cursor.fetchone()[0]}"
 
 
@@ -201,8 +202,7 @@ def app_generation_is(generation: str) -> tuple[str, list] | None:
     for a statement that must act only on fresh app facts; None off PostgreSQL."""
     if connection.vendor != "postgresql" or not generation.startswith("app:"):
         return None
-    condition = f"(SELECT last_value FROM {APP_GENERATION}) = %s"  # noqa: S608 (a constant)
-    return condition, [int(generation[4:])]
+    return f"({_APP_GENERATION_VALUE}) = %s", [int(generation[4:])]
 
 
 def _app_generation_advance() -> None:

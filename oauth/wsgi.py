@@ -100,11 +100,15 @@ class TokenFastPath:
         return self._finished(request, response, start_response)
 
     def _finished(self, request, response: HttpResponse, start_response: Callable) -> list:
-        response.setdefault("X-Frame-Options", "DENY")
-        response = self.security.process_response(request, response)
+        response = self._secured(request, response)
         status = f"{response.status_code} {response.reason_phrase}"
         start_response(status, list(response.items()))
         return [response.content]
+
+    def _secured(self, request, response: HttpResponse) -> HttpResponse:
+        """The headers Django's middleware would add: X-Frame-Options, SecurityMiddleware's."""
+        response.setdefault("X-Frame-Options", "DENY")
+        return self.security.process_response(request, response)
 
     def _issued_headers(self, request) -> list[tuple[str, str]]:
         """A token response's headers: what Django's path gives one (`no_store`, the JSON
@@ -114,8 +118,7 @@ class TokenFastPath:
         headers = self._headers.get(secure)
         if headers is None:
             template = no_store(HttpResponse(b"", content_type="application/json"))
-            self._finished(request, template, lambda status, items: None)
-            headers = self._headers[secure] = list(template.items())
+            headers = self._headers[secure] = list(self._secured(request, template).items())
         return headers
 
 
