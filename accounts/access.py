@@ -105,6 +105,11 @@ class Access:
         """Organization Administrator of `org` or of any org above it (scopes not considered)."""
         return self.in_tenant(org) and any(org.path.startswith(p) for p in self.admin_paths)
 
+    def holds_everything_in(self, org: Organization) -> bool:
+        """Organization Administrator of `org` (or above) with a credential not narrowed below
+        `full`: the only caller who may confer the role, `full` or `read:full` there."""
+        return self.is_admin_of(org) and all(self.scope_allows(p) for p in Permission)
+
     def _user_environment_ids(
         self, permission: Permission, org: Organization
     ) -> set[uuid.UUID | None]:

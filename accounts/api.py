@@ -174,10 +174,12 @@ class UserPermissionsAPI(AccountsAPIView):
             access=self.access,
             org=org,
             user=user,
-            permissions=body.get("permissions"),
+            # SPEC §4: PUT replaces what the user holds there; what the body leaves out
+            # (a role, permissions) is taken away.
+            permissions=body.get("permissions") or [],
             environments=body.get("environments"),
             role=body.get("role") or None,
-            set_role="role" in body,
+            set_role=True,
             meta=self.meta,
         )
         return Response(self._data(org, user))

@@ -192,3 +192,33 @@ class IdentityProvider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FederatedIdentity(models.Model):
+    """A user's link to an identity provider: the provider names them `subject` (SPEC §5).
+
+    An assertion reaches a user only through this link, never by a username that happens to
+    match: a local account, or another provider's user, cannot be taken over by asserting its
+    username. The link is made when the provider's first assertion creates the user, or by an
+    administrator of the provider's org.
+    """
+
+    provider = models.ForeignKey(
+        IdentityProvider, on_delete=models.CASCADE, related_name="identities"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="federated_identities")
+    subject = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "provider", Lower("subject"), name="federated_identity_unique_subject"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "user"], name="federated_identity_one_per_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} @ {self.provider_id}"

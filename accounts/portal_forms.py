@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.catalog import PERMISSIONS, Permission
 from accounts.models import Environment, EnvironmentType
@@ -20,9 +20,12 @@ ROLE_REMOVAL_NOT_CONFIRMED = (
 )
 
 
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on `form`: on the named field if the form has it."""
-    if hasattr(exc, "error_dict"):
+def add_service_errors(form: forms.Form, exc: ValidationError | PermissionDenied) -> None:
+    """Put a service's ValidationError on `form`: on the named field if the form has it. A
+    PermissionDenied (power the user does not hold) is a form-wide error."""
+    if isinstance(exc, PermissionDenied):
+        form.add_error(None, str(exc))
+    elif hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
     else:

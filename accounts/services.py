@@ -22,6 +22,7 @@ from accounts.catalog import PERMISSIONS, Permission, Role
 from accounts.models import (
     Environment,
     EnvironmentType,
+    FederatedIdentity,
     IdentityProvider,
     Organization,
     PermissionGrant,
@@ -56,6 +57,12 @@ LAST_ADMINISTRATOR = "The organization must keep at least one Organization Admin
 NOT_A_MEMBER = "This user is not a member of this organization."
 USER_IN_ANOTHER_ORGANIZATION = "User {username} already belongs to another organization."
 USER_INACTIVE = "User {username} is deactivated."
+FEDERATED_USERNAME_TAKEN = (
+    "This username belongs to an account the identity provider is not linked to."
+)
+IDENTITY_LINK_NEEDS_ADMIN = (
+    "Only an Organization Administrator of the provider's organization can link users to it."
+)
 
 
 # A BG path is one 37-character segment per level and must fit Organization.path (2000).
@@ -518,12 +525,6 @@ def _current_grants(org: Organization, user: User) -> dict[GrantKey, Environment
     }
 
 
-def _may_change_roles(access: Access, org: Organization) -> bool:
-    """The role holds every permission, so changing it needs the caller to hold them all:
-    Organization Administrator there, with a credential not narrowed below `full`."""
-    return access.is_admin_of(org) and all(access.scope_allows(p) for p in Permission)
-
-
 def user_permissions_set(
     *,
     access: Access,
@@ -537,7 +538,8 @@ def user_permissions_set(
 ) -> None:
     """Replace `user`'s permission grants at `org` and/or set or clear their role there.
 
-    `permissions=None` leaves the grants alone; `set_role=False` leaves the role alone.
+    `permissions=None` leaves the grants alone; `set_role=False` leaves the role alone (the
+    API's PUT replaces both, SPEC §4: a body without `role` removes the role).
     Environment-scoped permissions apply to `environments` (every environment when empty).
     Only an Organization Administrator may hand out or take away that role, nobody can add
     or remove a grant they could not use themselves, and a root org keeps an administrator.
@@ -549,14 +551,17 @@ def user_permissions_set(
     parsed_environments = _parse_environments(org, environments or [])
     if set_role and role not in (None, "", *Role.values):
         raise ValidationError({"role": ROLE_UNKNOWN.format(role=role)})
-    if set_role and not _may_change_roles(access, org):
-        raise PermissionDenied(CANNOT_CHANGE_ROLE)
 
     with transaction.atomic():
         before = _permission_summary(org, user)
+        # Setting the role a user already has (or has not) changes nothing, so a manager
+        # may replace the grants of a member without the role; any change needs an admin.
+        changes_role = set_role and (role or None) != before["role"]
+        if changes_role and not access.holds_everything_in(org):
+            raise PermissionDenied(CANNOT_CHANGE_ROLE)
         if parsed_permissions is not None:
             _grants_replace(access, org, user, parsed_permissions, parsed_environments)
-        if set_role:
+        if changes_role:
             _role_set(org, user, role or None)
         after = _permission_summary(org, user)
         audit_record(
@@ -678,50 +683,44 @@ def _federated_fields(
     return fields
 
 
-def user_provision_federated(
-    *,
-    provider: IdentityProvider,
-    username: str,
-    email: str,
-    first_name: str,
-    last_name: str,
-    actor_app: object | None = None,
-    meta: RequestMeta | None = None,
-) -> User:
-    """The user `provider` asserts: found in the provider's root org and updated from the
-    assertion, or created there just in time (with no usable password). A username that
-    belongs to another root org, or a deactivated user, is refused (ValidationError)."""
+@dataclass
+class FederatedUser:
+    """The user an identity provider's assertion names, worked out without writing anything:
+    `user` is unsaved when `created`; `changed` lists the profile fields the assertion updates.
+    `federated_user_save` writes it, in the caller's transaction, once every check passed."""
+
+    provider: IdentityProvider
+    user: User
+    created: bool
+    changed: list[str]
+
+
+def federated_user_resolve(
+    *, provider: IdentityProvider, username: str, email: str, first_name: str, last_name: str
+) -> FederatedUser:
+    """The user `provider` asserts as `username` (SPEC §5, "who an assertion may name").
+
+    Invariant: only the provider's own link reaches a user. A username that belongs to any
+    other account (a local account, another provider's user, anyone in another org) is
+    refused (ValidationError, code `username_taken`) and that account is neither read back
+    to the caller nor changed. A deactivated linked user is refused (`inactive`). Writes
+    nothing."""
     fields = _federated_fields(
         username=username, email=email, first_name=first_name, last_name=last_name
     )
-    root = provider.organization.root or provider.organization
-    user = User.objects.filter(username__iexact=fields["username"]).first()
-    if user is None:
-        user = User(organization=root, **fields)
+    link = (
+        FederatedIdentity.objects.select_related("user")
+        .filter(provider=provider, subject__iexact=fields["username"])
+        .first()
+    )
+    if link is None:
+        if User.objects.filter(username__iexact=fields["username"]).exists():
+            raise _field_error("username", FEDERATED_USERNAME_TAKEN, "username_taken")
+        root_id = provider.organization.root_id_or_self
+        user = User(organization_id=root_id, **fields)
         user.set_unusable_password()
-        try:
-            with transaction.atomic():
-                user.save()
-                audit_record(
-                    action=AuditAction.USER_CREATED,
-                    organization=root,
-                    actor=None,
-                    actor_app=actor_app,
-                    target=user,
-                    details={"username": user.username, "identity_provider": str(provider.id)},
-                    meta=meta,
-                )
-            return user
-        except IntegrityError:  # created concurrently by another assertion
-            user = User.objects.filter(username__iexact=fields["username"]).first()
-            if user is None:
-                raise
-    if user.organization_id != root.id:
-        raise _field_error(
-            "username",
-            USER_IN_ANOTHER_ORGANIZATION.format(username=user.username),
-            "other_organization",
-        )
+        return FederatedUser(provider=provider, user=user, created=True, changed=[])
+    user = link.user
     if not user.is_active:
         raise _field_error("username", USER_INACTIVE.format(username=user.username), "inactive")
     changed = [
@@ -729,8 +728,63 @@ def user_provision_federated(
         for name in ("email", "first_name", "last_name")
         if fields[name] and getattr(user, name) != fields[name]
     ]
-    if changed:
-        for name in changed:
-            setattr(user, name, fields[name])
-        user.save(update_fields=changed)
+    for name in changed:
+        setattr(user, name, fields[name])
+    return FederatedUser(provider=provider, user=user, created=False, changed=changed)
+
+
+def federated_user_save(
+    resolved: FederatedUser, *, actor_app: object | None = None, meta: RequestMeta | None = None
+) -> User:
+    """Write what `federated_user_resolve` worked out: the new user with their link (and its
+    audit event), or the updated profile fields. Call inside the transaction that issues the
+    token, after every other check: a refused request leaves no user behind. A concurrent
+    assertion that created the same user first is an IntegrityError (the request fails;
+    the next one finds the link)."""
+    user = resolved.user
+    if not resolved.created:
+        if resolved.changed:
+            user.save(update_fields=resolved.changed)
+        return user
+    with transaction.atomic():
+        user.save(force_insert=True)
+        FederatedIdentity.objects.create(
+            provider=resolved.provider, user=user, subject=user.username
+        )
+        audit_record(
+            action=AuditAction.USER_CREATED,
+            organization_id=user.organization_id,
+            organization=None,
+            actor=None,
+            actor_app=actor_app,
+            target=user,
+            details={"username": user.username, "identity_provider": str(resolved.provider.id)},
+            meta=meta,
+        )
     return user
+
+
+def identity_link_create(
+    *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
+) -> FederatedIdentity:
+    """Link an existing member to `provider` under their username, so the provider's
+    assertions reach them (SPEC §5). Only an Organization Administrator of the provider's org
+    may do it: a link hands the provider (and every app asserting through it) the account."""
+    org = provider.organization
+    if not access.holds_everything_in(org):
+        raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
+    if user.organization_id != org.root_id_or_self:
+        raise ValidationError({"user": NOT_A_MEMBER})
+    with transaction.atomic():
+        link, _ = FederatedIdentity.objects.get_or_create(
+            provider=provider, user=user, defaults={"subject": user.username}
+        )
+        audit_record(
+            action=AuditAction.IDENTITY_LINKED,
+            organization=org,
+            **access.audit_actor,
+            target=user,
+            details={"identity_provider": str(provider.id), "subject": link.subject},
+            meta=meta,
+        )
+    return link

@@ -21,6 +21,7 @@ class AuditAction(models.TextChoices):
     USER_PERMISSIONS_CHANGED = "user.permissions_changed", "User permissions changed"
     # Identity providers
     IDENTITY_PROVIDER_CREATED = "identity_provider.created", "Identity provider created"
+    IDENTITY_LINKED = "identity_provider.user_linked", "User linked to identity provider"
     # Connected apps
     APP_CREATED = "app.created", "App created"
     APP_UPDATED = "app.updated", "App changed"

@@ -57,6 +57,15 @@ SCOPE_CONTEXT_ENV_INVALID = "context_params.envId must be an environment of that
 TOO_MANY_SCOPES = f"An app can hold at most {MAX_SCOPES_PER_APP} scopes."
 SCOPES_NOT_A_LIST = "scopes must be a list."
 TOO_MANY_APPS = f"An organization can own at most {MAX_APPS_PER_ROOT_ORG} connected apps."
+# SPEC §10: nobody confers, through an app, power they could not use themselves.
+APP_SCOPE_NOT_HELD = "You can only give an app permissions you hold yourself: {scope} in {org}."
+APP_SCOPE_NEEDS_ADMIN = (
+    "Only an Organization Administrator of {org} with full access can give an app {scope}."
+)
+APP_KEYS_NEED_ADMIN = (
+    "Only an Organization Administrator of {org} with full access can register the jwt-bearer "
+    "grant or public keys: an app holding them can sign in as the organization's users."
+)
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,67 @@ def _require_manager(access: Access, owner: Organization) -> None:
         raise PermissionDenied(f"You need manage:connected_apps in {owner.name}.")
 
 
+def _spec_key(scope: str, org_id: Any, environment_id: Any) -> tuple[str, str, str]:
+    return (scope, str(org_id or ""), str(environment_id or ""))
+
+
+def _held_scope_keys(app: ConnectedApp | None) -> set[tuple[str, str, str]]:
+    if app is None or app.pk is None:
+        return set()
+    rows = AppScope.objects.filter(app=app).values_list(
+        "scope", "context_org_id", "context_environment_id"
+    )
+    return {_spec_key(*row) for row in rows}
+
+
+def _check_scopes_conferred(
+    access: Access, owner: Organization, specs: list[ScopeSpec], app: ConnectedApp | None
+) -> None:
+    """SPEC §10: every scope the change gives the app must be power the actor holds. An
+    own-behalf permission scope is used in its context, so the actor must hold that permission
+    there (in that environment, or org-wide); `full` and `read:full` reach everything the
+    users can do, so they need the owner org's Organization Administrator with full access.
+    Scopes the app already holds need nothing: a manager may edit an app an administrator
+    set up without being able to widen it (or being forced to narrow it)."""
+    held = _held_scope_keys(app)
+    for spec in specs:
+        key = _spec_key(
+            spec.scope, spec.org and spec.org.id, spec.environment and spec.environment.id
+        )
+        if key in held:
+            continue
+        if spec.scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
+            if not access.holds_everything_in(owner):
+                raise PermissionDenied(
+                    APP_SCOPE_NEEDS_ADMIN.format(org=owner.name, scope=spec.scope)
+                )
+        elif spec.org is not None and not access.can(
+            Permission(spec.scope), spec.org, spec.environment
+        ):
+            raise PermissionDenied(APP_SCOPE_NOT_HELD.format(scope=spec.scope, org=spec.org.name))
+
+
+def _check_keys_conferred(
+    access: Access,
+    owner: Organization,
+    grant_types: list[str],
+    public_keys: list,
+    *,
+    had_grant_types: Iterable[str] = (),
+    had_public_keys: Iterable[Any] = (),
+) -> None:
+    """SPEC §5: adding the jwt-bearer grant or a public key needs the owner org's
+    Organization Administrator (with full access): whoever holds the key can assert the
+    org's federated users, and sign in as the app."""
+    adds_grant = GrantType.JWT_BEARER in grant_types and GrantType.JWT_BEARER not in set(
+        had_grant_types
+    )
+    had_keys = list(had_public_keys)
+    adds_key = any(key not in had_keys for key in public_keys)
+    if (adds_grant or adds_key) and not access.holds_everything_in(owner):
+        raise PermissionDenied(APP_KEYS_NEED_ADMIN.format(org=owner.name))
+
+
 def _write_scopes(app: ConnectedApp, specs: list[ScopeSpec]) -> None:
     AppScope.objects.filter(app=app).delete()
     principals_invalidate()  # bulk_create sends no signal; tokens may regain a scope
@@ -232,6 +302,8 @@ def connected_app_create(
     uris = validate_redirect_uris(redirect_uris)
     keys = validate_public_keys(public_keys)
     specs = _clean_scopes(scopes or [], own_behalf=own_behalf, owner=owner)
+    _check_scopes_conferred(access, owner, specs, None)
+    _check_keys_conferred(access, owner, cleaned_grants, keys)
     app = ConnectedApp(
         name=name,
         grant_types=cleaned_grants,
@@ -300,6 +372,7 @@ def connected_app_update(
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
     before = _app_summary(app)
+    had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
     if "client_name" in changes:
         app.name = _clean_name(changes["client_name"])
     if "grant_types" in changes:
@@ -324,6 +397,15 @@ def connected_app_update(
         specs = _clean_scopes(
             changes["scopes"] or [], own_behalf=app.acts_on_own_behalf, owner=app.owner_org
         )
+        _check_scopes_conferred(access, app.owner_org, specs, app)
+    _check_keys_conferred(
+        access,
+        app.owner_org,
+        app.grant_types,
+        app.public_keys,
+        had_grant_types=had_grant_types,
+        had_public_keys=had_public_keys,
+    )
     _check_consistency(app)
     with transaction.atomic():
         app.save()
@@ -353,6 +435,7 @@ def connected_app_set_scopes(
     if not isinstance(scopes, list):
         raise ValidationError({"scopes": "Must be a list."})
     specs = _clean_scopes(scopes, own_behalf=app.acts_on_own_behalf, owner=app.owner_org)
+    _check_scopes_conferred(access, app.owner_org, specs, app)
     with transaction.atomic():
         before = app_scope_data(app)
         _write_scopes(app, specs)

@@ -27,11 +27,16 @@ from oauth.models import AccessToken
 
 
 class AppAccess(Access):
-    """The power of an own-behalf (client_credentials) app: its scopes in their contexts,
-    inside its owner's org tree only. It is never an administrator of anything."""
+    """The power of an own-behalf (client_credentials) token: the app's scopes now, in their
+    contexts, inside its owner's org tree only, narrowed by the token's own scopes. It is
+    never an administrator of anything."""
 
-    def __init__(self, app: ConnectedApp, creator: User | None) -> None:
-        super().__init__(user=creator, scopes=None)  # type: ignore[arg-type]
+    def __init__(
+        self, app: ConnectedApp, creator: User | None, scopes: frozenset[str] | None
+    ) -> None:
+        # SPEC §3: the token's own scopes narrow the app's contexts (a token minted with
+        # `scope=read:users` cannot use manage:users where the app holds it).
+        super().__init__(user=creator, scopes=scopes)  # type: ignore[arg-type]
         self.app = app
 
     @cached_property
@@ -85,7 +90,7 @@ class TokenPrincipal:
     @cached_property
     def access(self) -> Access:
         if self.is_app_token:
-            return AppAccess(self.app, self.app.user)
+            return AppAccess(self.app, self.app.user, self.effective_scopes)
         return Access(user=self.user, scopes=self.effective_scopes)
 
     def allows(self, scope: str) -> bool:

@@ -110,7 +110,7 @@ class AppCreateView(ManagerMixin, FormView):
                 meta=self.meta(),
                 **form.service_arguments(),
             )
-        except ValidationError as exc:
+        except (ValidationError, PermissionDenied) as exc:
             add_service_errors(form, exc)
             return self.form_invalid(form)
         submission_record(self.request, submission_id, created.app.client_id)

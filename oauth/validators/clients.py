@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import IdentityProvider
-from accounts.services import user_provision_federated
+from accounts.services import federated_user_resolve
 from connected_apps.controls import SCOPES_NONE_APPROVED, org_apps_enabled
-from connected_apps.models import AppScope, ConnectedApp, GrantType
+from connected_apps.models import AllowlistEntry, AppScope, ConnectedApp, GrantType
 from oauth import principal_cache
 from oauth.backends import endpoint_context
 from oauth.grants import (
@@ -24,11 +24,11 @@ from oauth.grants import (
     assertion_verify,
     federated_subject_parse,
 )
-from oauth.issuance import request_meta
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
     FEDERATED_USER_REFUSALS,
+    PROVIDER_NOT_APPROVED,
     note_user,
     requested_scopes,
     user_app_check,
@@ -220,7 +220,9 @@ class ClientValidatorMixin:
         request.doorman_assertion_claims = claims
 
     def validate_jwt_bearer_subject(self, request) -> None:
-        """The user `sub` names, found or created just in time (SPEC §5). Raises."""
+        """The user `sub` names (SPEC §5): found through their link to the identity provider,
+        or to be created just in time. Nothing is written here: the token's transaction
+        writes the user once every check has passed (`federated_user_save`). Raises."""
         app = request.client
         subject = federated_subject_parse(request.doorman_assertion_claims["sub"])
         if subject is None:
@@ -234,27 +236,31 @@ class ClientValidatorMixin:
             raise errors.InvalidGrantError(
                 description="Unknown identity provider.", request=request
             )
-        # Only the app's own org's identity providers: an assertion is the app's word
-        # alone, with no consent from the user, so it never reaches into another tenant.
-        if provider.organization.root_id_or_self != app.root_org_id:
-            raise errors.InvalidGrantError(
-                description="The identity provider belongs to another organization.",
-                request=request,
-            )
+        if not provider_may_assert_for(provider, app):
+            raise errors.InvalidGrantError(description=PROVIDER_NOT_APPROVED, request=request)
         try:
-            user = user_provision_federated(
+            resolved = federated_user_resolve(
                 provider=provider,
                 username=subject.username,
                 email=subject.email,
                 first_name=subject.first_name,
                 last_name=subject.last_name,
-                actor_app=app,
-                meta=request_meta(request.headers),
             )
         except ValidationError as exc:
             code = next(iter(exc.error_dict.values()))[0].code
             description = FEDERATED_USER_REFUSALS.get(code, "The subject is not acceptable.")
             raise errors.InvalidGrantError(description=description, request=request) from None
-        self._check_org_controls(request, user, app)
-        request.user = user
+        self._check_org_controls(request, resolved.user, app)
+        request.user = resolved.user
+        request.doorman_federated_user = resolved
         note_user(request)
+
+
+def provider_may_assert_for(provider: IdentityProvider, app: ConnectedApp) -> bool:
+    """SPEC §5: an app asserts users of its own org tree's providers, or of another org's
+    only once that org approved the app (an allowlist entry): an assertion is the app's word
+    alone, with no consent from the user."""
+    provider_root_id = provider.organization.root_id_or_self
+    if provider_root_id == app.root_org_id:
+        return True
+    return AllowlistEntry.objects.filter(organization_id=provider_root_id, app_id=app.pk).exists()

@@ -19,11 +19,17 @@ USER_NOT_ALLOWED = "The user may not use this app."
 FEDERATED_SUBJECT_FORMAT = (
     "sub must be v2|<idp_id>|<username>|<firstname>|<lastname>|<email>|<externalgroups>."
 )
+FEDERATED_USER_CONCURRENT = (
+    "Another request created this user at the same moment; retry with a new assertion."
+)
+PROVIDER_NOT_APPROVED = (
+    "The identity provider belongs to another organization, which has not approved this app."
+)
 FEDERATED_USER_REFUSALS = {
     "username_invalid": "The username in sub is not a valid username.",
     "email_invalid": "The email in sub is not a valid email address.",
     "name_invalid": "A name in sub is too long or contains control characters.",
-    "other_organization": "The user belongs to another organization.",
+    "username_taken": "The username belongs to an account the provider is not linked to.",
     "inactive": "The user is deactivated.",
 }
 

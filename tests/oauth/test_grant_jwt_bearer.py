@@ -12,9 +12,11 @@ import json
 import pytest
 
 from accounts.access import Access
+from accounts.services import identity_link_create
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_update
 from oauth.models import AccessToken, RefreshToken, UsedAssertion
+from oauth.validators.common import FEDERATED_USER_REFUSALS
 from tests.factories import IdentityProviderFactory, OrganizationFactory, UserFactory
 from tests.oauth.tokenkit import (
     JWT_BEARER,
@@ -104,11 +106,23 @@ def test_next_assertion_updates_the_user(jwt_app, key, idp):
     assert AuditEvent.objects.filter(action=AuditAction.USER_CREATED).count() == 1
 
 
-def test_existing_member_is_found(jwt_app, key, idp, member):
+def test_a_member_an_admin_linked_is_found(jwt_app, key, idp, member, admin):
+    identity_link_create(access=Access(user=admin), provider=idp, user=member)
     sub = subject(idp, username=member.username.upper())
     response = post_form(grant(assertion_for(jwt_app, key, sub)))
     assert response.status_code == 200, response.content
     assert AccessToken.objects.get().user == member
+
+
+def test_an_unlinked_member_is_refused_and_untouched(jwt_app, key, idp, member):
+    # SPEC §5: a username that belongs to an account the provider is not linked to.
+    email_before = member.email
+    sub = subject(idp, username=member.username.upper(), email="attacker@evil.test")
+    body = assert_oauth_error(post_form(grant(assertion_for(jwt_app, key, sub))), "invalid_grant")
+    assert body["error_description"] == FEDERATED_USER_REFUSALS["username_taken"]
+    member.refresh_from_db()
+    assert member.email == email_before
+    assert not AccessToken.objects.exists()
 
 
 def test_idp_of_a_business_group_creates_users_in_the_root_org(jwt_app, key, org):
@@ -122,7 +136,7 @@ def test_idp_of_a_business_group_creates_users_in_the_root_org(jwt_app, key, org
 def test_username_of_another_root_org_is_refused(jwt_app, key, idp, other_admin):
     sub = subject(idp, username=other_admin.username)
     body = assert_oauth_error(post_form(grant(assertion_for(jwt_app, key, sub))), "invalid_grant")
-    assert body["error_description"] == "The user belongs to another organization."
+    assert body["error_description"] == FEDERATED_USER_REFUSALS["username_taken"]
     assert not AccessToken.objects.exists()
 
 
@@ -141,7 +155,8 @@ def test_idp_of_another_org_is_refused_even_for_everyone_apps(make_app, key, oth
     assert not other_org.members.filter(username="grace").exists()
 
 
-def test_deactivated_user_is_refused(jwt_app, key, idp, member):
+def test_deactivated_user_is_refused(jwt_app, key, idp, member, admin):
+    identity_link_create(access=Access(user=admin), provider=idp, user=member)
     member.is_active = False
     member.save(update_fields=["is_active"])
     sub = subject(idp, username=member.username)
@@ -387,9 +402,9 @@ def test_never_a_refresh_token(jwt_app, key, idp):
     assert not RefreshToken.objects.exists()
 
 
-def test_a_user_made_elsewhere_keeps_their_org(jwt_app, key, idp, org):
-    UserFactory(organization=org, username="existing", first_name="Old")
+def test_a_user_made_elsewhere_is_not_reached_by_an_assertion(jwt_app, key, idp, org):
+    existing = UserFactory(organization=org, username="existing", first_name="Old")
     sub = subject(idp, username="existing", first="New")
-    response = post_form(grant(assertion_for(jwt_app, key, sub)))
-    assert response.status_code == 200
-    assert bearer_profile(response.json()["access_token"]).json()["firstName"] == "New"
+    assert_oauth_error(post_form(grant(assertion_for(jwt_app, key, sub))), "invalid_grant")
+    existing.refresh_from_db()
+    assert existing.first_name == "Old"

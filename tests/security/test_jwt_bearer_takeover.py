@@ -1,0 +1,222 @@
+"""Attack: take over an account through the jwt-bearer grant (issue 12 item 1, SPEC §5).
+
+A member who may only manage apps in one business group registers a jwt-bearer app with
+their own key and asserts the root administrator's username. Before the fix the assertion
+matched any account by username: a token for the administrator, whose email the assertion
+overwrote (a password reset then finished the takeover)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from accounts.access import Access
+from accounts.models import User
+from accounts.services import identity_link_create
+from connected_apps.services import connected_app_create
+from oauth.models import AccessToken
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    AdminRoleFactory,
+    IdentityProviderFactory,
+    OrganizationFactory,
+    PermissionGrantFactory,
+    UserFactory,
+)
+from tests.oauth.tokenkit import JWT_BEARER, private_pem, public_pem, rsa_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant():
+    org = OrganizationFactory(name="Acme")
+    root_admin = UserFactory(organization=org, username="root-admin", email="root@acme.test")
+    AdminRoleFactory(user=root_admin, organization=org)
+    team = OrganizationFactory(name="Team", parent=org)
+    member = UserFactory(organization=org, username="bg-dev")
+    PermissionGrantFactory(user=member, organization=team, permission="manage:connected_apps")
+    idp = IdentityProviderFactory(organization=org, name="Corporate SSO")
+    return {"org": org, "team": team, "root_admin": root_admin, "member": member, "idp": idp}
+
+
+def platform_token(http, urls, username: str) -> str:
+    response = http().post(urls["login"], json={"username": username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def signed_assertion(key, client_id: str, audience: str, sub: str) -> str:
+    import jwt
+
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": sub,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, private_pem(key), algorithm="RS256")
+
+
+def takeover_subject(idp, username: str) -> str:
+    return f"v2|{idp.id}|{username}|Mallory|Evil|attacker@evil.test|"
+
+
+def test_a_bg_app_manager_cannot_register_a_jwt_bearer_app_or_key(http, urls, tenant):
+    key = rsa_key()
+    token = platform_token(http, urls, "bg-dev")
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {
+        "client_name": "Federation",
+        "grant_types": [JWT_BEARER],
+        "public_keys": [public_pem(key)],
+        "scopes": ["full"],
+        "owner_org_id": str(tenant["team"].id),
+    }
+    created = http().post(urls["api"] + "/connectedApplications", json=body, headers=auth)
+    assert created.status_code == 403, created.text
+    # Nor a key added afterwards to an app they manage (private_key_jwt is a key too).
+    own = http().post(
+        urls["api"] + "/connectedApplications",
+        json={**body, "grant_types": ["password"], "public_keys": [], "scopes": ["profile"]},
+        headers=auth,
+    )
+    assert own.status_code == 201, own.text
+    patched = http().patch(
+        urls["api"] + f"/connectedApplications/{own.json()['client_id']}",
+        json={"grant_types": ["password", JWT_BEARER], "public_keys": [public_pem(key)]},
+        headers=auth,
+    )
+    assert patched.status_code == 403, patched.text
+
+
+def test_an_assertion_cannot_name_an_account_its_provider_is_not_linked_to(http, urls, tenant):
+    key = rsa_key()
+    # Even an app an administrator registered: its key holder is not the administrator.
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["team"],
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        public_keys=[public_pem(key)],
+        scopes=["full", "openid"],
+    )
+    assertion = signed_assertion(
+        key, app.app.client_id, urls["token"], takeover_subject(tenant["idp"], "ROOT-ADMIN")
+    )
+    response = http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_grant"
+    tenant["root_admin"].refresh_from_db()
+    assert tenant["root_admin"].email == "root@acme.test"
+    assert not AccessToken.objects.filter(user=tenant["root_admin"]).exists()
+
+
+def test_a_linked_user_is_still_reached(http, urls, tenant):
+    key = rsa_key()
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        public_keys=[public_pem(key)],
+        scopes=["profile"],
+    )
+    identity_link_create(
+        access=Access(user=tenant["root_admin"]), provider=tenant["idp"], user=tenant["member"]
+    )
+    sub = f"v2|{tenant['idp'].id}|bg-dev|Bee|Gee|bg@acme.test|"
+    assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
+    response = http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+    assert response.status_code == 200, response.text
+    profile = http().get(
+        urls["profile"], headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+    )
+    assert profile.json()["username"] == "bg-dev"
+    assert profile.json()["email"] == "bg@acme.test"
+
+
+def test_a_refused_request_creates_no_user(http, urls, tenant):
+    key = rsa_key()
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        public_keys=[public_pem(key)],
+        scopes=["profile"],
+    )
+    sub = takeover_subject(tenant["idp"], "newcomer")
+    assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
+    response = http().post(
+        urls["token"],
+        data={"grant_type": JWT_BEARER, "assertion": assertion, "scope": "manage:users"},
+    )
+    assert response.status_code == 400, response.text
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
+    key = rsa_key()
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        public_keys=[public_pem(key)],
+        scopes=["profile"],
+        audience="everyone",
+    )
+    globex = OrganizationFactory(name="Globex")
+    globex_admin = UserFactory(organization=globex, username="globex-admin")
+    AdminRoleFactory(user=globex_admin, organization=globex)
+    foreign_idp = IdentityProviderFactory(organization=globex, name="Globex SSO")
+
+    def assert_for(username: str):
+        sub = f"v2|{foreign_idp.id}|{username}|G|X|{username}@globex.test|"
+        assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
+        return http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+
+    refused = assert_for("stranger")
+    assert refused.status_code == 400, refused.text
+    assert not User.objects.filter(username="stranger").exists()
+
+    from connected_apps.controls import allowlist_approve
+
+    allowlist_approve(access=Access(user=globex_admin), org=globex, client_id=app.app.client_id)
+    allowed = assert_for("stranger")
+    assert allowed.status_code == 200, allowed.text
+    assert User.objects.get(username="stranger").organization == globex
+
+
+def test_the_portal_form_refuses_a_jwt_bearer_app_to_a_bg_manager(tenant):
+    from django.test import Client
+    from django.urls import reverse
+
+    from connected_apps.models import ConnectedApp
+
+    client = Client()
+    client.force_login(tenant["member"])
+    response = client.post(
+        reverse("connected_apps:app_create"),
+        {
+            "submission_id": str(uuid.uuid4()),
+            "client_name": "Sneaky",
+            "app_type": "user",
+            "grant_types": [JWT_BEARER],
+            "redirect_uris": "",
+            "website_url": "",
+            "public_keys": public_pem(rsa_key()),
+            "audience": "internal",
+            "scopes": ["profile"],
+            "owner": str(tenant["team"].id),
+        },
+    )
+    assert response.status_code == 200
+    assert not ConnectedApp.objects.filter(name="Sneaky").exists()
+    assert "Organization Administrator" in response.content.decode()
