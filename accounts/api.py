@@ -17,10 +17,12 @@ from accounts import selectors, services
 from accounts.access import Access
 from accounts.serializers import (
     EnvironmentInput,
+    IdentityLinkInput,
     NameInput,
     PermissionsInput,
     UserInput,
     environment_data,
+    identity_link_data,
     identity_provider_data,
     organization_data,
     user_data,
@@ -199,3 +201,42 @@ class IdentityProvidersAPI(AccountsAPIView):
             access=self.access, org=org, name=body["name"], meta=self.meta
         )
         return Response(identity_provider_data(provider), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(get=docs.identity_link_list, post=docs.identity_link_create)
+class IdentityLinksAPI(AccountsAPIView):
+    """The users an identity provider reaches: only they can be named by its assertions."""
+
+    def get(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        links = selectors.identity_link_list(access=self.access, provider=provider)
+        return Response(paginated(request, links, identity_link_data))
+
+    def post(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        body = validated(IdentityLinkInput, request)
+        user = selectors.user_get(access=self.access, org=org, user_id=body["user_id"])
+        link = services.identity_link_create(
+            access=self.access, provider=provider, user=user, meta=self.meta
+        )
+        return Response(identity_link_data(link), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(delete=docs.identity_link_delete)
+class IdentityLinkAPI(AccountsAPIView):
+    def delete(self, request: Request, org_id: str, provider_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        services.identity_link_delete(
+            access=self.access, provider=provider, user=user, meta=self.meta
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

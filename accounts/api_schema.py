@@ -7,12 +7,18 @@ request bodies are the real input serializers (NameInput, …).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
 from accounts.models import EnvironmentType
-from accounts.serializers import EnvironmentInput, NameInput, PermissionsInput, UserInput
+from accounts.serializers import (
+    EnvironmentInput,
+    IdentityLinkInput,
+    NameInput,
+    PermissionsInput,
+    UserInput,
+)
 from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 
 
@@ -54,6 +60,13 @@ class IdentityProviderOutput(serializers.Serializer):
     name = serializers.CharField()
     organizationId = serializers.UUIDField()
     createdAt = serializers.DateTimeField()
+
+
+class IdentityLinkOutput(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    username = serializers.CharField()
+    subject = serializers.CharField(help_text="The username the provider's assertions name.")
+    linked_at = serializers.DateTimeField()
 
 
 class UserPermissionsOutput(serializers.Serializer):
@@ -150,4 +163,28 @@ identity_provider_list = _read(
 )
 identity_provider_create = _write(
     "Identity providers", "Register an identity provider", NameInput, IdentityProviderOutput, 201
+)
+
+identity_link_list = _read(
+    "Identity providers",
+    "Users an identity provider reaches",
+    list_of(IdentityLinkOutput),
+    parameters=PAGING,
+    description="Only linked users can be named by the provider's jwt-bearer assertions "
+    "(SPEC §5): those it created, and those an administrator linked.",
+)
+identity_link_create = _write(
+    "Identity providers",
+    "Link a member to an identity provider",
+    IdentityLinkInput,
+    IdentityLinkOutput,
+    201,
+    description="Organization Administrator (with full access) of the provider's org only: "
+    "the provider's assertions then sign the member in.",
+)
+identity_link_delete = extend_schema(
+    tags=["Identity providers"],
+    summary="Unlink a member from an identity provider",
+    request=None,
+    responses={204: OpenApiResponse(description="Done; no body."), **error_responses(*READ_ERRORS)},
 )

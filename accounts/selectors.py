@@ -16,6 +16,7 @@ from accounts.access import Access
 from accounts.catalog import Permission, Role
 from accounts.models import (
     Environment,
+    FederatedIdentity,
     IdentityProvider,
     Organization,
     PermissionGrant,
@@ -131,6 +132,33 @@ def identity_provider_list(*, access: Access, org: Organization) -> QuerySet[Ide
     """Identity providers of `org`; needs read:organization there."""
     access.require(Permission.READ_ORGANIZATION, org)
     return IdentityProvider.objects.filter(organization=org).order_by("name")
+
+
+def identity_provider_get(
+    *, access: Access, org: Organization, provider_id: object
+) -> IdentityProvider:
+    """One identity provider of `org`; needs read:organization there; 404 otherwise."""
+    provider = (
+        identity_provider_list(access=access, org=org)
+        .select_related("organization")
+        .filter(id=_as_uuid(provider_id))
+        .first()
+    )
+    if provider is None:
+        raise Http404("Identity provider not found.")
+    return provider
+
+
+def identity_link_list(
+    *, access: Access, provider: IdentityProvider
+) -> QuerySet[FederatedIdentity]:
+    """The users `provider` reaches (SPEC §5), newest first; needs read:users at its org."""
+    access.require(Permission.READ_USERS, provider.organization)
+    return (
+        FederatedIdentity.objects.filter(provider=provider)
+        .select_related("user")
+        .order_by("-created_at", "-id")
+    )
 
 
 def administrators_of(org: Organization) -> QuerySet[User]:

@@ -6,7 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import Environment, EnvironmentType, IdentityProvider, Organization, User
+from accounts.models import (
+    Environment,
+    EnvironmentType,
+    FederatedIdentity,
+    IdentityProvider,
+    Organization,
+    User,
+)
 
 
 class StrictCharField(serializers.CharField):
@@ -34,6 +41,10 @@ class StrictSerializer(serializers.Serializer):
 # -- input --------------------------------------------------------------------------------------
 class NameInput(StrictSerializer):
     name = StrictCharField(max_length=100, trim_whitespace=True)
+
+
+class IdentityLinkInput(StrictSerializer):
+    user_id = StrictCharField(max_length=64)
 
 
 class EnvironmentInput(StrictSerializer):
@@ -108,4 +119,13 @@ def identity_provider_data(provider: IdentityProvider) -> dict[str, Any]:
         "name": provider.name,
         "organizationId": str(provider.organization_id),
         "createdAt": provider.created_at,
+    }
+
+
+def identity_link_data(link: FederatedIdentity) -> dict[str, Any]:
+    return {
+        "user_id": str(link.user_id),
+        "username": link.user.username,
+        "subject": link.subject,
+        "linked_at": link.created_at,
     }

@@ -788,3 +788,25 @@ def identity_link_create(
             meta=meta,
         )
     return link
+
+
+def identity_link_delete(
+    *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
+) -> None:
+    """Unlink `user` from `provider`: its assertions no longer reach them (tokens already
+    issued stay until they expire or are revoked). Organization Administrator only, as for
+    linking. Idempotent."""
+    org = provider.organization
+    if not access.holds_everything_in(org):
+        raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
+    with transaction.atomic():
+        deleted, _ = FederatedIdentity.objects.filter(provider=provider, user=user).delete()
+        if deleted:
+            audit_record(
+                action=AuditAction.IDENTITY_UNLINKED,
+                organization=org,
+                **access.audit_actor,
+                target=user,
+                details={"identity_provider": str(provider.id)},
+                meta=meta,
+            )

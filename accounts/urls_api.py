@@ -34,4 +34,14 @@ urlpatterns = [
         api.IdentityProvidersAPI.as_view(),
         name="api-identity-providers",
     ),
+    path(
+        "organizations/<str:org_id>/identityProviders/<str:provider_id>/users",
+        api.IdentityLinksAPI.as_view(),
+        name="api-identity-links",
+    ),
+    path(
+        "organizations/<str:org_id>/identityProviders/<str:provider_id>/users/<str:user_id>",
+        api.IdentityLinkAPI.as_view(),
+        name="api-identity-link",
+    ),
 ]

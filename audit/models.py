@@ -22,6 +22,7 @@ class AuditAction(models.TextChoices):
     # Identity providers
     IDENTITY_PROVIDER_CREATED = "identity_provider.created", "Identity provider created"
     IDENTITY_LINKED = "identity_provider.user_linked", "User linked to identity provider"
+    IDENTITY_UNLINKED = "identity_provider.user_unlinked", "User unlinked from identity provider"
     # Connected apps
     APP_CREATED = "app.created", "App created"
     APP_UPDATED = "app.updated", "App changed"
