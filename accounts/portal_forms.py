@@ -57,6 +57,14 @@ class IdentityProviderCreateForm(NameForm):
     name = forms.CharField(label="Identity provider name", max_length=100)
 
 
+class IdentityLinkForm(forms.Form):
+    username = forms.CharField(
+        label="Member's username",
+        max_length=150,
+        help_text="The provider's assertions naming this username will sign the member in.",
+    )
+
+
 class EnvironmentCreateForm(NameForm):
     id_prefix = "id_environment"
     name = forms.CharField(label="Environment name", max_length=100)

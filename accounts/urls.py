@@ -36,6 +36,16 @@ urlpatterns = [
         views.IdentityProviderCreateView.as_view(),
         name="identity_provider_create",
     ),
+    path(
+        f"{ORG}/identity-providers/<uuid:provider_id>/",
+        views.IdentityProviderDetailView.as_view(),
+        name="identity_provider_detail",
+    ),
+    path(
+        f"{ORG}/identity-providers/<uuid:provider_id>/users/<uuid:user_id>/unlink",
+        views.IdentityLinkDeleteView.as_view(),
+        name="identity_link_delete",
+    ),
     # Environments
     path(
         "access-management/environments/",

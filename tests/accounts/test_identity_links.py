@@ -75,3 +75,58 @@ def test_unknown_user_or_provider_is_404(client_for, admin, org, idp, other_admi
     bad = f"/accounts/api/organizations/{org.id}/identityProviders/not-a-uuid/users"
     assert api.get(bad).status_code == 404
     assert api.post(links_url(org, idp), {}, format="json").status_code == 400
+
+
+# -- the portal page ----------------------------------------------------------------------------
+def portal(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page_url(org, idp) -> str:
+    from django.urls import reverse
+
+    return reverse("portal:identity_provider_detail", args=[org.id, idp.id])
+
+
+def test_the_portal_links_and_unlinks_with_a_confirmation(admin, member, org, idp):
+    from django.urls import reverse
+
+    client = portal(admin)
+    html = client.get(page_url(org, idp)).content.decode()
+    assert "Nobody yet" in html
+    linked = client.post(page_url(org, idp), {"username": member.username.upper()})
+    assert linked.status_code == 302
+    assert FederatedIdentity.objects.filter(provider=idp, user=member).exists()
+    html = client.get(page_url(org, idp)).content.decode()
+    assert member.username in html
+    unlink = reverse("portal:identity_link_delete", args=[org.id, idp.id, member.id])
+    confirm = client.get(unlink)
+    assert confirm.status_code == 200
+    assert f"Unlink {member.username} from {idp.name}?" in confirm.content.decode()
+    assert FederatedIdentity.objects.exists()  # a GET changes nothing
+    assert client.post(unlink).status_code == 302
+    assert not FederatedIdentity.objects.exists()
+
+
+def test_the_portal_refuses_an_unknown_username(admin, org, idp, other_admin):
+    response = portal(admin).post(page_url(org, idp), {"username": other_admin.username})
+    assert response.status_code == 400
+    assert "No member of this organization has that username." in response.content.decode()
+    assert not FederatedIdentity.objects.exists()
+
+
+def test_the_portal_shows_no_link_form_to_a_non_admin(member, org, idp):
+    from django.urls import reverse
+
+    PermissionGrantFactory(user=member, organization=org, permission="read:organization")
+    client = portal(member)
+    html = client.get(page_url(org, idp)).content.decode()
+    assert 'aria-label="Link a member"' not in html
+    assert client.post(page_url(org, idp), {"username": member.username}).status_code == 403
+    unlink = reverse("portal:identity_link_delete", args=[org.id, idp.id, member.id])
+    assert client.get(unlink).status_code == 403
+    assert not FederatedIdentity.objects.exists()
