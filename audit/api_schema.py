@@ -54,7 +54,12 @@ FILTERS = [
     _param("from", "Events at or after this ISO 8601 time.", OpenApiTypes.DATETIME),
     _param("to", "Events at or before this ISO 8601 time.", OpenApiTypes.DATETIME),
     _param("actor", "A username, a user id or an app's client_id."),
-    _param("client_id", "Events of this app."),
+    _param(
+        "client_id",
+        "Every event of this app's history, also after it was deleted: what was done to it "
+        "(created, changed, secret rotated, scopes, allowlist, consents, revoked, deleted) and "
+        "what it did (tokens issued and refused, the writes of its API calls).",
+    ),
     _param("action", "One action, e.g. `token.issued`."),
     OpenApiParameter(
         "outcome", OpenApiTypes.STR, enum=AuditOutcome.values, description="success or failure."

@@ -78,6 +78,13 @@ class AuditEvent(models.Model):
     )
     # The client_id of an acting app: a plain value, so audit depends on no other app.
     actor_client_id = models.CharField(max_length=100, blank=True)
+    # The client_id of the app the event is about when that is not the acting app (created,
+    # changed, allowlisted, a user's consent to it...): with actor_client_id, every event of
+    # an app's history is one indexed match on either column (audit.selectors), even after
+    # the app is deleted. NULL, not "", when there is none: the partial index skips the token
+    # events (the acting app is their subject), which pay for every index on the hot path,
+    # and `= <any value>` implies IS NOT NULL for the planner even in a generic plan.
+    subject_client_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     actor_name = models.CharField(max_length=150, blank=True)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
@@ -94,6 +101,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["organization", "created_at"]),
             models.Index(fields=["action"], name="audit_event_action"),
             models.Index(fields=["actor_client_id"], name="audit_event_actor_client"),
+            models.Index(
+                fields=["subject_client_id"],
+                condition=models.Q(subject_client_id__isnull=False),
+                name="audit_event_subject_client",
+            ),
             models.Index(
                 fields=["actor_user"],
                 condition=models.Q(actor_user__isnull=False),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
 from config.db import model_build
 
@@ -38,6 +40,7 @@ def audit_event_values(
     organization: Any | None,
     actor: Any | None,
     actor_app: Any | None = None,
+    app: Any | None = None,
     target: Any | None = None,
     target_type: str = "",
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
@@ -47,7 +50,9 @@ def audit_event_values(
 ) -> dict[str, Any]:
     """An event's field values by attname (`config.db.rows_insert` takes them as they are).
     `details` must never contain a secret, a token or a password. The org may be given by
-    its id alone (the token path has it without loading the row)."""
+    its id alone (the token path has it without loading the row). `app` is the connected
+    app the event is about when the target is not the app itself (an allowlist entry, a
+    user's authorization): with the acting app, it puts the event in the app's history."""
     meta = meta or RequestMeta()
     return {
         "action": str(action),
@@ -55,6 +60,7 @@ def audit_event_values(
         "organization_id": organization.pk if organization is not None else organization_id,
         "actor_user_id": actor.pk if actor is not None else None,
         "actor_client_id": actor_app.client_id if actor_app is not None else "",
+        "subject_client_id": _subject_client_id(app=app, target=target, actor_app=actor_app),
         "actor_name": (
             actor.username if actor is not None else (actor_app.name if actor_app else "")
         ),
@@ -64,6 +70,19 @@ def audit_event_values(
         "user_agent": meta.user_agent,
         "details": details or {},
     }
+
+
+def _subject_client_id(*, app: Any, target: Any, actor_app: Any) -> str | None:
+    """The client_id of the app an event is about (`app`, else a target that is an app),
+    or None when there is none or it is the acting app, which actor_client_id names already:
+    a token event (the app is its own target) costs the token path no index entry."""
+    if app is None and target is not None and target is not actor_app:
+        meta = getattr(target, "_meta", None)
+        if meta is not None and meta.label == settings.OAUTH2_PROVIDER_APPLICATION_MODEL:
+            app = target
+    if app is None or (actor_app is not None and app.client_id == actor_app.client_id):
+        return None
+    return app.client_id
 
 
 def audit_record(**fields: Any) -> AuditEvent:

@@ -252,6 +252,7 @@ def allowlist_approve(
         audit_record(
             action=AuditAction.ALLOWLIST_APPROVED,
             organization=org,
+            app=app,
             target=entry,
             target_type="allowlist_entry",
             details={
@@ -282,6 +283,7 @@ def allowlist_remove(
         audit_record(
             action=AuditAction.ALLOWLIST_REMOVED,
             organization=org,
+            app=entry.app,
             target=entry,
             target_type="allowlist_entry",
             details={

@@ -67,6 +67,20 @@ class AppAccess(Access):
         return False
 
 
+class UserThroughAppAccess(Access):
+    """A user's power through a token an app holds for them. The app makes the API call, so
+    a write is audited as the user's through the app: it is in the app's history too (SPEC
+    §4, the audit log's `client_id` filter)."""
+
+    def __init__(self, user: User, scopes: frozenset[str], app: ConnectedApp) -> None:
+        super().__init__(user=user, scopes=scopes)
+        self.app = app
+
+    @property
+    def audit_actor(self) -> dict:
+        return {"actor": self.user, "actor_app": self.app}
+
+
 @dataclass
 class TokenPrincipal:
     """A live access token and what it may do on this request."""
@@ -91,6 +105,8 @@ class TokenPrincipal:
     def access(self) -> Access:
         if self.is_app_token:
             return AppAccess(self.app, self.app.user, self.effective_scopes)
+        if self.app is not None:
+            return UserThroughAppAccess(self.user, self.effective_scopes, self.app)
         return Access(user=self.user, scopes=self.effective_scopes)
 
     def allows(self, scope: str) -> bool:

@@ -75,6 +75,7 @@ def authorization_grant(
             action=AuditAction.AUTHORIZATION_GRANTED,
             organization=user.organization,
             actor=user,
+            app=app,
             target=authorization,
             target_type="authorization",
             details={
@@ -134,6 +135,7 @@ def authorization_revoke(
                 action=AuditAction.AUTHORIZATION_REVOKED,
                 organization=user.organization,
                 actor=actor,
+                app=app,
                 target=locked,
                 target_type="authorization",
                 details={
