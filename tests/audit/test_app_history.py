@@ -90,7 +90,7 @@ def test_what_an_app_does_is_in_its_history(make_app, code_app, admin, org):
         action=AuditAction.ENVIRONMENT_CREATED,
         organization=org,
         target=org,
-        **AppAccess(app, admin).audit_actor,
+        **AppAccess(app, admin, None).audit_actor,
     )
     through = UserThroughAppAccess(admin, frozenset({"full"}), other)
     audit_record(
@@ -100,7 +100,9 @@ def test_what_an_app_does_is_in_its_history(make_app, code_app, admin, org):
         **through.audit_actor,
     )
     # One app changing another: in both histories.
-    connected_app_update(access=AppAccess(app, admin), app=other, changes={"client_name": "X"})
+    connected_app_update(
+        access=AppAccess(app, admin, None), app=other, changes={"client_name": "X"}
+    )
 
     assert history(org, app.client_id) == [
         "app.created",
