@@ -106,9 +106,11 @@ class Access:
         return self.in_tenant(org) and any(org.path.startswith(p) for p in self.admin_paths)
 
     def holds_everything_in(self, org: Organization) -> bool:
-        """Organization Administrator of `org` (or above) with a credential not narrowed below
-        `full`: the only caller who may confer the role, `full` or `read:full` there."""
-        return self.is_admin_of(org) and all(self.scope_allows(p) for p in Permission)
+        """Organization Administrator of `org` (or above) with a session or a `full` token: the
+        only caller who may confer the role, `full` or `read:full` there. A token holding
+        every permission scope is still not `full` (it cannot, for one, manage the role)."""
+        full_credential = self.scopes is None or SpecialScope.FULL in self.scopes
+        return full_credential and self.is_admin_of(org)
 
     def _user_environment_ids(
         self, permission: Permission, org: Organization

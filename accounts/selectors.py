@@ -161,6 +161,16 @@ def identity_link_list(
     )
 
 
+def user_power_within(user: User, org: Organization) -> bool:
+    """Whether every role and permission `user` holds lies in `org` or below it: whoever
+    controls `org` could then do anything `user` can (two indexed EXISTS)."""
+    outside = ~Q(organization__path__startswith=org.path)
+    return not (
+        RoleGrant.objects.filter(outside, user=user).exists()
+        or PermissionGrant.objects.filter(outside, user=user).exists()
+    )
+
+
 def administrators_of(org: Organization) -> QuerySet[User]:
     """Users holding Organization Administrator at `org` itself."""
     return User.objects.filter(

@@ -61,7 +61,8 @@ FEDERATED_USERNAME_TAKEN = (
     "This username belongs to an account the identity provider is not linked to."
 )
 IDENTITY_LINK_NEEDS_ADMIN = (
-    "Only an Organization Administrator of the provider's organization can link users to it."
+    "Only an Organization Administrator of the root organization can link or unlink members: "
+    "a link hands the provider the member's account, whatever they hold in the tree."
 )
 
 
@@ -764,14 +765,19 @@ def federated_user_save(
     return user
 
 
+def _root_of(org: Organization) -> Organization:
+    return org if org.is_root else Organization.objects.get(id=org.root_id)
+
+
 def identity_link_create(
     *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
 ) -> FederatedIdentity:
     """Link an existing member to `provider` under their username, so the provider's
-    assertions reach them (SPEC §5). Only an Organization Administrator of the provider's org
-    may do it: a link hands the provider (and every app asserting through it) the account."""
+    assertions reach them (SPEC §5). Only an Organization Administrator of the root org (with
+    a full credential) may do it: a link hands the provider, and every app asserting through
+    it, the member's account and whatever it holds anywhere in the tree."""
     org = provider.organization
-    if not access.holds_everything_in(org):
+    if not access.holds_everything_in(_root_of(org)):
         raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
     if user.organization_id != org.root_id_or_self:
         raise ValidationError({"user": NOT_A_MEMBER})
@@ -794,10 +800,10 @@ def identity_link_delete(
     *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
 ) -> None:
     """Unlink `user` from `provider`: its assertions no longer reach them (tokens already
-    issued stay until they expire or are revoked). Organization Administrator only, as for
-    linking. Idempotent."""
+    issued stay until they expire or are revoked). Root Organization Administrator only, as
+    for linking. Idempotent."""
     org = provider.organization
-    if not access.holds_everything_in(org):
+    if not access.holds_everything_in(_root_of(org)):
         raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
     with transaction.atomic():
         deleted, _ = FederatedIdentity.objects.filter(provider=provider, user=user).delete()

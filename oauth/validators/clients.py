@@ -9,10 +9,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from oauthlib.oauth2.rfc6749 import errors
 
-from accounts.models import IdentityProvider
+from accounts.models import IdentityProvider, Organization
+from accounts.selectors import user_power_within
 from accounts.services import federated_user_resolve
 from connected_apps.controls import SCOPES_NONE_APPROVED, org_apps_enabled
-from connected_apps.models import AllowlistEntry, AppScope, ConnectedApp, GrantType
+from connected_apps.models import (
+    AllowlistEntry,
+    AppScope,
+    ConnectedApp,
+    GrantType,
+    OrgAppSettings,
+)
 from oauth import principal_cache
 from oauth.backends import endpoint_context
 from oauth.grants import (
@@ -29,6 +36,7 @@ from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
     FEDERATED_USER_REFUSALS,
     PROVIDER_NOT_APPROVED,
+    USER_POWER_OUTSIDE,
     note_user,
     requested_scopes,
     user_app_check,
@@ -236,7 +244,8 @@ class ClientValidatorMixin:
             raise errors.InvalidGrantError(
                 description="Unknown identity provider.", request=request
             )
-        if not provider_may_assert_for(provider, app):
+        reach = assertion_reach(provider, app)
+        if reach is None:
             raise errors.InvalidGrantError(description=PROVIDER_NOT_APPROVED, request=request)
         try:
             resolved = federated_user_resolve(
@@ -250,17 +259,35 @@ class ClientValidatorMixin:
             code = next(iter(exc.error_dict.values()))[0].code
             description = FEDERATED_USER_REFUSALS.get(code, "The subject is not acceptable.")
             raise errors.InvalidGrantError(description=description, request=request) from None
+        if not resolved.created and not user_power_within(resolved.user, reach):
+            # A link made earlier cannot carry power granted since outside the provider's org:
+            # whoever controls the app there must not become, say, a root administrator.
+            raise errors.InvalidGrantError(description=USER_POWER_OUTSIDE, request=request)
         self._check_org_controls(request, resolved.user, app)
         request.user = resolved.user
         request.doorman_federated_user = resolved
         note_user(request)
 
 
-def provider_may_assert_for(provider: IdentityProvider, app: ConnectedApp) -> bool:
-    """SPEC §5: an app asserts users of its own org tree's providers, or of another org's
-    only once that org approved the app (an allowlist entry): an assertion is the app's word
-    alone, with no consent from the user."""
-    provider_root_id = provider.organization.root_id_or_self
-    if provider_root_id == app.root_org_id:
-        return True
-    return AllowlistEntry.objects.filter(organization_id=provider_root_id, app_id=app.pk).exists()
+def assertion_reach(provider: IdentityProvider, app: ConnectedApp) -> Organization | None:
+    """SPEC §5: an assertion is the app's word alone, with no consent from the user, so it
+    reaches only users whoever controls the app could reach anyway. Returns the org within
+    which an asserted user's roles and permissions must all lie, or None when the app may
+    not assert the provider's users at all:
+    - a provider of the app's owner org or of a BG below it (never a parent's or a
+      sibling's): users whose power lies within the provider's org;
+    - another tenant's provider, once that tenant approved the app on an allowlist it
+      enforces (its approved scopes then apply): only users holding nothing there, since the
+      power lies within the app's owner org, which is in another tree."""
+    provider_org = provider.organization
+    owner = Organization.objects.filter(id=app.owner_org_id).first()
+    if owner is None:
+        return None
+    if provider_org.root_id_or_self == app.root_org_id:
+        return provider_org if provider_org.path.startswith(owner.path) else None
+    root_id = provider_org.root_id_or_self
+    approved = (
+        OrgAppSettings.objects.filter(organization_id=root_id, allowlist_enabled=True).exists()
+        and AllowlistEntry.objects.filter(organization_id=root_id, app_id=app.pk).exists()
+    )
+    return owner if approved else None

@@ -23,7 +23,12 @@ FEDERATED_USER_CONCURRENT = (
     "Another request created this user at the same moment; retry with a new assertion."
 )
 PROVIDER_NOT_APPROVED = (
-    "The identity provider belongs to another organization, which has not approved this app."
+    "The identity provider is outside the app's organization, and its organization has not "
+    "approved this app."
+)
+USER_POWER_OUTSIDE = (
+    "The user holds permissions outside the identity provider's organization; an assertion "
+    "cannot sign them in."
 )
 FEDERATED_USER_REFUSALS = {
     "username_invalid": "The username in sub is not a valid username.",

@@ -201,3 +201,33 @@ def test_the_portal_forms_refuse_it_too(tenant):
     assert scopes.status_code == 400
     held = set(AppScope.objects.filter(app=app).values_list("scope", flat=True))
     assert held == {"manage:connected_apps"}
+
+
+def test_every_permission_scope_together_is_still_not_full(http, urls, tenant):
+    """A member puts all nine permission scopes on an app (allowed: consent decides what it
+    gets); an administrator's token through it must still not confer the role, which needs
+    a session or `full`."""
+    from accounts.catalog import Permission
+
+    PermissionGrantFactory(
+        user=tenant["member"], organization=tenant["org"], permission="manage:connected_apps"
+    )
+    app = connected_app_create(
+        access=Access(user=tenant["member"]),
+        owner=tenant["org"],
+        client_name="Nine",
+        grant_types=["password"],
+        scopes=list(Permission.values),
+    )
+    token = http().post(
+        urls["token"],
+        data={"grant_type": "password", "username": "root-admin", "password": DEFAULT_PASSWORD},
+        auth=(app.app.client_id, app.client_secret),
+    )
+    assert token.status_code == 200, token.text
+    auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    target = (
+        f"{urls['api']}/organizations/{tenant['org'].id}/users/{tenant['member'].id}/permissions"
+    )
+    role = http().put(target, json={"role": "Organization Administrator"}, headers=auth)
+    assert role.status_code == 403, role.text

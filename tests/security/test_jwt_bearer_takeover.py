@@ -186,12 +186,94 @@ def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
     assert refused.status_code == 400, refused.text
     assert not User.objects.filter(username="stranger").exists()
 
-    from connected_apps.controls import allowlist_approve
+    from connected_apps.controls import allowlist_approve, org_settings_update
 
-    allowlist_approve(access=Access(user=globex_admin), org=globex, client_id=app.app.client_id)
+    globex_access = Access(user=globex_admin)
+    allowlist_approve(access=globex_access, org=globex, client_id=app.app.client_id)
+    # An entry on an allowlist Globex does not enforce limits nothing: still refused.
+    assert assert_for("stranger").status_code == 400
+    org_settings_update(access=globex_access, org=globex, allowlist_enabled=True)
     allowed = assert_for("stranger")
     assert allowed.status_code == 200, allowed.text
     assert User.objects.get(username="stranger").organization == globex
+    # Even approved, a foreign app never signs in anyone holding power in Globex.
+    identity_link_create(access=globex_access, provider=foreign_idp, user=globex_admin)
+    admin_refused = assert_for("globex-admin")
+    assert admin_refused.status_code == 400, admin_refused.text
+    assert not AccessToken.objects.filter(user=globex_admin).exists()
+
+
+def bg_admin_takeover(http, urls, tenant, key):
+    """The BG's administrator registers a jwt-bearer `full` app in their BG (they may)."""
+    AdminRoleFactory(user=tenant["member"], organization=tenant["team"])
+    token = platform_token(http, urls, "bg-dev")
+    created = http().post(
+        urls["api"] + "/connectedApplications",
+        json={
+            "client_name": "BG Federation",
+            "grant_types": [JWT_BEARER],
+            "public_keys": [public_pem(key)],
+            "scopes": ["full"],
+            "owner_org_id": str(tenant["team"].id),
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["client_id"], {"Authorization": f"Bearer {token}"}
+
+
+def test_a_bg_admin_cannot_assert_users_of_the_root_orgs_provider(http, urls, tenant):
+    key = rsa_key()
+    identity_link_create(
+        access=Access(user=tenant["root_admin"]),
+        provider=tenant["idp"],
+        user=tenant["root_admin"],
+    )
+    client_id, _ = bg_admin_takeover(http, urls, tenant, key)
+    assertion = signed_assertion(
+        key, client_id, urls["token"], takeover_subject(tenant["idp"], "root-admin")
+    )
+    response = http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+    assert response.status_code == 400, response.text
+    tenant["root_admin"].refresh_from_db()
+    assert tenant["root_admin"].email == "root@acme.test"
+
+
+def test_a_bg_admin_cannot_link_the_root_admin_to_their_own_provider(http, urls, tenant):
+    key = rsa_key()
+    client_id, auth = bg_admin_takeover(http, urls, tenant, key)
+    provider = http().post(
+        f"{urls['api']}/organizations/{tenant['team'].id}/identityProviders",
+        json={"name": "BG SSO"},
+        headers=auth,
+    )
+    assert provider.status_code == 201, provider.text
+    idp_id = provider.json()["id"]
+    link = http().post(
+        f"{urls['api']}/organizations/{tenant['team'].id}/identityProviders/{idp_id}/users",
+        json={"user_id": str(tenant["root_admin"].id)},
+        headers=auth,
+    )
+    assert link.status_code == 403, link.text
+    # And a user the BG's provider created, later made root administrator, is out of reach.
+    sub = f"v2|{idp_id}|newbie|N|B|newbie@acme.test|"
+    first = http().post(
+        urls["token"],
+        data={
+            "grant_type": JWT_BEARER,
+            "assertion": signed_assertion(key, client_id, urls["token"], sub),
+        },
+    )
+    assert first.status_code == 200, first.text
+    AdminRoleFactory(user=User.objects.get(username="newbie"), organization=tenant["org"])
+    again = http().post(
+        urls["token"],
+        data={
+            "grant_type": JWT_BEARER,
+            "assertion": signed_assertion(key, client_id, urls["token"], sub),
+        },
+    )
+    assert again.status_code == 400, again.text
 
 
 def test_the_portal_form_refuses_a_jwt_bearer_app_to_a_bg_manager(tenant):
