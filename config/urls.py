@@ -4,6 +4,7 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
+from oauth.api import PlatformLogoutAPI
 from oauth.views.oidc import DoormanDiscoveryView
 from oauth.views.platform_login import PlatformLoginView
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),
+    path("accounts/logout", PlatformLogoutAPI.as_view(), name="platform-logout"),
     path("accounts/api/v2/oauth2/", include("oauth.urls")),
     path("accounts/api/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("accounts/api/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-schema-yaml"),

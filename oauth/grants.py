@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
+from oauthlib.openid.connect.core.grant_types.base import GrantTypeBase as OpenIDGrantTypeBase
 
 from connected_apps.models import ConnectedApp, GrantType
 from oauth.models import UsedAssertion
@@ -241,6 +242,45 @@ class JWTBearerGrant(GrantTypeBase):
         self.validate_scopes(request)
         for validator in self.custom_validators.post_token:
             validator(request)
+
+
+class OpenIDUserGrant(OpenIDGrantTypeBase):
+    """An OAuth 2 grant that acts for a user without /authorize (password, jwt-bearer), made
+    to return an `id_token` whenever `openid` is granted (SPEC §5), as oauthlib makes its
+    code and refresh grants OpenID: a proxy whose `add_id_token` (oauthlib's) builds the
+    token's claims and signature through the validator (DOT's `finalize_id_token`) exactly
+    as in the code flow. No nonce: no authentication request sent one.
+
+    oauthlib's password grant calls token modifiers with the token alone, so the id_token
+    is added by the token handler the grant is given instead."""
+
+    def __init__(self, proxy_target: GrantTypeBase) -> None:
+        self.proxy_target = proxy_target
+
+    def create_token_response(self, request, token_handler):
+        issuer = _WithIdToken(token_handler, self)
+        return self.proxy_target.create_token_response(request, issuer)
+
+    def add_id_token(self, token, token_handler, request, nonce=None):
+        # OIDC Core §2: `aud` is the client the token went to, however it authenticated
+        # (Basic, private_key_jwt, or only its signed assertion: no client_id parameter).
+        request.client_id = request.client.client_id
+        request.nonce = None  # a `nonce` body parameter is not an authentication request's
+        return super().add_id_token(token, token_handler, request)
+
+
+class _WithIdToken:
+    """A token handler that adds the grant's id_token to every token it creates."""
+
+    def __init__(self, handler, grant: OpenIDUserGrant) -> None:
+        self._handler, self._grant = handler, grant
+
+    def create_token(self, request, *args, **kwargs) -> dict:
+        token = self._handler.create_token(request, *args, **kwargs)
+        return self._grant.add_id_token(token, self._handler, request)
+
+    def __getattr__(self, name: str):
+        return getattr(self._handler, name)
 
 
 class UnsupportedGrant(GrantTypeBase):

@@ -8,6 +8,7 @@ code, assertion or password.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -76,13 +77,15 @@ def token_event_values(
 
 def platform_token_issue(*, user: Any, meta: RequestMeta) -> tuple[str, AccessToken]:
     """A user's own platform token (`POST /accounts/login`, SPEC §4): scope `full`, no app,
-    the access-token lifetime, stored only as its SHA-256 checksum. Returns (raw, row)."""
+    the access-token lifetime, stored only as its SHA-256 checksum, a token family of its
+    own (SPEC §10). Returns (raw, row)."""
     raw = generate_token()
     token = AccessToken(
         user=user,
         application=None,
         scope=SpecialScope.FULL,
         expires=timezone.now() + timedelta(seconds=settings.DOORMAN_ACCESS_TOKEN_LIFETIME),
+        token_family=uuid.uuid4(),
     )
     set_token_value(token, raw)
     with transaction.atomic():

@@ -7,11 +7,13 @@ only while nothing that could change the answer has happened. One cache round tr
 (a single GET or MGET) tells it so:
 
 - a **generation** value, replaced whenever anything a resolution reads changes (a user, an
-  app, its scopes, an org's settings or allowlist, a set-wise revocation). An entry remembers
+  app, its scopes, an org's settings or allowlist, a revocation too large to mark token by
+  token: oauth.models.REVOCATION_MARKS_MAX). An entry remembers
   the generation read *before* its database read, so a change that lands while it is being
   computed makes it stale at once;
-- a **revocation mark** per token, set when one token is revoked (the revocation endpoint,
-  refresh rotation), so a busy token-refreshing client does not wipe everyone's entries.
+- a **revocation mark** per token, set when tokens are revoked (a token family, refresh
+  rotation, logout, an authorization), so a busy token-refreshing client does not wipe
+  everyone's entries.
 
 Token-endpoint clients (`app_facts`) are checked against a generation of their own on
 PostgreSQL: a sequence advanced with the cache generation. The client_credentials path reads
@@ -31,6 +33,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -228,12 +231,23 @@ def principals_invalidate() -> None:
 
 def access_token_revoked(checksum: str, expires: datetime | None) -> None:
     """One access token is gone: mark it so no worker trusts what it stored for it."""
-    remaining = 0
-    if expires is not None:
-        remaining = max(0, int((expires - timezone.now()).total_seconds()))
+    access_tokens_revoked([(checksum, expires)])
+
+
+def access_tokens_revoked(tokens: Iterable[tuple[str, datetime | None]]) -> None:
+    """Access tokens, given as (checksum, expires), are gone: mark each (one cache round
+    trip), kept until the longest-lived of them would have expired."""
+    now = timezone.now()
+    marks, remaining = {}, 0
+    for checksum, expires in tokens:
+        marks[REVOKED_PREFIX + checksum] = 1
+        if expires is not None:
+            remaining = max(remaining, int((expires - now).total_seconds()))
+    if not marks:
+        return
 
     def mark() -> None:
-        cache.set(REVOKED_PREFIX + checksum, 1, timeout=remaining + REVOKED_MARK_MARGIN)
+        cache.set_many(marks, timeout=remaining + REVOKED_MARK_MARGIN)
 
     _now_and_on_commit(mark)
 

@@ -2,7 +2,9 @@
 
 oauthlib's OpenID Connect server, narrowed to what Doorman offers (SPEC §4, §5): the five
 grants (RFC 7523 jwt-bearer added, device flow dropped), the `code` response type only, and
-PKCE with S256 only.
+PKCE with S256 only. Every grant that acts for a user returns an id_token when `openid` is
+granted: oauthlib's code and refresh grants do, the password and jwt-bearer grants are
+wrapped the same way (oauth.grants.OpenIDUserGrant).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 from oauthlib.openid import Server
 
-from oauth.grants import JWT_BEARER, JWTBearerGrant, UnsupportedGrant
+from oauth.grants import JWT_BEARER, JWTBearerGrant, OpenIDUserGrant, UnsupportedGrant
 
 
 class DoormanServer(Server):
@@ -38,7 +40,8 @@ class DoormanServer(Server):
         for grant in (self.auth_grant, self.openid_connect_auth.proxy_target):
             grant._code_challenge_methods = s256_only
         # Not forwarding **kwargs: they carry DOT's device-flow settings.
-        self.jwt_bearer_grant = JWTBearerGrant(request_validator)
+        self.jwt_bearer_grant = OpenIDUserGrant(JWTBearerGrant(request_validator))
+        self.password_grant = OpenIDUserGrant(self.password_grant)
         self.unsupported_grant = UnsupportedGrant(request_validator)
         self._grant_types = {
             "authorization_code": self.token_grant_choice,

@@ -53,6 +53,7 @@ SPEC_RESOURCE_PATHS = [
     ({"get", "put"}, "/accounts/api/organizations/{org_id}/users/{user_id}/permissions"),
     ({"get", "post"}, "/accounts/api/organizations/{org_id}/identityProviders"),
     ({"get"}, "/accounts/api/organizations/{org_id}/auditLogs"),
+    ({"post"}, "/accounts/logout"),
 ]
 SPEC_OAUTH_PATHS = [
     ({"get"}, "/.well-known/openid-configuration"),

@@ -189,8 +189,9 @@ def paths() -> dict[str, Any]:
         f"{ISSUER_PATH}/revoke": _client_post(
             "oauth2_revoke",
             "Revoke an access or refresh token (RFC 7009)",
-            "Revoking a refresh token revokes its access tokens too. An unknown token is "
-            "answered 200 as well (RFC 7009 §2.2).",
+            "Revoking an access or refresh token revokes its whole token family (every token "
+            "its grant and the refreshes since issued). An unknown token is answered 200 as "
+            "well (RFC 7009 §2.2).",
             "TokenActionRequest",
             {
                 "description": "Revoked (or never valid).",

@@ -10,8 +10,7 @@ from connected_apps.controls import OrgGate, org_check
 from connected_apps.models import Audience, ConnectedApp
 from oauth.backends import endpoint_context
 from oauth.issuance import request_meta, token_event_record
-from oauth.models import AccessToken, RefreshToken
-from oauth.principal_cache import principals_invalidate
+from oauth.models import RefreshToken
 
 CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
 REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
@@ -73,17 +72,9 @@ def requested_scopes(request) -> list[str] | None:
 
 
 def token_family_revoke(family: uuid.UUID | None) -> bool:
-    """Revoke every refresh token of `family` and delete its access tokens (set-wise, DOT
-    #1809). True when anything was still live."""
-    if not family:
-        return False
-    live_refresh = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
-    deleted, _ = AccessToken.objects.filter(token_family=family).delete()
-    if deleted:
-        principals_invalidate()
-    if live_refresh:
-        RefreshToken.revoke_family(family)
-    return live_refresh or deleted > 0
+    """Revoke every access and refresh token of `family`, on every worker (SPEC §10). True
+    when anything was still live."""
+    return RefreshToken.revoke_family(family)
 
 
 class FamilyReplay(Exception):

@@ -8,13 +8,13 @@ after the rollback, so that revoking its family is kept.
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.models import revoke_access_token
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.utils import scope_to_list
 
@@ -26,7 +26,7 @@ from connected_apps.models import Authorization, ConnectedApp, GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.issuance import request_meta, token_event_record
 from oauth.models import AccessToken, Grant, RefreshToken
-from oauth.services import authorization_grant
+from oauth.services import access_tokens_revoke, authorization_grant
 from oauth.validators.common import (
     CODE_REPLAYED,
     FEDERATED_USER_CONCURRENT,
@@ -35,9 +35,23 @@ from oauth.validators.common import (
     note_user,
     revoke_family_recorded,
     token_checksum,
-    token_family_revoke,
     user_app_problem,
 )
+
+# The family of the tokens being saved, from `_save_bearer_token` to DOT's `_set_token_value`
+# (per thread or task: one validator serves every request of a process).
+_issuing_family: ContextVar[uuid.UUID | None] = ContextVar("doorman_issuing_family", default=None)
+
+
+def _token_family_for(request) -> uuid.UUID | None:
+    if request.user is None or request.grant_type == GrantType.CLIENT_CREDENTIALS:
+        return None
+    if request.grant_type == "authorization_code":
+        return request.doorman_token_family
+    refresh = getattr(request, "refresh_token_instance", None)
+    if request.grant_type == "refresh_token" and refresh is not None and refresh.token_family:
+        return refresh.token_family
+    return uuid.uuid4()  # a password or jwt-bearer sign-in starts a family
 
 
 class TokenValidatorMixin:
@@ -148,7 +162,7 @@ class TokenValidatorMixin:
             )
             if claimed != 1:
                 raise FamilyReplay(CODE_REPLAYED, "authorization_code_replay", grant_pk=grant.pk)
-            request.doorman_token_family = family
+            request.doorman_token_family = family  # what the code's tokens join
         elif request.grant_type == "refresh_token":
             # DOT locks the row too, but then answers a token rotated meanwhile with the
             # (hashed, so empty) previous tokens: 200 with "access_token": "".
@@ -161,23 +175,25 @@ class TokenValidatorMixin:
                 family = current.token_family if current is not None else None
                 raise FamilyReplay(REFRESH_TOKEN_REUSED, "refresh_token_reuse", family=family)
 
-    def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        access_token = super()._create_access_token(expires, request, token, source_refresh_token)
-        family = getattr(request, "doorman_token_family", None) or getattr(
-            source_refresh_token, "token_family", None
-        )
-        if family:
-            AccessToken.objects.filter(pk=access_token.pk).update(token_family=family)
-            access_token.token_family = family
-        return access_token
+    # -- token families (SPEC §10) -----------------------------------------------------------
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        """Every token a user grant issues joins a family from its first issue: the code's
+        (claimed in _claim), the refresh token's being rotated, or a new one for a password or
+        jwt-bearer sign-in. client_credentials tokens have none. DOT builds each token and
+        sets its value (`_set_token_value`) just before inserting it: the family is written
+        there, with the insert, rather than by an UPDATE afterwards."""
+        family = _token_family_for(request)
+        issuing = _issuing_family.set(family)
+        try:
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        finally:
+            _issuing_family.reset(issuing)
 
-    def _create_refresh_token(self, request, refresh_token_code, access_token, previous):
-        refresh = super()._create_refresh_token(request, refresh_token_code, access_token, previous)
-        family = getattr(request, "doorman_token_family", None)
-        if family and previous is None:  # a code's first refresh token joins the code's family
-            RefreshToken.objects.filter(pk=refresh.pk).update(token_family=family)
-            refresh.token_family = family
-        return refresh
+    def _set_token_value(self, token_instance, raw_token: str) -> None:
+        super()._set_token_value(token_instance, raw_token)
+        family = _issuing_family.get()
+        if family is not None:
+            token_instance.token_family = family
 
     def _record_issued(self, token, request) -> None:
         app = request.client
@@ -223,32 +239,40 @@ class TokenValidatorMixin:
                 meta=request_meta(request.headers),
             )
 
-    # -- revocation (RFC 7009 §2.1) ----------------------------------------------------------
+    # -- revocation (RFC 7009 §2.1; SPEC §10) -----------------------------------------------
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
-        """Only the calling app's tokens; a refresh token takes its whole family with it.
-        The hint is only a hint: both kinds are looked up."""
+        """Only the calling app's tokens. Whichever token is named, its whole family goes
+        with it (every access and refresh token its grant started), on every worker; a
+        client_credentials token, which has no family, goes alone. The hint is only a hint:
+        both kinds are looked up."""
         app = request.client
         if not isinstance(app, ConnectedApp) or not token:
             return
         lookup = {"token_checksum": token_checksum(token), "application_id": app.pk}
-        revoked = []
-        for refresh in RefreshToken.objects.filter(**lookup, revoked__isnull=True).select_related(
-            "user"
-        ):
-            if refresh.token_family:
-                token_family_revoke(refresh.token_family)
-            else:
-                refresh.revoke()
-            revoked.append(("refresh_token", refresh.user))
-        if not revoked:
-            for access in AccessToken.objects.filter(**lookup).select_related("user"):
-                revoke_access_token(access)
-                revoked.append(("access_token", access.user))
-        for token_type, user in revoked[:1]:
+        named = (
+            RefreshToken.objects.filter(**lookup)
+            .select_related("user")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        token_type = "refresh_token"  # noqa: S105 (a token type, not a secret)
+        if named is None:
+            named = AccessToken.objects.filter(**lookup).select_related("user").first()
+            token_type = "access_token"  # noqa: S105
+        if named is None:
+            return
+        if isinstance(named, AccessToken):
+            live = access_tokens_revoke(tokens=AccessToken.objects.filter(pk=named.pk))
+        elif named.token_family:
+            live = RefreshToken.revoke_family(named.token_family)
+        else:  # DOT gives every refresh token a family; this one predates that
+            live = named.revoked is None
+            named.revoke()
+        if live:
             token_event_record(
                 action=AuditAction.TOKEN_REVOKED,
                 app=app,
-                user=user,
+                user=named.user,
                 details={"reason": "revocation_request", "token_type": token_type},
                 meta=request_meta(request.headers),
             )

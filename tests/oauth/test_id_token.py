@@ -1,6 +1,7 @@
-"""ID tokens (SPEC §3, §5; OIDC Core §2, §3.1.3.6): issued only with `openid`, RS256 with the
-active key's kid, `sub` the user's UUID, `aud` the client_id, the nonce echoed, and as long-lived
-as the access token. Verified the way a relying party would: PyJWT against the published JWKS."""
+"""ID tokens (SPEC §3, §5; OIDC Core §2, §3.1.3.6): issued only with `openid`, by every grant
+that acts for a user (code, refresh, password, jwt-bearer), RS256 with the active key's kid,
+`sub` the user's UUID, `aud` the client_id, the code flow's nonce echoed, and as long-lived as
+the access token. Verified the way a relying party would: PyJWT against the published JWKS."""
 
 from __future__ import annotations
 
@@ -13,7 +14,19 @@ from django.conf import settings
 from django.test import Client
 
 from oauth.keys import active_signing_key
+from oauth.models import AccessToken
+from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
 from tests.oauth.code_flow import JWKS_URL, USERINFO_URL, tokens_for
+from tests.oauth.tokenkit import (
+    JWT_BEARER,
+    assertion_claims,
+    basic,
+    isolated_throttle,  # noqa: F401 (autouse fixture)
+    post_form,
+    public_pem,
+    rsa_key,
+    sign,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +121,122 @@ def test_an_id_token_is_never_accepted_as_an_access_token(signed_in, code_app):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {id_token}"}
     assert Client().get(USERINFO_URL, **headers).status_code == 401
     assert Client().get("/accounts/api/profile", **headers).status_code == 401
+
+
+# -- grants without /authorize (SPEC §5: every grant that acts for a user) ------------------------
+@pytest.fixture
+def password_app(make_app):
+    return make_app(
+        client_name="Password App",
+        grant_types=["password", "refresh_token"],
+        redirect_uris=[],
+        scopes=["openid", "profile", "email"],
+    )
+
+
+@pytest.fixture(scope="module")
+def assertion_key():
+    return rsa_key()
+
+
+@pytest.fixture
+def jwt_app(make_app, assertion_key):
+    return make_app(
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        redirect_uris=[],
+        public_keys=[public_pem(assertion_key)],
+        scopes=["openid", "profile", "email"],
+    )
+
+
+def password_tokens(app, user, scope: str, **auth) -> dict:
+    data = {"grant_type": "password", "username": user.username, "password": DEFAULT_PASSWORD}
+    data["scope"] = scope
+    if not auth:
+        data.update(client_id=app.app.client_id, client_secret=app.client_secret)
+    response = post_form(data, **auth)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def jwt_bearer_tokens(app, key, org, scope: str, **extra) -> dict:
+    idp = IdentityProviderFactory(organization=org)
+    sub = f"v2|{idp.id}|katherine|Katherine|Johnson|kj@acme.test|"
+    assertion = sign(assertion_claims(app.app.client_id, sub), key)
+    response = post_form({"grant_type": JWT_BEARER, "assertion": assertion, "scope": scope})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_the_password_grant_returns_an_id_token_with_openid(password_app, member):
+    tokens = password_tokens(password_app, member, "openid profile email")
+    claims = verify_id_token(tokens["id_token"], password_app.app.client_id)
+    assert claims["sub"] == str(member.id)
+    assert claims["username"] == member.username
+    assert claims["email"] == member.email
+    assert claims["given_name"] == "Ada"
+    assert "nonce" not in claims
+    digest = hashlib.sha256(tokens["access_token"].encode()).digest()
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def test_a_password_grant_id_token_names_the_client_however_it_authenticated(password_app, member):
+    auth = basic(password_app.app.client_id, password_app.client_secret)
+    tokens = password_tokens(password_app, member, "openid", HTTP_AUTHORIZATION=auth)
+    claims = verify_id_token(tokens["id_token"], password_app.app.client_id)
+    assert claims["aud"] == password_app.app.client_id
+    assert "email" not in claims and "name" not in claims  # only openid
+
+
+def test_a_nonce_parameter_is_not_echoed_by_the_password_grant(password_app, member):
+    tokens = password_tokens(password_app, member, "openid")
+    assert "nonce" not in verify_id_token(tokens["id_token"], password_app.app.client_id)
+    data = {
+        "grant_type": "password",
+        "username": member.username,
+        "password": DEFAULT_PASSWORD,
+        "scope": "openid",
+        "nonce": "chosen-by-the-client",
+        "client_id": password_app.app.client_id,
+        "client_secret": password_app.client_secret,
+    }
+    claims = verify_id_token(post_form(data).json()["id_token"], password_app.app.client_id)
+    assert "nonce" not in claims
+
+
+def test_no_id_token_from_the_password_grant_without_openid(password_app, member):
+    tokens = password_tokens(password_app, member, "profile email")
+    assert tokens["access_token"]
+    assert "id_token" not in tokens
+
+
+def test_the_refresh_of_a_password_grant_returns_an_id_token(password_app, member):
+    tokens = password_tokens(password_app, member, "openid profile")
+    refreshed = post_form(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": password_app.app.client_id,
+            "client_secret": password_app.client_secret,
+        }
+    ).json()
+    claims = verify_id_token(refreshed["id_token"], password_app.app.client_id)
+    assert claims["sub"] == str(member.id)
+
+
+def test_the_jwt_bearer_grant_returns_an_id_token_with_openid(jwt_app, assertion_key, org):
+    tokens = jwt_bearer_tokens(jwt_app, assertion_key, org, "openid email")
+    claims = verify_id_token(tokens["id_token"], jwt_app.app.client_id)
+    user = AccessToken.objects.get().user
+    assert claims["sub"] == str(user.id)
+    assert claims["username"] == "katherine"
+    assert claims["email"] == "kj@acme.test"
+    assert claims["aud"] == jwt_app.app.client_id  # the assertion named it; no client_id sent
+    assert "nonce" not in claims
+
+
+def test_no_id_token_from_the_jwt_bearer_grant_without_openid(jwt_app, assertion_key, org):
+    tokens = jwt_bearer_tokens(jwt_app, assertion_key, org, "profile email")
+    assert tokens["access_token"]
+    assert "id_token" not in tokens
