@@ -214,10 +214,18 @@ class JWTBearerGrant(GrantTypeBase):
         except errors.OAuth2Error as error:
             headers.update(error.headers)
             return headers, error.json, error.status_code
-        token = token_handler.create_token(request, refresh_token=self.refresh_token)
-        for modifier in self._token_modifiers:
-            token = modifier(token, token_handler, request)
-        self.request_validator.save_token(token, request)
+        try:
+            # SPEC §5: the user is written in the same transaction as the token (and the
+            # id_token record), after every check: a refused request leaves no user behind.
+            with transaction.atomic():
+                self.request_validator.jwt_bearer_user_save(request)
+                token = token_handler.create_token(request, refresh_token=self.refresh_token)
+                for modifier in self._token_modifiers:
+                    token = modifier(token, token_handler, request)
+                self.request_validator.save_token(token, request)
+        except errors.OAuth2Error as error:
+            headers.update(error.headers)
+            return headers, error.json, error.status_code
         return headers, json.dumps(token), 200
 
     def validate_token_request(self, request) -> None:

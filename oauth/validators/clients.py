@@ -7,11 +7,12 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import IdentityProvider, Organization
 from accounts.selectors import user_power_within
-from accounts.services import federated_user_resolve
+from accounts.services import federated_user_resolve, federated_user_save
 from connected_apps.controls import SCOPES_NONE_APPROVED, org_apps_enabled
 from connected_apps.models import (
     AllowlistEntry,
@@ -31,9 +32,11 @@ from oauth.grants import (
     assertion_verify,
     federated_subject_parse,
 )
+from oauth.issuance import request_meta
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
+    FEDERATED_USER_CONCURRENT,
     FEDERATED_USER_REFUSALS,
     PROVIDER_NOT_APPROVED,
     USER_POWER_OUTSIDE,
@@ -267,6 +270,21 @@ class ClientValidatorMixin:
         request.user = resolved.user
         request.doorman_federated_user = resolved
         note_user(request)
+
+    def jwt_bearer_user_save(self, request) -> None:
+        """SPEC §5: the user the assertion names is created or updated only now, inside the
+        transaction that issues the token (and its id_token), after every check passed."""
+        try:
+            with transaction.atomic():
+                federated_user_save(
+                    request.doorman_federated_user,
+                    actor_app=request.client,
+                    meta=request_meta(request.headers),
+                )
+        except IntegrityError:  # another assertion created this user a moment ago
+            raise errors.InvalidGrantError(
+                description=FEDERATED_USER_CONCURRENT, request=request
+            ) from None
 
 
 def assertion_reach(provider: IdentityProvider, app: ConnectedApp) -> Organization | None:

@@ -12,14 +12,13 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.utils import scope_to_list
 
 from accounts.catalog import SpecialScope
-from accounts.services import federated_user_save
 from audit.models import AuditAction
 from connected_apps.controls import SCOPES_NONE_APPROVED, org_gate
 from connected_apps.models import Authorization, ConnectedApp, GrantType
@@ -29,7 +28,6 @@ from oauth.models import AccessToken, Grant, RefreshToken
 from oauth.services import access_tokens_revoke, authorization_grant
 from oauth.validators.common import (
     CODE_REPLAYED,
-    FEDERATED_USER_CONCURRENT,
     REFRESH_TOKEN_REUSED,
     FamilyReplay,
     note_user,
@@ -100,7 +98,6 @@ class TokenValidatorMixin:
         self._apply_refresh_token_policy(token, request)
         try:
             with transaction.atomic():
-                self._user_provision(request)
                 self._claim(request)
                 result = self._save_bearer_token(token, request, *args, **kwargs)
                 self._record_issued(token, request)
@@ -117,22 +114,6 @@ class TokenValidatorMixin:
                 description=replay.description, request=request
             ) from None
         return result
-
-    def _user_provision(self, request) -> None:
-        """SPEC §5: the user a jwt-bearer assertion names is created or updated only now, in
-        the token's transaction, after every check of the request passed."""
-        resolved = getattr(request, "doorman_federated_user", None)
-        if resolved is None:
-            return
-        try:
-            with transaction.atomic():
-                federated_user_save(
-                    resolved, actor_app=request.client, meta=request_meta(request.headers)
-                )
-        except IntegrityError:  # another assertion created this user a moment ago
-            raise errors.InvalidGrantError(
-                description=FEDERATED_USER_CONCURRENT, request=request
-            ) from None
 
     def _apply_refresh_token_policy(self, token, request) -> None:
         """SPEC §3/§5: a code-flow app gets a refresh token only with offline_access; the
