@@ -200,6 +200,9 @@ PASSWORD_HASHERS = [
     "oauth.hashers.ClientSecretHasher",
 ]
 
+# Portal sessions are stored under a digest of their key: a database copy signs nobody in.
+SESSION_ENGINE = "accounts.sessions"
+
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
