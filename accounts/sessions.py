@@ -1,4 +1,4 @@
-"""Portal sessions stored under a digest of their key.
+"""Portal sessions stored under a digest of their key, and ending a user's sign-ins.
 
 Django's database store keeps `session_key` as the cookie sends it, so every row of a database
 copy works as a cookie (issue 12). `SessionStore` (`SESSION_ENGINE`), built at Django's seam
@@ -6,6 +6,11 @@ for extending database-backed session engines, keeps only the SHA-256 digest of 
 accounts.models.PortalSession, with the signed-in user's id. The cookie carries the key. Keys
 are 256-bit random values, so a fast unkeyed digest is the right tool, as for tokens
 (oauth.principals.token_checksum): nothing about the key can be learnt or guessed from it.
+
+A new password ends every session and platform token of its user (SPEC §4, §10), whatever
+path set it: `PasswordChangeEndsSignIns`. The session that changed the password stays signed
+in, because Django's `update_session_auth_hash` (which allauth's change and set pages call)
+saves it again under a fresh key; a reset keeps nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +23,20 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from accounts.models import PortalSession, User
+from accounts.signals import sign_ins_ended
 
 # 50 characters of [a-z0-9]: 258 bits.
 SESSION_KEY_LENGTH = 50
+SIGN_INS_END_HELP = (
+    "Changing your password signs you out everywhere else and revokes your platform tokens."
+)
+SIGN_INS_END_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a reason, not a password)
 
 
 def session_key_digest(session_key: str) -> str:
@@ -110,3 +121,31 @@ class SessionStore(DatabaseSessionStore):
         session_key = self.session_key if session_key is None else session_key
         if session_key is not None:
             await self._rows(session_key).adelete()
+
+
+def user_sign_ins_end(*, user: User, reason: str) -> int:
+    """End every portal session of `user` and, through `sign_ins_ended`, whatever else they
+    are signed in with (oauth revokes their platform tokens), in one transaction. A session
+    ended here is signed out on its next request. Returns how many sessions were ended."""
+    with transaction.atomic():
+        ended, _ = PortalSession.objects.filter(user=user).delete()
+        sign_ins_ended.send(sender=User, user=user, reason=reason)
+    return ended
+
+
+class PasswordChangeEndsSignIns:
+    """Not a rule for passwords: Django calls the `password_changed` of every entry of
+    AUTH_PASSWORD_VALIDATORS after it saves a new password, whatever path set it (allauth's
+    change, set and reset pages, `manage.py bootstrap` and `changepassword`), but not after
+    it upgrades a hash. That makes it the one place where a new password shuts out every
+    sign-in the old one opened. Its help text, shown with the password rules, says so."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        return None
+
+    def password_changed(self, password: str, user: Any = None) -> None:
+        if user is not None and user.pk is not None:
+            user_sign_ins_end(user=user, reason=SIGN_INS_END_PASSWORD_CHANGED)
+
+    def get_help_text(self) -> str:
+        return SIGN_INS_END_HELP

@@ -189,6 +189,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: after every password change it ends the user's portal sessions and revokes
+    # their platform tokens (SPEC §4), whatever path changed it.
+    {"NAME": "accounts.sessions.PasswordChangeEndsSignIns"},
 ]
 PASSWORD_HASHERS = [
     # User passwords: Django's slow default (MD5 in tests only, where users are made by the

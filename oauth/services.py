@@ -19,6 +19,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from connected_apps.models import Authorization, ConnectedApp
+from oauth.issuance import token_event_record
 from oauth.models import AccessToken, Grant, IDToken, RefreshToken
 from oauth.principal_cache import principals_invalidate
 
@@ -193,4 +194,29 @@ def authorizations_revoke_for_org(
             meta=meta,
             **access.audit_actor,
         )
+    return revoked
+
+
+def platform_tokens_revoke(*, user: User, reason: str, meta: RequestMeta | None = None) -> int:
+    """Revoke every platform token (`POST /accounts/login`) of `user`, set-wise: one DELETE
+    whatever their number, and every worker distrusts what it remembered of any token on its
+    next request (a new principals generation, as `_tokens_sweep`). A password change or
+    reset does this (SPEC §4; accounts.sessions.user_sign_ins_end). Audited as one
+    `token.revoked` event when there was anything to revoke. Returns how many were revoked."""
+    with transaction.atomic():
+        _, deleted = AccessToken.objects.filter(user=user, application__isnull=True).delete()
+        revoked = deleted.get(AccessToken._meta.label, 0)
+        if revoked:
+            principals_invalidate()
+            token_event_record(
+                action=AuditAction.TOKEN_REVOKED,
+                app=None,
+                user=user,
+                details={
+                    "reason": reason,
+                    "grant_type": "platform_login",
+                    "access_tokens_revoked": revoked,
+                },
+                meta=meta or RequestMeta(),
+            )
     return revoked

@@ -1,4 +1,5 @@
-"""Portal sessions under a digest of their key (accounts.sessions)."""
+"""Portal sessions under a digest of their key (accounts.sessions), and a new password ending
+every sign-in of its user (sessions here, platform tokens through oauth)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,30 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import PortalSession
+from accounts.services import organization_bootstrap
 from accounts.sessions import (
     SESSION_KEY_LENGTH,
+    SIGN_INS_END_HELP,
+    SIGN_INS_END_PASSWORD_CHANGED,
     SessionStore,
     session_key_digest,
+    user_sign_ins_end,
 )
 from accounts.tasks import portal_sessions_purge_expired
+from audit.models import AuditAction, AuditEvent
+from oauth.models import AccessToken
+from oauth.services import platform_tokens_revoke
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.oauth.tokenkit import (
+    LOGIN_URL,
+    bearer_profile,
+    isolated_throttle,  # noqa: F401 (autouse fixture)
+    post_json,
+)
 
 pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a-fresh-Passphrase-for-2025"
 
 
 def stored(data: dict | None = None) -> SessionStore:
@@ -39,6 +56,12 @@ def signed_in(user) -> Client:
 
 def cookie_of(client: Client) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def platform_token(user) -> str:
+    response = post_json({"username": user.username, "password": DEFAULT_PASSWORD}, url=LOGIN_URL)
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -122,3 +145,103 @@ def test_deleting_a_user_deletes_their_sessions(member):
     signed_in(member)
     member.delete()
     assert not PortalSession.objects.exists()
+
+
+# -- ending a user's sign-ins -------------------------------------------------------------------
+def test_ending_sign_ins_ends_sessions_and_platform_tokens_of_that_user_only(member, admin):
+    first, second, bystander = signed_in(member), signed_in(member), signed_in(admin)
+    token, bystander_token = platform_token(member), platform_token(admin)
+    assert bearer_profile(token).status_code == 200  # remembered by this worker
+
+    assert user_sign_ins_end(user=member, reason=SIGN_INS_END_PASSWORD_CHANGED) == 2
+
+    assert first.get("/accounts/api/profile").status_code == 401
+    assert second.get("/accounts/api/profile").status_code == 401
+    assert bearer_profile(token).status_code == 401
+    assert bystander.get("/accounts/api/profile").status_code == 200
+    assert bearer_profile(bystander_token).status_code == 200
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
+    assert event.actor_user_id == member.pk
+    assert event.details == {
+        "reason": "password_changed",
+        "grant_type": "platform_login",
+        "access_tokens_revoked": 1,
+    }
+    assert token not in str(event.__dict__)
+
+
+def test_platform_token_revocation_leaves_the_users_app_tokens(member, make_app):
+    app = make_app().app
+    kept = AccessToken.objects.create(
+        user=member, application=app, token="x" * 40, expires=timezone.now() + timedelta(hours=1)
+    )
+    platform_token(member)
+    assert platform_tokens_revoke(user=member, reason="test") == 1
+    assert list(AccessToken.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert platform_tokens_revoke(user=member, reason="test") == 0
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED).count() == 1
+
+
+def test_a_new_password_set_anywhere_ends_every_sign_in(member):
+    client, token = signed_in(member), platform_token(member)
+    member.set_password(NEW_PASSWORD)  # what `manage.py changepassword` does
+    member.save()
+    assert client.get("/accounts/api/profile").status_code == 401
+    assert not PortalSession.objects.filter(user=member).exists()
+    assert bearer_profile(token).status_code == 401
+
+
+def test_a_hash_upgrade_is_not_a_password_change(member, settings):
+    signed_in(member)
+    token = platform_token(member)
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+    assert member.check_password(DEFAULT_PASSWORD)  # re-hashed and saved
+    assert member.password.startswith("pbkdf2_sha256$")
+    # (Django's session auth hash changes with the stored hash, so that session is signed
+    # out by Django on its next request, as without this store; its row is not ended here.)
+    assert PortalSession.objects.filter(user=member).exists()
+    assert bearer_profile(token).status_code == 200
+
+
+def test_a_new_user_revokes_nothing(org):
+    UserFactory(organization=org)
+    assert not AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED).exists()
+
+
+def test_the_password_pages_say_what_a_new_password_does(member):
+    page = signed_in(member).get("/auth/password/change/")
+    assert SIGN_INS_END_HELP in page.content.decode()
+
+
+def test_the_password_change_page_keeps_the_changing_session_only(member):
+    changing, other = signed_in(member), signed_in(member)
+    token = platform_token(member)
+    response = changing.post(
+        "/auth/password/change/",
+        {"oldpassword": DEFAULT_PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302, response.content
+    assert changing.get("/accounts/api/profile").status_code == 200
+    assert other.get("/accounts/api/profile").status_code == 401
+    assert list(PortalSession.objects.values_list("session_key", flat=True)) == [
+        session_key_digest(cookie_of(changing))
+    ]
+    assert bearer_profile(token).status_code == 401
+
+
+# -- bootstrap re-runs ----------------------------------------------------------------------------
+def test_rerunning_bootstrap_with_the_same_password_keeps_the_admins_sign_ins(db):
+    values = {"org_name": "Initech", "username": "root", "email": "root@initech.example"}
+    admin = organization_bootstrap(password=DEFAULT_PASSWORD, **values).admin
+    client, token = signed_in(admin), platform_token(admin)
+
+    organization_bootstrap(password=DEFAULT_PASSWORD, **values)
+    assert client.get("/accounts/api/profile").status_code == 200
+    assert bearer_profile(token).status_code == 200
+
+    organization_bootstrap(password=NEW_PASSWORD, **values)
+    assert client.get("/accounts/api/profile").status_code == 401
+    assert bearer_profile(token).status_code == 401
