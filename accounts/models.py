@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -222,3 +223,29 @@ class FederatedIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} @ {self.provider_id}"
+
+
+class PortalSession(AbstractBaseSession):
+    """A portal (cookie) session, stored by accounts.sessions.SessionStore.
+
+    `session_key` holds the SHA-256 digest of the key, never the key: the cookie carries the
+    key, so a copy of this table signs nobody in (issue 12). `user` is who signed in, so a
+    user's sessions can be found and ended; it has no database constraint because a session
+    may be saved naming a user deleted a moment before, and a constraint would refuse it.
+    """
+
+    session_key = models.CharField("session key digest", max_length=64, primary_key=True)
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="portal_sessions",
+    )
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore  # the store names this model: Django's way
+
+        return SessionStore

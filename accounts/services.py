@@ -439,8 +439,13 @@ def _user_restore(user: User, *, email: str, password: str) -> None:
         raise ValidationError(errors)
     user.email = email
     user.is_active = True
-    user.set_password(password)
-    user.save(update_fields=["email", "is_active", "password"])
+    fields = ["email", "is_active"]
+    # Only a new password is set: setting one ends the admin's sessions and platform tokens
+    # (accounts.sessions), and a re-run of an idempotent bootstrap must not.
+    if not user.check_password(password):
+        user.set_password(password)
+        fields.append("password")
+    user.save(update_fields=fields)
 
 
 # ---------------------------------------------------------------------------------------------

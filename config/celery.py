@@ -19,6 +19,11 @@ app.conf.beat_schedule = {
     "connected-apps-usage-rollup": {"task": "connected_apps.usage_rollup", "schedule": 60.0},
     # Expired access tokens, refresh tokens past their lifetime, authorization codes, jtis.
     "oauth-purge-expired": {"task": "oauth.purge_expired", "schedule": crontab(minute=17)},
+    # Portal sessions past their expiry.
+    "accounts-purge-expired-sessions": {
+        "task": "accounts.purge_expired_sessions",
+        "schedule": crontab(minute=29),
+    },
     # Audit events older than DOORMAN_AUDIT_RETENTION_DAYS.
     "audit-purge-expired": {
         "task": "audit.purge_expired",

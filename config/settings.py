@@ -189,6 +189,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: after every password change it ends the user's portal sessions and revokes
+    # their platform tokens (SPEC §4), whatever path changed it.
+    {"NAME": "accounts.sessions.PasswordChangeEndsSignIns"},
 ]
 PASSWORD_HASHERS = [
     # User passwords: Django's slow default (MD5 in tests only, where users are made by the
@@ -199,6 +202,9 @@ PASSWORD_HASHERS = [
     else "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "oauth.hashers.ClientSecretHasher",
 ]
+
+# Portal sessions are stored under a digest of their key: a database copy signs nobody in.
+SESSION_ENGINE = "accounts.sessions"
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:home"

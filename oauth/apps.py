@@ -7,5 +7,7 @@ class OauthConfig(AppConfig):
 
     def ready(self) -> None:
         from oauth.principal_cache import invalidation_connect
+        from oauth.receivers import receivers_connect
 
         invalidation_connect()
+        receivers_connect()

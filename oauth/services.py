@@ -16,14 +16,14 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import access_for
 from accounts.models import User
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
-from connected_apps.models import Authorization, ConnectedApp
+from connected_apps.models import Authorization, ConnectedApp, GrantType
 from oauth.issuance import token_event_record
 from oauth.models import AccessToken, Grant, IDToken, RefreshToken
 
@@ -227,4 +227,57 @@ def authorizations_revoke_for_org(
             meta=meta,
             **access.audit_actor,
         )
+    return revoked
+
+
+def platform_tokens_revoke(*, user: User, reason: str, meta: RequestMeta | None = None) -> int:
+    """Revoke what a user's password alone obtained, everywhere (SPEC §4, §10): every
+    platform token (`POST /accounts/login`), and every token family the user holds with an
+    app registered for the password grant (whoever knew the old password may have started
+    it, and its refresh tokens live 90 days). Tokens of apps the user authorized through the
+    consent screen or an assertion stay: the user revokes those under My apps. Set-wise,
+    with revocation marks for every worker. A password change or reset does this
+    (accounts.sessions.user_sign_ins_end). Audited as one `token.revoked` event when
+    anything was revoked. Returns how many access tokens were revoked."""
+    held_app_ids = set(
+        RefreshToken.objects.filter(user=user, revoked__isnull=True).values_list(
+            "application_id", flat=True
+        )
+    ) | set(
+        AccessToken.objects.filter(user=user, application__isnull=False).values_list(
+            "application_id", flat=True
+        )
+    )
+    password_app_ids = [
+        app.pk
+        for app in ConnectedApp.objects.filter(pk__in=held_app_ids).only("pk", "grant_types")
+        if GrantType.PASSWORD in app.grant_types
+    ]
+    platform = AccessToken.objects.filter(user=user, application__isnull=True)
+    with transaction.atomic():
+        revoked = (
+            platform.count()
+            + AccessToken.objects.filter(user=user, application_id__in=password_app_ids).count()
+        )
+        families = (
+            RefreshToken.objects.filter(user=user, application_id__in=password_app_ids)
+            .exclude(token_family=None)
+            .values("token_family")
+        )
+        tokens = AccessToken.objects.filter(user=user).filter(
+            Q(application__isnull=True) | Q(application_id__in=password_app_ids)
+        )
+        live = RefreshToken.revoke_families(families, access_tokens=tokens)
+        if live:
+            token_event_record(
+                action=AuditAction.TOKEN_REVOKED,
+                app=None,
+                user=user,
+                details={
+                    "reason": reason,
+                    "grant_type": "password",
+                    "access_tokens_revoked": revoked,
+                },
+                meta=meta or RequestMeta(),
+            )
     return revoked

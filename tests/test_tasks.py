@@ -28,7 +28,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_beat_schedule_names_registered_tasks():
     celery_app.loader.import_default_modules()  # what a worker does: autodiscover every app
     names = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
-    assert names == {"oauth.purge_expired", "audit.purge_expired", "connected_apps.usage_rollup"}
+    assert names == {
+        "oauth.purge_expired",
+        "audit.purge_expired",
+        "connected_apps.usage_rollup",
+        "accounts.purge_expired_sessions",
+    }
     assert names <= set(celery_app.tasks)
 
 
