@@ -168,6 +168,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # development/tests (one process); a production without REDIS_URL resolves every time.
 DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=bool(REDIS_URL) or not IS_PRODUCTION)
 DOORMAN_TOKEN_CACHE_SECONDS = int(os.environ.get("DOORMAN_TOKEN_CACHE_SECONDS", "60"))
+# Each process asks Redis for its maxmemory-policy before trusting the token cache (only
+# noeviction keeps revocation marks); false skips asking, for a Redis that refuses CONFIG GET.
+DOORMAN_TOKEN_CACHE_EVICTION_CHECK = env_bool("DOORMAN_TOKEN_CACHE_EVICTION_CHECK", default=True)
 # client_credentials token requests answered ahead of Django's request cycle (oauth/wsgi.py).
 DOORMAN_TOKEN_FAST_PATH = env_bool("DOORMAN_TOKEN_FAST_PATH", default=True)
 CELERY_TASK_SERIALIZER = "json"
