@@ -2,16 +2,17 @@
 
 Fixed-window counters in the Django cache (Redis in production, so every web process shares
 them): a key per (scope, identity, window start). Over a limit the caller gets 429 with
-Retry-After = seconds to the window's end. This sits beside `oauth.throttle`, which locks
-out after failed passwords (and counts the password limits defined here).
+Retry-After = seconds to the window's end. `oauth.throttle` uses them for password sign-ins,
+beside its lockouts.
 
 A limit counts only what an attacker cannot spend for someone else (SPEC §10):
 - a `counted` limit is counted on every attempt before any database work (the token
-  endpoint per client IP, the login page per client IP);
+  endpoint per client IP);
 - an uncounted one is only checked up front, and spent later by the requests it is about
   (`rate_limit_spend`): a client's token budget by requests that authenticated as that
-  client, password limits by failed passwords. So 700 wrong secrets naming a client leave
-  its budget whole, and a backend signing in many users from one address spends nothing.
+  client, the password limits and the portal's login page by failed sign-ins. So 700 wrong
+  secrets naming a client leave its budget whole, and a backend signing many users in from
+  one address spends nothing.
 Client IPs come from `config.client_ip` (DOORMAN_TRUSTED_PROXY_COUNT); an IPv6 client
 counts as its /64.
 
@@ -221,25 +222,33 @@ def basic_client_id(header: str) -> str:
 
 
 class LoginPageRateLimitMiddleware:
-    """POSTs to the portal's login page (allauth) are limited per IP; over it, a 429 page."""
+    """POSTs to the portal's login page (allauth) that do not sign in are limited per IP
+    (a sign-in redirects; a refusal shows the form again): a busy office behind one address
+    spends nothing by signing in. Over the limit, a 429 page."""
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.login_path: str | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and settings.DOORMAN_RATELIMIT_ENABLED:
-            if self.login_path is None:
-                self.login_path = reverse("account_login")
-            if request.path == self.login_path:
-                limit = Limit(
-                    "login-page-ip",
-                    limit_address(request),
-                    settings.DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP,
-                )
-                retry_after = rate_limit_hit([limit])
-                if retry_after is not None:
-                    response = render(request, "429.html", {"retry_after": retry_after}, status=429)
-                    response["Retry-After"] = str(retry_after)
-                    return response
-        return self.get_response(request)
+        if request.method != "POST" or not settings.DOORMAN_RATELIMIT_ENABLED:
+            return self.get_response(request)
+        if self.login_path is None:
+            self.login_path = reverse("account_login")
+        if request.path != self.login_path:
+            return self.get_response(request)
+        limit = Limit(
+            "login-page-ip",
+            limit_address(request),
+            settings.DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP,
+            counted=False,
+        )
+        retry_after = rate_limit_hit([limit])
+        if retry_after is not None:
+            response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+            response["Retry-After"] = str(retry_after)
+            return response
+        response = self.get_response(request)
+        if response.status_code != 302:
+            rate_limit_spend([limit], wait=True)
+        return response

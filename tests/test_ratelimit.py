@@ -190,6 +190,30 @@ def test_login_page_posts_are_limited_per_ip_with_an_html_page():
 
 
 @pytest.mark.django_db
+@override_settings(DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP="2/m")
+def test_signing_in_on_the_login_page_spends_nothing(member):
+    for _ in range(4):  # an office behind one address
+        data = {"login": member.username, "password": DEFAULT_PASSWORD}
+        assert Client().post(LOGIN_PAGE_URL, data, REMOTE_ADDR="203.0.113.1").status_code == 302
+    assert login_page().status_code == 200
+    assert login_page().status_code == 200
+    assert login_page().status_code == 429
+
+
+@pytest.mark.django_db
+@override_settings(DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="5/m", DOORMAN_RATELIMIT_TOKEN_PER_IP="5/m")
+def test_a_token_costs_one_limiter_round_trip(cc_app, monkeypatch):
+    """The client's budget is spent after the token is issued without waiting on the cache:
+    a successful request waits on the limiter once, as before (its check)."""
+    assert issue(cc_app).status_code == 200  # the app is remembered
+    calls = []
+    count = ratelimit._count
+    monkeypatch.setattr(ratelimit, "_count", lambda *args: calls.append(args) or count(*args))
+    assert issue(cc_app).status_code == 200
+    assert len(calls) == 1
+
+
+@pytest.mark.django_db
 @override_settings(
     DOORMAN_RATELIMIT_ENABLED=False,
     DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="1/m",
