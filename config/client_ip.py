@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,7 @@ def client_ip(source: Any) -> str | None:
     return ip_normalize(str(meta.get("REMOTE_ADDR") or ""))
 
 
+@lru_cache(maxsize=4096)  # on every token request; a busy server sees the same clients
 def ip_normalize(value: str) -> str | None:
     """`value` as a canonical IP address, or None when it is not one."""
     if not value or len(value) > MAX_ADDRESS_LENGTH:
@@ -62,6 +64,7 @@ def ip_normalize(value: str) -> str | None:
     return str(address)
 
 
+@lru_cache(maxsize=4096)
 def client_ip_bucket(address: str | None) -> str:
     """What limits count `address` under: an IPv4 address itself, an IPv6 address's /64
     (rotating through one's own /64 must not buy fresh budgets); "" when unknown."""
