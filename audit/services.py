@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
+from config.client_ip import client_ip as request_client_ip
 from config.db import model_build
 
 
@@ -23,7 +24,7 @@ class RequestMeta:
         if request is None:
             return cls()
         return cls(
-            client_ip=request.META.get("REMOTE_ADDR") or None,
+            client_ip=request_client_ip(request),
             user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512],
         )
 

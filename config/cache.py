@@ -152,6 +152,30 @@ def hot_path_commands(*commands: tuple) -> list | None:
     return _hot_path.execute(*commands)
 
 
+def redis_config_get(name: str, *, timeout: float) -> str | None:
+    """Redis's configuration value `name` (CONFIG GET; "" when Redis has no such setting)
+    on a connection of its own that gives up after `timeout` seconds; None when the cache
+    is not Redis. Raises RedisError
+    or OSError (Redis away, slow, or refusing CONFIG, as managed services may)."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        return None
+    pool = cache._cache._get_connection_pool(write=True)
+    kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
+    kwargs["socket_connect_timeout"] = timeout
+    connection = pool.connection_class(**kwargs)
+    try:
+        connection.send_command("CONFIG", "GET", name)
+        reply = connection.read_response()
+    finally:
+        connection.disconnect()
+    if isinstance(reply, dict):  # RESP3
+        reply = [item for pair in reply.items() for item in pair]
+    values = dict(zip(reply[::2], reply[1::2], strict=True))
+    value = values.get(name.encode(), values.get(name, b""))
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def cache_key(key: str) -> str:
     return caches["default"].make_and_validate_key(key)
 

@@ -168,6 +168,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # development/tests (one process); a production without REDIS_URL resolves every time.
 DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=bool(REDIS_URL) or not IS_PRODUCTION)
 DOORMAN_TOKEN_CACHE_SECONDS = int(os.environ.get("DOORMAN_TOKEN_CACHE_SECONDS", "60"))
+# Each process asks Redis for its maxmemory-policy before trusting the token cache (only
+# noeviction keeps revocation marks); false skips asking, for a Redis that refuses CONFIG GET.
+DOORMAN_TOKEN_CACHE_EVICTION_CHECK = env_bool("DOORMAN_TOKEN_CACHE_EVICTION_CHECK", default=True)
 # client_credentials token requests answered ahead of Django's request cycle (oauth/wsgi.py).
 DOORMAN_TOKEN_FAST_PATH = env_bool("DOORMAN_TOKEN_FAST_PATH", default=True)
 CELERY_TASK_SERIALIZER = "json"
@@ -233,15 +236,19 @@ DOORMAN_ACCESS_TOKEN_LIFETIME = min(
 )
 DOORMAN_REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
 DOORMAN_AUTHORIZATION_CODE_LIFETIME = 600
-# Password sign-ins (password grant, POST /accounts/login): failures counted per username and
-# per client IP within a window; reaching a limit locks that username or IP out (RFC 6749 §4.3.2).
+# Password sign-ins (password grant, POST /accounts/login): wrong passwords counted per
+# (username, client IP) and per client IP within a window; reaching a limit locks that pair or
+# that IP out (RFC 6749 §4.3.2), never the username from everywhere (SPEC §10; oauth/throttle.py).
 DOORMAN_LOGIN_MAX_FAILURES = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES", "5"))
 DOORMAN_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILURES_PER_IP", "50"))
 DOORMAN_LOGIN_FAILURE_WINDOW = int(os.environ.get("DOORMAN_LOGIN_FAILURE_WINDOW", "900"))
 DOORMAN_LOGIN_LOCKOUT = int(os.environ.get("DOORMAN_LOGIN_LOCKOUT", "300"))
 # Request-rate limits (oauth/ratelimit.py): fixed windows in the cache, "N/s|m|h|d", 429 with
-# Retry-After. Counted per REMOTE_ADDR, which a trusted reverse proxy must set to the client's
-# address; or DOORMAN_TRUSTED_PROXY_COUNT=N takes the Nth X-Forwarded-For entry from the right.
+# Retry-After. The client IP (config/client_ip.py, also lockouts' and the audit trail's) is
+# REMOTE_ADDR, which a trusted reverse proxy must set to the client's address; or
+# DOORMAN_TRUSTED_PROXY_COUNT=N takes the Nth X-Forwarded-For entry from the right. The
+# per-client budget is spent only by requests that authenticated as the client; the password
+# limits only by wrong passwords.
 # DOORMAN_RATELIMIT_ENABLED=false switches them all off (allauth's own login limits too).
 # An empty rate turns that one limit off.
 DOORMAN_RATELIMIT_ENABLED = env_bool("DOORMAN_RATELIMIT_ENABLED", default=True)

@@ -32,6 +32,7 @@ from oauth import principal_cache
 from oauth.hashers import ClientSecretHasher
 from oauth.issuance import request_meta, token_event_values
 from oauth.models import AccessToken
+from oauth.ratelimit import token_request_authenticated
 from oauth.scopes import ConnectedAppScopes
 from oauth.tokens import generate_token, token_stored_values
 from oauth.validators.clients import (
@@ -156,5 +157,6 @@ def _issue(request, app, scope: str, *, only_if: tuple[str, list] | None = None)
     except IntegrityError:
         return None  # the app went away meanwhile: the general path refuses it properly
     usage_record_token_issued(app=app)
+    token_request_authenticated(app.client_id)
     body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
     return json.dumps(body).encode()

@@ -20,6 +20,7 @@ from oauth2_provider.models import set_token_value
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import RequestMeta, audit_event_values
+from config.client_ip import client_ip
 from config.db import model_build
 from oauth.models import AccessToken
 from oauth.tokens import generate_token
@@ -29,10 +30,7 @@ def request_meta(headers: Any) -> RequestMeta:
     """Client IP and user agent from Django's META or an oauthlib request's copy of it."""
     headers = headers or {}
     user_agent = headers.get("HTTP_USER_AGENT") or ""
-    return RequestMeta(
-        client_ip=headers.get("REMOTE_ADDR") or None,
-        user_agent=str(user_agent)[:512],
-    )
+    return RequestMeta(client_ip=client_ip(headers), user_agent=str(user_agent)[:512])
 
 
 def _organization_id(app: Any, user: Any) -> Any:

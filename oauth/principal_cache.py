@@ -31,6 +31,7 @@ this off for a production without REDIS_URL.
 from __future__ import annotations
 
 import copy
+import logging
 import secrets
 import time
 from collections.abc import Iterable
@@ -43,8 +44,17 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
+from redis.exceptions import RedisError, ResponseError
 
-from config.cache import HotPathUnavailable, cache_key, cache_value, hot_path_commands
+from config.cache import (
+    HotPathUnavailable,
+    cache_key,
+    cache_value,
+    hot_path_commands,
+    redis_config_get,
+)
+
+log = logging.getLogger(__name__)
 
 GENERATION_KEY = "doorman:principals:generation"
 APP_GENERATION = "doorman_app_generation"  # a PostgreSQL sequence (oauth migration 0003)
@@ -145,7 +155,78 @@ app_facts = WorkerMemo(max_entries=5_000)  # client_id → the app as the token 
 
 
 def enabled() -> bool:
-    return settings.DOORMAN_TOKEN_CACHE
+    """Whether workers may trust what they remember: DOORMAN_TOKEN_CACHE, on a cache that
+    cannot evict revocation marks."""
+    return settings.DOORMAN_TOKEN_CACHE and _eviction_check.safe()
+
+
+SAFE_EVICTION_POLICY = "noeviction"
+EVICTION_CHECK_TIMEOUT = 0.5
+EVICTION_RECHECK_SECONDS = 30
+EVICTION_POLICY_UNSAFE = (
+    "DOORMAN_TOKEN_CACHE is off: Redis maxmemory-policy is %r, which may evict token "
+    "revocation marks. Set maxmemory-policy noeviction on this Redis to turn it on."
+)
+EVICTION_POLICY_UNKNOWN = (
+    "DOORMAN_TOKEN_CACHE is off: Redis refused CONFIG GET maxmemory-policy (%s), so it may "
+    "evict token revocation marks. Allow CONFIG GET, or, once maxmemory-policy is "
+    "noeviction, set DOORMAN_TOKEN_CACHE_EVICTION_CHECK=false."
+)
+EVICTION_CHECK_FAILED = (
+    "DOORMAN_TOKEN_CACHE is off for now: Redis did not answer CONFIG GET maxmemory-policy "
+    "(%s); asking again in %s s."
+)
+
+
+class EvictionCheck:
+    """Whether the cache can never evict a revocation mark, asked of Redis once per process.
+
+    A worker trusts its memo until it sees a revocation mark or a new generation; a Redis
+    that evicted either under memory pressure would let a revoked token work for up to
+    DOORMAN_TOKEN_CACHE_SECONDS. Marks are written with a TTL, so every `volatile-*` policy
+    may evict them, as may every `allkeys-*`: only `noeviction` is safe. A Redis that
+    refuses CONFIG GET (managed services may) is treated as unsafe: a revocation must never
+    hang on a policy nobody checked; the log line says how to turn the memo on. One that does not
+    answer keeps the memo off and is asked again EVICTION_RECHECK_SECONDS later, so start-up
+    never waits on it for more than EVICTION_CHECK_TIMEOUT.
+    """
+
+    def __init__(self) -> None:
+        self._safe: bool | None = None
+        self._retry_at = 0.0
+
+    def safe(self) -> bool:
+        if self._safe is None:
+            return self._check()
+        return self._safe
+
+    def reset(self) -> None:
+        """Ask again on the next use (tests)."""
+        self._safe, self._retry_at = None, 0.0
+
+    def _check(self) -> bool:
+        if not settings.DOORMAN_TOKEN_CACHE_EVICTION_CHECK:
+            self._safe = True
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            policy = redis_config_get("maxmemory-policy", timeout=EVICTION_CHECK_TIMEOUT)
+        except ResponseError as exc:
+            log.error(EVICTION_POLICY_UNKNOWN, exc)
+            self._safe = False
+        except (RedisError, OSError) as exc:
+            log.warning(EVICTION_CHECK_FAILED, exc, EVICTION_RECHECK_SECONDS)
+            self._retry_at = time.monotonic() + EVICTION_RECHECK_SECONDS
+            return False
+        else:
+            self._safe = policy is None or policy == SAFE_EVICTION_POLICY
+            if not self._safe:
+                log.error(EVICTION_POLICY_UNSAFE, policy)
+        return self._safe
+
+
+_eviction_check = EvictionCheck()
 
 
 def _generation_or_start(found: object) -> str | None:

@@ -1,13 +1,20 @@
 """Request-rate limits: the token endpoint, password sign-ins and the portal's login page.
 
 Fixed-window counters in the Django cache (Redis in production, so every web process shares
-them): a key per (scope, identity, window start), incremented on every attempt, good or bad,
-before any database work. Over a limit the caller gets 429 with Retry-After = seconds to the
-window's end. This sits beside `oauth.throttle`, which locks out after failed passwords.
+them): a key per (scope, identity, window start). Over a limit the caller gets 429 with
+Retry-After = seconds to the window's end. `oauth.throttle` uses them for password sign-ins,
+beside its lockouts.
 
-Identities are cheap and unauthenticated on purpose: the client_id as presented (Basic or
-body), the username as typed, and REMOTE_ADDR, which a trusted reverse proxy must set to the
-real client address (or DOORMAN_TRUSTED_PROXY_COUNT picks it from X-Forwarded-For).
+A limit counts only what an attacker cannot spend for someone else (SPEC §10):
+- a `counted` limit is counted on every attempt before any database work (the token
+  endpoint per client IP);
+- an uncounted one is only checked up front, and spent later by the requests it is about
+  (`rate_limit_spend`): a client's token budget by requests that authenticated as that
+  client, the password limits and the portal's login page by failed sign-ins. So 700 wrong
+  secrets naming a client leave its budget whole, and a backend signing many users in from
+  one address spends nothing.
+Client IPs come from `config.client_ip` (DOORMAN_TRUSTED_PROXY_COUNT); an IPv6 client
+counts as its /64.
 
 Limits are read from settings at call time (so `override_settings` works);
 DOORMAN_RATELIMIT_ENABLED=false turns every limiter off without touching the cache.
@@ -20,6 +27,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -29,8 +37,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from config.cache import counter_add
+from config.client_ip import client_ip, client_ip_bucket
+
 KEY_PREFIX = "ratelimit"
-# WSGI environ key set once a token request has been counted: oauth.wsgi counts it first and
+# WSGI environ key set once a token request has been checked: oauth.wsgi checks it first and
 # may then hand it to the token view, which must not count it again.
 COUNTED_ENVIRON_KEY = "doorman.rate_limit_counted"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -44,6 +55,11 @@ class Limit:
     scope: str
     identity: str
     rate: str
+    # False: `rate_limit_hit` only checks it (this request would be one more); what spends
+    # it is counted afterwards by `rate_limit_spend`.
+    counted: bool = True
+    # A cache key whose presence lifts this limit for the request ("": none).
+    waiver: str = ""
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -53,65 +69,101 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), int(multiple) * PERIODS[period[-1]]
 
 
-def client_ip(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the address the Nth trusted proxy saw (X-Forwarded-For, from the right)."""
-    proxies = settings.DOORMAN_TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [hop for hop in forwarded if hop]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies][:64]
-    return request.META.get("REMOTE_ADDR", "")[:64]
+def limit_address(request: Any) -> str:
+    """The identity per-IP limits and lockouts count `request` under (a Django request or
+    a META-like mapping; "" when it has no address)."""
+    return client_ip_bucket(client_ip(request))
 
 
-def _key(limit: Limit, window_start: int) -> str:
+@dataclass(frozen=True)
+class _Window:
+    key: str
+    start: int
+    allowed: int
+    period: int
+
+
+def _window(limit: Limit, now: float) -> _Window:
+    allowed, period = parse_rate(limit.rate)
+    start = int(now // period) * period
     # Hashed: identities come from the request, so their length and bytes are the sender's.
     digest = hashlib.blake2b(limit.identity.encode("utf-8", "replace"), digest_size=12).hexdigest()
-    return f"{KEY_PREFIX}:{limit.scope}:{digest}:{window_start}"
+    return _Window(f"{KEY_PREFIX}:{limit.scope}:{digest}:{start}", start, allowed, period)
 
 
-def _count(keys: list[tuple[str, int]]) -> list[int]:
-    """Increment each (key, ttl) atomically; one round trip on Redis (INCR+EXPIRE pipeline)."""
+def _count(increments: list[tuple[str, int]], reads: list[str]) -> tuple[list[int], list]:
+    """Increment each (key, ttl) and read each of `reads`; one round trip on Redis (an
+    INCR+EXPIRE and GET pipeline). (new counts, values read or None)."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        full_keys = [backend.make_and_validate_key(key) for key, _ in keys]
-        pipe = backend._cache.get_client(full_keys[0], write=True).pipeline(transaction=False)
-        for full_key, (_, ttl) in zip(full_keys, keys, strict=True):
+        keys = [key for key, _ in increments] + reads
+        full = [backend.make_and_validate_key(key) for key in keys]
+        pipe = backend._cache.get_client(full[0], write=True).pipeline(transaction=False)
+        for full_key, (_, ttl) in zip(full, increments, strict=False):
             pipe.incr(full_key)
             pipe.expire(full_key, ttl)
-        return [int(value) for value in pipe.execute()[::2]]
+        for full_key in full[len(increments) :]:
+            pipe.get(full_key)
+        replies = pipe.execute()
+        counted = 2 * len(increments)
+        return [int(value) for value in replies[:counted:2]], replies[counted:]
     counts = []
-    for key, ttl in keys:
+    for key, ttl in increments:
         backend.add(key, 0, timeout=ttl)
         try:
             counts.append(backend.incr(key))
         except ValueError:  # expired between add() and incr()
             backend.set(key, 1, timeout=ttl)
             counts.append(1)
-    return counts
+    found = backend.get_many(reads) if reads else {}
+    return counts, [found.get(key) for key in reads]
+
+
+def _active(limits: list[Limit]) -> list[Limit]:
+    if not settings.DOORMAN_RATELIMIT_ENABLED:
+        return []
+    return [limit for limit in limits if limit.identity and limit.rate]
 
 
 def rate_limit_hit(limits: list[Limit]) -> int | None:
-    """Count one attempt against every limit; the seconds to wait when any is exceeded."""
-    if not settings.DOORMAN_RATELIMIT_ENABLED:
-        return None
-    limits = [limit for limit in limits if limit.identity and limit.rate]
+    """Count this attempt against every counted limit and check it against every limit;
+    the seconds to wait when any is exceeded. One cache round trip."""
+    limits = _active(limits)
     if not limits:
         return None
     now = time.time()
-    parsed = [parse_rate(limit.rate) for limit in limits]
-    windows = [int(now // period) * period for _, period in parsed]
-    keys = [
-        (_key(limit, start), period + 1)
-        for limit, start, (_, period) in zip(limits, windows, parsed, strict=True)
-    ]
-    counts = _count(keys)
+    pairs = [(limit, _window(limit, now)) for limit in limits]
+    counted = [window for limit, window in pairs if limit.counted]
+    checked = [window for limit, window in pairs if not limit.counted]
+    waivers = sorted({limit.waiver for limit in limits if limit.waiver})
+    increments = [(window.key, window.period + 1) for window in counted]
+    counts, values = _count(increments, [window.key for window in checked] + waivers)
+    seen, found = values[: len(checked)], values[len(checked) :]
+    used = {window.key: count for window, count in zip(counted, counts, strict=True)}
+    # A checked limit is over when this attempt would be one too many.
+    used |= {window.key: int(value or 0) + 1 for window, value in zip(checked, seen, strict=True)}
+    waived = {key for key, value in zip(waivers, found, strict=True) if value}
     waits = [
-        start + period - now
-        for count, start, (allowed, period) in zip(counts, windows, parsed, strict=True)
-        if count > allowed
+        window.start + window.period - now
+        for limit, window in pairs
+        if used[window.key] > window.allowed and limit.waiver not in waived
     ]
     return max(1, math.ceil(max(waits))) if waits else None
+
+
+def rate_limit_spend(limits: list[Limit], *, wait: bool = False) -> None:
+    """Count one attempt against each limit, without checking it. On Redis the counts are
+    only sent (no round trip) unless `wait`: then the next request is sure to see them."""
+    limits = _active(limits)
+    if not limits:
+        return
+    now = time.time()
+    windows = [_window(limit, now) for limit in limits]
+    if wait:
+        _count([(w.key, w.period + 1) for w in windows], [])
+        return
+    for w in windows:
+        counter_add(w.key, w.period + 1)
 
 
 def oauth_rate_limited(retry_after: int) -> JsonResponse:
@@ -124,22 +176,20 @@ def oauth_rate_limited(retry_after: int) -> JsonResponse:
     return response
 
 
+def _client_budget(client_id: str) -> Limit:
+    return Limit(
+        "token-client", client_id, settings.DOORMAN_RATELIMIT_TOKEN_PER_CLIENT, counted=False
+    )
+
+
 def token_request_limits(request: HttpRequest, params: dict[str, str]) -> list[Limit]:
-    """Per client_id (Basic or body, unauthenticated), per IP; a password grant also counts
-    as a sign-in per IP and per username."""
-    ip = client_ip(request)
+    """Every request counts per client IP; the client_id it names (Basic or body, not yet
+    authenticated) is only checked: requests that authenticate as it spend its budget."""
     client_id = basic_client_id(request.META.get("HTTP_AUTHORIZATION", ""))
-    limits = [
-        Limit(
-            "token-client",
-            client_id or params.get("client_id", ""),
-            settings.DOORMAN_RATELIMIT_TOKEN_PER_CLIENT,
-        ),
-        Limit("token-ip", ip, settings.DOORMAN_RATELIMIT_TOKEN_PER_IP),
+    return [
+        _client_budget(client_id or params.get("client_id", "")),
+        Limit("token-ip", limit_address(request), settings.DOORMAN_RATELIMIT_TOKEN_PER_IP),
     ]
-    if params.get("grant_type") == "password":
-        limits += sign_in_limits(ip=ip, username=params.get("username", ""))
-    return limits
 
 
 def token_request_rate_limited(request: HttpRequest, params: dict[str, str]) -> JsonResponse | None:
@@ -152,16 +202,11 @@ def token_request_rate_limited(request: HttpRequest, params: dict[str, str]) -> 
     return None if retry_after is None else oauth_rate_limited(retry_after)
 
 
-def sign_in_limits(*, ip: str, username: str) -> list[Limit]:
-    """Password sign-ins (password grant, POST /accounts/login) share these counters."""
-    return [
-        Limit("password-ip", ip, settings.DOORMAN_RATELIMIT_PASSWORD_PER_IP),
-        Limit(
-            "password-user",
-            username.strip().casefold(),
-            settings.DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME,
-        ),
-    ]
+def token_request_authenticated(client_id: str) -> None:
+    """A token request authenticated as `client_id`: one from that client's budget. Sent to
+    Redis without waiting (a successful request waits on no extra round trip); a burst may
+    overshoot the limit by the requests in flight."""
+    rate_limit_spend([_client_budget(client_id)])
 
 
 def basic_client_id(header: str) -> str:
@@ -177,25 +222,33 @@ def basic_client_id(header: str) -> str:
 
 
 class LoginPageRateLimitMiddleware:
-    """POSTs to the portal's login page (allauth) are limited per IP; over it, a 429 page."""
+    """POSTs to the portal's login page (allauth) that do not sign in are limited per IP
+    (a sign-in redirects; a refusal shows the form again): a busy office behind one address
+    spends nothing by signing in. Over the limit, a 429 page."""
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.login_path: str | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and settings.DOORMAN_RATELIMIT_ENABLED:
-            if self.login_path is None:
-                self.login_path = reverse("account_login")
-            if request.path == self.login_path:
-                limit = Limit(
-                    "login-page-ip",
-                    client_ip(request),
-                    settings.DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP,
-                )
-                retry_after = rate_limit_hit([limit])
-                if retry_after is not None:
-                    response = render(request, "429.html", {"retry_after": retry_after}, status=429)
-                    response["Retry-After"] = str(retry_after)
-                    return response
-        return self.get_response(request)
+        if request.method != "POST" or not settings.DOORMAN_RATELIMIT_ENABLED:
+            return self.get_response(request)
+        if self.login_path is None:
+            self.login_path = reverse("account_login")
+        if request.path != self.login_path:
+            return self.get_response(request)
+        limit = Limit(
+            "login-page-ip",
+            limit_address(request),
+            settings.DOORMAN_RATELIMIT_LOGIN_PAGE_PER_IP,
+            counted=False,
+        )
+        retry_after = rate_limit_hit([limit])
+        if retry_after is not None:
+            response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+            response["Retry-After"] = str(retry_after)
+            return response
+        response = self.get_response(request)
+        if response.status_code != 302:
+            rate_limit_spend([limit], wait=True)
+        return response

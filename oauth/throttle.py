@@ -1,10 +1,23 @@
-"""Throttling of password sign-ins: the password grant and `POST /accounts/login` (SPEC §5).
+"""Throttling of password sign-ins: the password grant and `POST /accounts/login` (SPEC §5,
+§10).
 
 RFC 6749 §4.3.2: a server accepting passwords MUST protect the endpoint against brute force.
-Failures are counted per username and per client IP in the Django cache (Redis in production,
-so every web process sees the same counters). Reaching a limit locks that username or IP out
-for DOORMAN_LOGIN_LOCKOUT: further attempts are refused before the password is even
-checked, so a locked-out attacker learns nothing more.
+SPEC §10: nobody may lock a victim out by guessing wrong passwords for their username from
+elsewhere. So only failures count, and every lock is on something the guesser owns:
+
+- per (username, client address): DOORMAN_LOGIN_MAX_FAILURES failures within
+  DOORMAN_LOGIN_FAILURE_WINDOW lock that username out *from that address* for
+  DOORMAN_LOGIN_LOCKOUT; the user, from their own address, still signs in;
+- per client address: DOORMAN_LOGIN_MAX_FAILURES_PER_IP failures lock the address out;
+- per-window rate limits (oauth.ratelimit): DOORMAN_RATELIMIT_PASSWORD_PER_IP failures per
+  address, and DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME failures per username from anywhere,
+  the ceiling for a guesser spreading over many addresses. Over that ceiling the username
+  is refused only from addresses it has never signed in from (remembered for
+  KNOWN_ADDRESS_SECONDS after each success), so its owner keeps signing in from home.
+
+A refused attempt's password is never checked, so a locked-out guesser learns nothing more.
+Addresses are `config.client_ip`'s (an IPv6 client counts as its /64). Counters live in the
+Django cache (Redis in production: every web process sees them).
 """
 
 from __future__ import annotations
@@ -17,43 +30,87 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, Limit, rate_limit_hit, rate_limit_spend
+
 KEY_PREFIX = "login-throttle"
+LOCKED_OUT_DESCRIPTION = "Too many failed sign-in attempts; retry later."
+# How long an address a user signed in from stays exempt from the per-username ceiling.
+KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A throttled attempt: how long the client must wait."""
+    """A throttled attempt: how long the client must wait, and what to tell it."""
 
     retry_after: int
+    description: str = LOCKED_OUT_DESCRIPTION
 
 
 def _now() -> float:
     return time.time()
 
 
-def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
-    """(cache key, limit) pairs for this attempt; usernames are hashed and case-folded."""
-    digest = hashlib.sha256(username.strip().casefold().encode("utf-8")).hexdigest()
-    keys = [(f"{KEY_PREFIX}:user:{digest}", settings.DOORMAN_LOGIN_MAX_FAILURES)]
-    if ip:
-        keys.append((f"{KEY_PREFIX}:ip:{ip}", settings.DOORMAN_LOGIN_MAX_FAILURES_PER_IP))
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def _username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def _known_key(username: str, address: str) -> str:
+    return f"{KEY_PREFIX}:known:{_digest(_username(username), address)}"
+
+
+def _lockout_keys(username: str, address: str) -> list[tuple[str, int]]:
+    """(failure counter key, lockout threshold) pairs an attempt counts against."""
+    keys = [
+        (
+            f"{KEY_PREFIX}:user-ip:{_digest(_username(username), address)}",
+            settings.DOORMAN_LOGIN_MAX_FAILURES,
+        )
+    ]
+    if address:
+        keys.append(
+            (f"{KEY_PREFIX}:ip:{_digest(address)}", settings.DOORMAN_LOGIN_MAX_FAILURES_PER_IP)
+        )
     return keys
 
 
-def login_throttle_check(*, username: str, ip: str | None) -> Refusal | None:
-    """A Refusal when this username or IP is locked out, else None."""
+def _rate_limits(username: str, address: str) -> list[Limit]:
+    """The per-window failure limits: checked before the password, spent by failures."""
+    return [
+        Limit("password-ip", address, settings.DOORMAN_RATELIMIT_PASSWORD_PER_IP, counted=False),
+        Limit(
+            "password-user",
+            _username(username),
+            settings.DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME,
+            counted=False,
+            waiver=_known_key(username, address),
+        ),
+    ]
+
+
+def login_throttle_check(*, username: str, address: str) -> Refusal | None:
+    """A Refusal when this attempt must not have its password checked, else None.
+    `address` is the client's, as `oauth.ratelimit.limit_address` gives it."""
+    retry_after = rate_limit_hit(_rate_limits(username, address))
+    if retry_after is not None:
+        return Refusal(retry_after=retry_after, description=RATE_LIMITED_DESCRIPTION)
     now = _now()
-    until = max((cache.get(f"{key}:locked") or 0.0 for key, _ in _keys(username, ip)), default=0.0)
+    locks = [f"{key}:locked" for key, _ in _lockout_keys(username, address)]
+    until = max((value or 0.0 for value in cache.get_many(locks).values()), default=0.0)
     if until > now:
         return Refusal(retry_after=max(1, math.ceil(until - now)))
     return None
 
 
-def login_throttle_failure(*, username: str, ip: str | None) -> None:
-    """Count a failed attempt; lock the username or IP out once it reaches its limit."""
+def login_throttle_failure(*, username: str, address: str) -> None:
+    """Count a wrong password; lock (username, address) or the address out at its limit."""
+    rate_limit_spend(_rate_limits(username, address), wait=True)
     window = settings.DOORMAN_LOGIN_FAILURE_WINDOW
     lockout = settings.DOORMAN_LOGIN_LOCKOUT
-    for key, limit in _keys(username, ip):
+    for key, limit in _lockout_keys(username, address):
         cache.add(key, 0, timeout=window)
         try:
             failures = cache.incr(key)
@@ -65,6 +122,10 @@ def login_throttle_failure(*, username: str, ip: str | None) -> None:
             cache.delete(key)
 
 
-def login_throttle_success(*, username: str) -> None:
-    """A correct password clears the username's failure count (never the IP's)."""
-    cache.delete(_keys(username, None)[0][0])
+def login_throttle_success(*, username: str, address: str) -> None:
+    """A correct password clears this (username, address)'s failures (never the address's:
+    one valid account must not reset a guesser's count) and makes the address known for
+    the username."""
+    cache.delete(_lockout_keys(username, address)[0][0])
+    if settings.DOORMAN_RATELIMIT_ENABLED and settings.DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME:
+        cache.set(_known_key(username, address), 1, timeout=KNOWN_ADDRESS_SECONDS)

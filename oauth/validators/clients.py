@@ -33,6 +33,7 @@ from oauth.grants import (
     federated_subject_parse,
 )
 from oauth.issuance import request_meta
+from oauth.ratelimit import limit_address
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
@@ -165,22 +166,22 @@ class ClientValidatorMixin:
         # password grant must never learn whether a password is right.
         if client is None or GrantType.PASSWORD not in client.grant_types:
             raise errors.UnauthorizedClientError(request=request)
-        ip = request.headers.get("REMOTE_ADDR")
-        refusal = login_throttle_check(username=username, ip=ip)
+        address = limit_address(request.headers)  # oauthlib's copy of the WSGI environ
+        refusal = login_throttle_check(username=username, address=address)
         if refusal is not None:
             context = endpoint_context(request)
             if context is not None:
                 context.retry_after = refusal.retry_after
             raise errors.CustomOAuth2Error(
                 error="temporarily_unavailable",
-                description="Too many failed sign-in attempts; retry later.",
+                description=refusal.description,
                 status_code=429,
                 request=request,
             )
         if not super().validate_user(username, password, client, request, *args, **kwargs):
-            login_throttle_failure(username=username, ip=ip)
+            login_throttle_failure(username=username, address=address)
             return False
-        login_throttle_success(username=username)
+        login_throttle_success(username=username, address=address)
         self._check_org_controls(request, request.user, client)
         note_user(request)
         return True

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.issuance import platform_token_issue, request_meta
-from oauth.ratelimit import client_ip, oauth_rate_limited, rate_limit_hit, sign_in_limits
+from oauth.ratelimit import limit_address
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.views.token import guarded, oauth_error
 
@@ -44,26 +44,21 @@ class PlatformLoginView(View):
         except MalformedBody as exc:
             return oauth_error("invalid_request", str(exc))
         username, password = params.get("username"), params.get("password")
-        retry_after = rate_limit_hit(sign_in_limits(ip=client_ip(request), username=username or ""))
-        if retry_after is not None:
-            return oauth_rate_limited(retry_after)
         if not username or not password:
             return oauth_error("invalid_request", "username and password are required.")
-        ip = request.META.get("REMOTE_ADDR")
-        refusal = login_throttle_check(username=username, ip=ip)
+        address = limit_address(request)
+        refusal = login_throttle_check(username=username, address=address)
         if refusal is not None:
-            response = oauth_error(
-                "temporarily_unavailable", "Too many failed sign-in attempts; retry later.", 429
-            )
+            response = oauth_error("temporarily_unavailable", refusal.description, 429)
             response["Retry-After"] = str(refusal.retry_after)
             return response
         user = authenticate(request, username=username, password=password)
         if user is None or not user.is_active:
-            login_throttle_failure(username=username, ip=ip)
+            login_throttle_failure(username=username, address=address)
             response = oauth_error("invalid_grant", "Invalid username or password.", 401)
             del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
             return response
-        login_throttle_success(username=username)
+        login_throttle_success(username=username, address=address)
         raw, _ = platform_token_issue(user=user, meta=request_meta(request.META))
         return JsonResponse(
             {

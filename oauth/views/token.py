@@ -26,7 +26,11 @@ from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.client_credentials import client_credentials_token
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
-from oauth.ratelimit import token_request_rate_limited
+from oauth.ratelimit import (
+    basic_client_id,
+    token_request_authenticated,
+    token_request_rate_limited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,14 @@ def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse
     if status == 401:
         response["WWW-Authenticate"] = BASIC_CHALLENGE
     return response
+
+
+def _error_code(response: HttpResponse) -> str:
+    """The RFC 6749 §5.2 `error` of a JSON error response ("" for anything else)."""
+    try:
+        return json.loads(response.content).get("error", "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -135,10 +147,7 @@ class OAuthEndpointMixin:
 
     def _record_refusal(self, request, response: HttpResponse) -> None:
         context = request.doorman_context
-        try:
-            error = json.loads(response.content).get("error", "")
-        except (ValueError, AttributeError):
-            error = ""
+        error = _error_code(response)
         # Only refusals of a known app: nobody's audit log is the place for anonymous noise.
         if context.client is None or error not in AUDITED_ERRORS:
             return
@@ -167,7 +176,24 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
         response = HttpResponse(content=body, status=status)
         for name, value in headers.items():
             response[name] = value
+        client_id = self._authenticated_client_id(request, response)
+        if client_id:
+            token_request_authenticated(client_id)
         return self._finish(request, response)
+
+    def _authenticated_client_id(self, request, response: HttpResponse) -> str | None:
+        """The client this request authenticated as, if it did (SPEC §10: only those
+        requests spend its budget). oauthlib authenticates the client before anything else
+        it checks, and answers a failed authentication with invalid_client."""
+        client = request.doorman_context.client  # set by the validator's authenticate_client
+        if response.status_code == 200:
+            # A public client proves nothing but its grant (code, refresh token).
+            params = dict(request.doorman_params)
+            presented = basic_client_id(request.META.get("HTTP_AUTHORIZATION", ""))
+            return client.client_id if client else presented or params.get("client_id")
+        if client is None or _error_code(response) == "invalid_client":
+            return None
+        return client.client_id
 
     def _refusal_details(self, request) -> dict:
         return {"grant_type": dict(request.doorman_params).get("grant_type", "")[:100]}

@@ -219,19 +219,28 @@ def test_json_bodies_query_strings_and_other_methods_reach_django(cc_app, django
     DOORMAN_RATELIMIT_TOKEN_PER_CLIENT="2/m", DOORMAN_RATELIMIT_TOKEN_PER_IP="1000/m"
 )
 def test_rate_limits_count_each_request_once_whichever_path_answers(cc_app, django_path):
+    """A wrong secret never spends the client's budget (SPEC §10); every token issued
+    spends one, on the fast path as on Django's."""
     app = cc_app.app
-    refused = call(
-        "grant_type=client_credentials", HTTP_AUTHORIZATION=basic(app.client_id, "wrong")
+    for _ in range(3):
+        refused = call(
+            "grant_type=client_credentials", HTTP_AUTHORIZATION=basic(app.client_id, "wrong")
+        )
+        assert refused.status_code == 401  # checked on the fast path, answered by Django
+    assert django_path == [TOKEN_URL] * 3
+    as_json = call(
+        json.dumps({"grant_type": "client_credentials"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(app.client_id, cc_app.client_secret),
     )
-    assert refused.status_code == 401  # counted on the fast path, answered by Django
-    assert django_path == [TOKEN_URL]
-    assert cc_call(cc_app).status_code == 200
+    assert as_json.status_code == 200  # issued by Django's path
+    assert cc_call(cc_app).status_code == 200  # by the fast path
     limited = cc_call(cc_app)
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert limited.headers["Cache-Control"] == "no-store"
     assert limited.json()["error"] == "temporarily_unavailable"
-    assert django_path == [TOKEN_URL]
+    assert django_path == [TOKEN_URL] * 4
 
 
 @override_settings(SECURE_SSL_REDIRECT=True)
