@@ -67,6 +67,12 @@ class OrgGate:
 OPEN = OrgGate()
 
 
+CONTROLS_WIDEN_NEED_FULL = (
+    "Switching connected apps on or the allowlist off needs a session or a full token."
+)
+APPROVAL_SCOPE_NOT_HELD = "You can only approve scopes you hold yourself: {scope}."
+
+
 def org_gate(*, user: User, app: ConnectedApp) -> OrgGate:
     """The org controls for `user` using `app`: at most two primary-key/unique-index reads (the
     settings row, then the allowlist entry only when the allowlist is on for a foreign app)."""
@@ -163,6 +169,13 @@ def org_settings_update(
     with transaction.atomic():
         settings, _ = OrgAppSettings.objects.select_for_update().get_or_create(organization=org)
         before = {"enabled": settings.enabled, "allowlist_enabled": settings.allowlist_enabled}
+        widens = (enabled is True and not settings.enabled) or (
+            allowlist_enabled is False and settings.allowlist_enabled
+        )
+        if widens and not access.holds_everything_in(org):
+            # SPEC §10: opening the org to apps confers what they may get from its users;
+            # closing it (a kill switch, the allowlist on) needs only the role.
+            raise PermissionDenied(CONTROLS_WIDEN_NEED_FULL)
         if enabled is not None:
             settings.enabled = enabled
         if allowlist_enabled is not None:
@@ -230,9 +243,18 @@ def _app_for_org(*, org: Organization, client_id: object) -> ConnectedApp:
 def allowlist_approve(
     *, access: Access, org: Organization, client_id: object, meta: RequestMeta | None = None
 ) -> AllowlistRow:
-    """Approve (or re-approve) the app's CURRENT scope set for the org's users."""
+    """Approve (or re-approve) the app's CURRENT scope set for the org's users. SPEC §10: the
+    approval confers those scopes on the app for every user of the org, so the approver must
+    hold each of them (`full`/`read:full`: a session or a `full` token)."""
     app = _app_for_org(org=org, client_id=client_id)
     scopes = sorted(set(AppScope.objects.filter(app=app).values_list("scope", flat=True)))
+    for scope in scopes:
+        if scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
+            held = access.holds_everything_in(org)
+        else:
+            held = scope not in Permission.values or access.can(Permission(scope), org)
+        if not held:
+            raise PermissionDenied(APPROVAL_SCOPE_NOT_HELD.format(scope=scope))
     with transaction.atomic():
         entry, created = AllowlistEntry.objects.select_for_update().get_or_create(
             organization=org,

@@ -62,6 +62,10 @@ APP_SCOPE_NOT_HELD = "You can only give an app permissions you hold yourself: {s
 APP_SCOPE_NEEDS_ADMIN = (
     "Only an Organization Administrator of {org} with full access can give an app {scope}."
 )
+APP_POWER_NOT_HELD = (
+    "Rotating the secret, adding a redirect URI or adding a grant type hands {app}'s power to "
+    "whoever holds the new secret or receives its codes: you need {scope} in {org} yourself."
+)
 APP_KEYS_NEED_ADMIN = (
     "Only an Organization Administrator of {org} with full access can register the jwt-bearer "
     "grant or public keys: an app holding them can sign in as the organization's users."
@@ -255,6 +259,34 @@ def _check_keys_conferred(
         raise PermissionDenied(APP_KEYS_NEED_ADMIN.format(org=owner.name))
 
 
+def _check_takes_app_power(access: Access, app: ConnectedApp) -> None:
+    """SPEC §10: a new secret, a new redirect URI (where codes of users who already consented
+    are sent without a screen) or a new grant type puts the app's power in the hands of the
+    actor, so the actor must hold it: every context scope where it applies, the permission
+    scopes of an app acting for users in its owner org, and for `full`, `read:full`, keys or
+    jwt-bearer the owner org's administrator with a full credential."""
+    owner = app.owner_org
+    if (GrantType.JWT_BEARER in app.grant_types or app.public_keys) and not (
+        access.holds_everything_in(owner)
+    ):
+        raise PermissionDenied(APP_KEYS_NEED_ADMIN.format(org=owner.name))
+    rows = AppScope.objects.filter(app=app).select_related("context_org", "context_environment")
+    for row in rows:
+        if row.scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
+            allowed = access.holds_everything_in(owner)
+        elif row.scope not in Permission.values:
+            continue
+        elif row.context_org is not None:
+            allowed = access.can(Permission(row.scope), row.context_org, row.context_environment)
+        else:
+            allowed = access.can_somewhere_in(Permission(row.scope), owner)
+        if not allowed:
+            org = row.context_org or owner
+            raise PermissionDenied(
+                APP_POWER_NOT_HELD.format(app=app.name, scope=row.scope, org=org.name)
+            )
+
+
 def _write_scopes(app: ConnectedApp, specs: list[ScopeSpec]) -> None:
     AppScope.objects.filter(app=app).delete()
     principals_invalidate()  # bulk_create sends no signal; tokens may regain a scope
@@ -373,6 +405,7 @@ def connected_app_update(
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
     before = _app_summary(app)
     had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
+    had_redirect_uris = set(app.redirect_uris.split())
     if "client_name" in changes:
         app.name = _clean_name(changes["client_name"])
     if "grant_types" in changes:
@@ -406,6 +439,10 @@ def connected_app_update(
         had_grant_types=had_grant_types,
         had_public_keys=had_public_keys,
     )
+    if not set(app.redirect_uris.split()) <= had_redirect_uris or not set(app.grant_types) <= set(
+        had_grant_types
+    ):
+        _check_takes_app_power(access, app)
     _check_consistency(app)
     with transaction.atomic():
         app.save()
@@ -458,8 +495,10 @@ def connected_app_set_scopes(
 def connected_app_rotate_secret(
     *, access: Access, app: ConnectedApp, meta: RequestMeta | None = None
 ) -> AppWithSecret:
-    """A new secret, returned once; the old one stops working immediately."""
+    """A new secret, returned once; the old one stops working immediately. Only someone
+    holding the app's power may take it (`_check_takes_app_power`)."""
     _require_manager(access, app.owner_org)
+    _check_takes_app_power(access, app)
     secret = generate_client_secret()
     with transaction.atomic():
         app.client_secret = secret

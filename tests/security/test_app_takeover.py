@@ -1,0 +1,113 @@
+"""Attack: take over an app someone more powerful set up (red-team finding while working on
+issue 12, SPEC §10). A member who may only manage apps rotates the secret of an own-behalf
+app an administrator gave `manage:users`, or adds their own redirect URI to a `full` app the
+administrator already consented to (remembered consent sends the code without a screen),
+and so gets power they do not hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.access import Access
+from connected_apps.models import ConnectedApp
+from connected_apps.services import connected_app_create
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    AdminRoleFactory,
+    OrganizationFactory,
+    PermissionGrantFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant():
+    org = OrganizationFactory(name="Acme")
+    root_admin = UserFactory(organization=org, username="root-admin")
+    AdminRoleFactory(user=root_admin, organization=org)
+    member = UserFactory(organization=org, username="app-dev")
+    PermissionGrantFactory(user=member, organization=org, permission="manage:connected_apps")
+    return {"org": org, "root_admin": root_admin, "member": member}
+
+
+@pytest.fixture
+def member_auth(http, urls, tenant):
+    response = http().post(
+        urls["login"], json={"username": "app-dev", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_a_manager_cannot_rotate_the_secret_of_an_app_stronger_than_them(
+    http, urls, tenant, member_auth
+):
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="HR Robot",
+        grant_types=["client_credentials"],
+        scopes=[{"scope": "manage:users", "context_params": {"org": str(tenant["org"].id)}}],
+    ).app
+    before = ConnectedApp.objects.get(pk=app.pk).client_secret
+    apps = urls["api"] + "/connectedApplications"
+    rotated = http().post(f"{apps}/{app.client_id}/client-secret", headers=member_auth)
+    assert rotated.status_code == 403, rotated.text
+    reset = http().patch(f"{apps}/{app.client_id}?resetSecret=true", json={}, headers=member_auth)
+    assert reset.status_code == 403, reset.text
+    assert ConnectedApp.objects.get(pk=app.pk).client_secret == before
+
+
+def test_a_manager_cannot_redirect_a_full_apps_codes_to_themselves(http, urls, tenant, member_auth):
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Admin Console",
+        grant_types=["authorization_code"],
+        redirect_uris=["https://console.example/cb"],
+        scopes=["openid", "full"],
+    ).app
+    apps = urls["api"] + "/connectedApplications"
+    patched = http().patch(
+        f"{apps}/{app.client_id}",
+        json={"redirect_uris": ["https://console.example/cb", "https://evil.example/cb"]},
+        headers=member_auth,
+    )
+    assert patched.status_code == 403, patched.text
+    grants = http().patch(
+        f"{apps}/{app.client_id}",
+        json={"grant_types": ["authorization_code", "password"]},
+        headers=member_auth,
+    )
+    assert grants.status_code == 403, grants.text
+    app.refresh_from_db()
+    assert app.redirect_uris == "https://console.example/cb"
+    assert app.grant_types == ["authorization_code"]
+    # What does not move the app's power stays open to the manager.
+    renamed = http().patch(
+        f"{apps}/{app.client_id}", json={"client_name": "Console"}, headers=member_auth
+    )
+    assert renamed.status_code == 200, renamed.text
+
+
+def test_a_manager_still_rotates_the_secret_of_an_app_within_their_power(
+    http, urls, tenant, member_auth
+):
+    created = http().post(
+        urls["api"] + "/connectedApplications",
+        json={
+            "client_name": "Mine",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["https://mine.example/cb"],
+            "scopes": ["openid", "profile", "manage:connected_apps"],
+        },
+        headers=member_auth,
+    )
+    assert created.status_code == 201, created.text
+    rotated = http().post(
+        f"{urls['api']}/connectedApplications/{created.json()['client_id']}/client-secret",
+        headers=member_auth,
+    )
+    assert rotated.status_code in (200, 201), rotated.text
