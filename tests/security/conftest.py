@@ -7,6 +7,14 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    AdminRoleFactory,
+    IdentityProviderFactory,
+    OrganizationFactory,
+    PermissionGrantFactory,
+    UserFactory,
+)
 from tests.oauth.tokenkit import (
     INTROSPECT_URL,
     PROFILE_URL,
@@ -54,3 +62,32 @@ def urls(live_server):
         "login": base + "/accounts/login",
         "logout": base + "/accounts/logout",
     }
+
+
+@pytest.fixture
+def tenant(db):
+    """Acme: `root_admin` (Organization Administrator), business group `team`, `member`
+    ("bg-dev") holding only manage:connected_apps in the team, identity provider `idp`."""
+    org = OrganizationFactory(name="Acme")
+    root_admin = UserFactory(organization=org, username="root-admin", email="root@acme.test")
+    AdminRoleFactory(user=root_admin, organization=org)
+    team = OrganizationFactory(name="Team", parent=org)
+    member = UserFactory(organization=org, username="bg-dev")
+    PermissionGrantFactory(user=member, organization=team, permission="manage:connected_apps")
+    idp = IdentityProviderFactory(organization=org, name="Corporate SSO")
+    return {"org": org, "team": team, "root_admin": root_admin, "member": member, "idp": idp}
+
+
+@pytest.fixture
+def signed_in(http, urls):
+    """`signed_in(username)`: the Authorization header of a fresh platform token (POST
+    /accounts/login), as an attacker holding that account's password would have."""
+
+    def make(username: str) -> dict[str, str]:
+        response = http().post(
+            urls["login"], json={"username": username, "password": DEFAULT_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return make

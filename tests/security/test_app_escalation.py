@@ -18,31 +18,15 @@ from connected_apps.models import AppScope, ConnectedApp
 from connected_apps.services import connected_app_create
 from tests.factories import (
     DEFAULT_PASSWORD,
-    AdminRoleFactory,
-    OrganizationFactory,
     PermissionGrantFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tenant():
-    org = OrganizationFactory(name="Acme")
-    root_admin = UserFactory(organization=org, username="root-admin")
-    AdminRoleFactory(user=root_admin, organization=org)
-    team = OrganizationFactory(name="Team", parent=org)
-    member = UserFactory(organization=org, username="bg-dev")
-    PermissionGrantFactory(user=member, organization=team, permission="manage:connected_apps")
-    return {"org": org, "team": team, "root_admin": root_admin, "member": member}
-
-
-@pytest.fixture
-def member_auth(http, urls, tenant):
-    response = http().post(urls["login"], json={"username": "bg-dev", "password": DEFAULT_PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+def member_auth(signed_in):
+    return signed_in("bg-dev")
 
 
 def in_team(tenant, *scopes: str) -> list[dict]:

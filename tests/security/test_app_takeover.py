@@ -12,33 +12,19 @@ from accounts.access import Access
 from connected_apps.models import ConnectedApp
 from connected_apps.services import connected_app_create
 from tests.factories import (
-    DEFAULT_PASSWORD,
-    AdminRoleFactory,
-    OrganizationFactory,
     PermissionGrantFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tenant():
-    org = OrganizationFactory(name="Acme")
-    root_admin = UserFactory(organization=org, username="root-admin")
-    AdminRoleFactory(user=root_admin, organization=org)
-    member = UserFactory(organization=org, username="app-dev")
-    PermissionGrantFactory(user=member, organization=org, permission="manage:connected_apps")
-    return {"org": org, "root_admin": root_admin, "member": member}
-
-
-@pytest.fixture
-def member_auth(http, urls, tenant):
-    response = http().post(
-        urls["login"], json={"username": "app-dev", "password": DEFAULT_PASSWORD}
+def member_auth(tenant, signed_in):
+    """The member may manage apps in the root org too (no more)."""
+    PermissionGrantFactory(
+        user=tenant["member"], organization=tenant["org"], permission="manage:connected_apps"
     )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return signed_in("bg-dev")
 
 
 def test_a_manager_cannot_rotate_the_secret_of_an_app_stronger_than_them(

@@ -18,34 +18,14 @@ from accounts.services import identity_link_create
 from connected_apps.services import connected_app_create
 from oauth.models import AccessToken
 from tests.factories import (
-    DEFAULT_PASSWORD,
     AdminRoleFactory,
     IdentityProviderFactory,
     OrganizationFactory,
-    PermissionGrantFactory,
     UserFactory,
 )
 from tests.oauth.tokenkit import JWT_BEARER, private_pem, public_pem, rsa_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def tenant():
-    org = OrganizationFactory(name="Acme")
-    root_admin = UserFactory(organization=org, username="root-admin", email="root@acme.test")
-    AdminRoleFactory(user=root_admin, organization=org)
-    team = OrganizationFactory(name="Team", parent=org)
-    member = UserFactory(organization=org, username="bg-dev")
-    PermissionGrantFactory(user=member, organization=team, permission="manage:connected_apps")
-    idp = IdentityProviderFactory(organization=org, name="Corporate SSO")
-    return {"org": org, "team": team, "root_admin": root_admin, "member": member, "idp": idp}
-
-
-def platform_token(http, urls, username: str) -> str:
-    response = http().post(urls["login"], json={"username": username, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 def signed_assertion(key, client_id: str, audience: str, sub: str) -> str:
@@ -63,14 +43,34 @@ def signed_assertion(key, client_id: str, audience: str, sub: str) -> str:
     return jwt.encode(claims, private_pem(key), algorithm="RS256")
 
 
+def admin_jwt_app(tenant, key, *, owner=None, scopes=("profile",), **fields):
+    """A jwt-bearer app the root administrator registered (the key holder is not them)."""
+    return connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=owner or tenant["org"],
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        public_keys=[public_pem(key)],
+        scopes=list(scopes),
+        **fields,
+    ).app
+
+
+def assert_as(http, urls, key, client_id: str, sub: str, **extra):
+    """Post `client_id`'s jwt-bearer grant whose assertion, signed with `key`, names `sub`."""
+    assertion = signed_assertion(key, client_id, urls["token"], sub)
+    return http().post(
+        urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion, **extra}
+    )
+
+
 def takeover_subject(idp, username: str) -> str:
     return f"v2|{idp.id}|{username}|Mallory|Evil|attacker@evil.test|"
 
 
-def test_a_bg_app_manager_cannot_register_a_jwt_bearer_app_or_key(http, urls, tenant):
+def test_a_bg_app_manager_cannot_register_a_jwt_bearer_app_or_key(http, urls, tenant, signed_in):
     key = rsa_key()
-    token = platform_token(http, urls, "bg-dev")
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = signed_in("bg-dev")
     body = {
         "client_name": "Federation",
         "grant_types": [JWT_BEARER],
@@ -98,18 +98,10 @@ def test_a_bg_app_manager_cannot_register_a_jwt_bearer_app_or_key(http, urls, te
 def test_an_assertion_cannot_name_an_account_its_provider_is_not_linked_to(http, urls, tenant):
     key = rsa_key()
     # Even an app an administrator registered: its key holder is not the administrator.
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["team"],
-        client_name="Federation",
-        grant_types=[JWT_BEARER],
-        public_keys=[public_pem(key)],
-        scopes=["full", "openid"],
+    app = admin_jwt_app(tenant, key, owner=tenant["team"], scopes=["full", "openid"])
+    response = assert_as(
+        http, urls, key, app.client_id, takeover_subject(tenant["idp"], "ROOT-ADMIN")
     )
-    assertion = signed_assertion(
-        key, app.app.client_id, urls["token"], takeover_subject(tenant["idp"], "ROOT-ADMIN")
-    )
-    response = http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_grant"
     tenant["root_admin"].refresh_from_db()
@@ -119,20 +111,13 @@ def test_an_assertion_cannot_name_an_account_its_provider_is_not_linked_to(http,
 
 def test_a_linked_user_is_still_reached(http, urls, tenant):
     key = rsa_key()
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="Federation",
-        grant_types=[JWT_BEARER],
-        public_keys=[public_pem(key)],
-        scopes=["profile"],
-    )
+    app = admin_jwt_app(tenant, key)
     identity_link_create(
         access=Access(user=tenant["root_admin"]), provider=tenant["idp"], user=tenant["member"]
     )
-    sub = f"v2|{tenant['idp'].id}|bg-dev|Bee|Gee|bg@acme.test|"
-    assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
-    response = http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+    response = assert_as(
+        http, urls, key, app.client_id, f"v2|{tenant['idp'].id}|bg-dev|Bee|Gee|bg@acme.test|"
+    )
     assert response.status_code == 200, response.text
     profile = http().get(
         urls["profile"], headers={"Authorization": f"Bearer {response.json()['access_token']}"}
@@ -143,35 +128,16 @@ def test_a_linked_user_is_still_reached(http, urls, tenant):
 
 def test_a_refused_request_creates_no_user(http, urls, tenant):
     key = rsa_key()
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="Federation",
-        grant_types=[JWT_BEARER],
-        public_keys=[public_pem(key)],
-        scopes=["profile"],
-    )
+    app = admin_jwt_app(tenant, key)
     sub = takeover_subject(tenant["idp"], "newcomer")
-    assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
-    response = http().post(
-        urls["token"],
-        data={"grant_type": JWT_BEARER, "assertion": assertion, "scope": "manage:users"},
-    )
+    response = assert_as(http, urls, key, app.client_id, sub, scope="manage:users")
     assert response.status_code == 400, response.text
     assert not User.objects.filter(username="newcomer").exists()
 
 
 def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
     key = rsa_key()
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="Federation",
-        grant_types=[JWT_BEARER],
-        public_keys=[public_pem(key)],
-        scopes=["profile"],
-        audience="everyone",
-    )
+    app = admin_jwt_app(tenant, key, audience="everyone")
     globex = OrganizationFactory(name="Globex")
     globex_admin = UserFactory(organization=globex, username="globex-admin")
     AdminRoleFactory(user=globex_admin, organization=globex)
@@ -179,8 +145,7 @@ def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
 
     def assert_for(username: str):
         sub = f"v2|{foreign_idp.id}|{username}|G|X|{username}@globex.test|"
-        assertion = signed_assertion(key, app.app.client_id, urls["token"], sub)
-        return http().post(urls["token"], data={"grant_type": JWT_BEARER, "assertion": assertion})
+        return assert_as(http, urls, key, app.client_id, sub)
 
     refused = assert_for("stranger")
     assert refused.status_code == 400, refused.text
@@ -189,7 +154,7 @@ def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
     from connected_apps.controls import allowlist_approve, org_settings_update
 
     globex_access = Access(user=globex_admin)
-    allowlist_approve(access=globex_access, org=globex, client_id=app.app.client_id)
+    allowlist_approve(access=globex_access, org=globex, client_id=app.client_id)
     # An entry on an allowlist Globex does not enforce limits nothing: still refused.
     assert assert_for("stranger").status_code == 400
     org_settings_update(access=globex_access, org=globex, allowlist_enabled=True)
@@ -203,10 +168,10 @@ def test_another_orgs_provider_needs_that_orgs_approval(http, urls, tenant):
     assert not AccessToken.objects.filter(user=globex_admin).exists()
 
 
-def bg_admin_takeover(http, urls, tenant, key):
+def bg_admin_takeover(http, urls, tenant, signed_in, key):
     """The BG's administrator registers a jwt-bearer `full` app in their BG (they may)."""
     AdminRoleFactory(user=tenant["member"], organization=tenant["team"])
-    token = platform_token(http, urls, "bg-dev")
+    auth = signed_in("bg-dev")
     created = http().post(
         urls["api"] + "/connectedApplications",
         json={
@@ -216,20 +181,20 @@ def bg_admin_takeover(http, urls, tenant, key):
             "scopes": ["full"],
             "owner_org_id": str(tenant["team"].id),
         },
-        headers={"Authorization": f"Bearer {token}"},
+        headers=auth,
     )
     assert created.status_code == 201, created.text
-    return created.json()["client_id"], {"Authorization": f"Bearer {token}"}
+    return created.json()["client_id"], auth
 
 
-def test_a_bg_admin_cannot_assert_users_of_the_root_orgs_provider(http, urls, tenant):
+def test_a_bg_admin_cannot_assert_users_of_the_root_orgs_provider(http, urls, tenant, signed_in):
     key = rsa_key()
     identity_link_create(
         access=Access(user=tenant["root_admin"]),
         provider=tenant["idp"],
         user=tenant["root_admin"],
     )
-    client_id, _ = bg_admin_takeover(http, urls, tenant, key)
+    client_id, _ = bg_admin_takeover(http, urls, tenant, signed_in, key)
     assertion = signed_assertion(
         key, client_id, urls["token"], takeover_subject(tenant["idp"], "root-admin")
     )
@@ -239,9 +204,9 @@ def test_a_bg_admin_cannot_assert_users_of_the_root_orgs_provider(http, urls, te
     assert tenant["root_admin"].email == "root@acme.test"
 
 
-def test_a_bg_admin_cannot_link_the_root_admin_to_their_own_provider(http, urls, tenant):
+def test_a_bg_admin_cannot_link_the_root_admin_to_their_own_provider(http, urls, tenant, signed_in):
     key = rsa_key()
-    client_id, auth = bg_admin_takeover(http, urls, tenant, key)
+    client_id, auth = bg_admin_takeover(http, urls, tenant, signed_in, key)
     provider = http().post(
         f"{urls['api']}/organizations/{tenant['team'].id}/identityProviders",
         json={"name": "BG SSO"},
@@ -257,22 +222,10 @@ def test_a_bg_admin_cannot_link_the_root_admin_to_their_own_provider(http, urls,
     assert link.status_code == 403, link.text
     # And a user the BG's provider created, later made root administrator, is out of reach.
     sub = f"v2|{idp_id}|newbie|N|B|newbie@acme.test|"
-    first = http().post(
-        urls["token"],
-        data={
-            "grant_type": JWT_BEARER,
-            "assertion": signed_assertion(key, client_id, urls["token"], sub),
-        },
-    )
+    first = assert_as(http, urls, key, client_id, sub)
     assert first.status_code == 200, first.text
     AdminRoleFactory(user=User.objects.get(username="newbie"), organization=tenant["org"])
-    again = http().post(
-        urls["token"],
-        data={
-            "grant_type": JWT_BEARER,
-            "assertion": signed_assertion(key, client_id, urls["token"], sub),
-        },
-    )
+    again = assert_as(http, urls, key, client_id, sub)
     assert again.status_code == 400, again.text
 
 

@@ -7,18 +7,12 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import RoleGrant
-from tests.factories import DEFAULT_PASSWORD, AdminRoleFactory, OrganizationFactory, UserFactory
+from tests.factories import AdminRoleFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def bearer(http, urls, username: str) -> dict:
-    response = http().post(urls["login"], json={"username": username, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def test_put_without_role_takes_the_role_away(http, urls):
+def test_put_without_role_takes_the_role_away(http, urls, signed_in):
     org = OrganizationFactory(name="Acme")
     admin = UserFactory(organization=org, username="root-admin")
     AdminRoleFactory(user=admin, organization=org)
@@ -27,7 +21,7 @@ def test_put_without_role_takes_the_role_away(http, urls):
     target = f"{urls['api']}/organizations/{org.id}/users/{departing.id}/permissions"
 
     stripped = http().put(
-        target, json={"permissions": ["read:users"]}, headers=bearer(http, urls, "root-admin")
+        target, json={"permissions": ["read:users"]}, headers=signed_in("root-admin")
     )
     assert stripped.status_code == 200, stripped.text
     assert stripped.json()["role"] is None
@@ -36,12 +30,12 @@ def test_put_without_role_takes_the_role_away(http, urls):
     # The former administrator can no longer act as one.
     denied = http().get(
         f"{urls['api']}/organizations/{org.id}/connectedApplicationsSettings",
-        headers=bearer(http, urls, "departing"),
+        headers=signed_in("departing"),
     )
     assert denied.status_code == 403, denied.text
 
 
-def test_a_manager_cannot_strip_an_administrator(http, urls):
+def test_a_manager_cannot_strip_an_administrator(http, urls, signed_in):
     from tests.factories import PermissionGrantFactory
 
     org = OrganizationFactory(name="Acme")
@@ -50,7 +44,7 @@ def test_a_manager_cannot_strip_an_administrator(http, urls):
     manager = UserFactory(organization=org, username="manager")
     PermissionGrantFactory(user=manager, organization=org, permission="manage:users")
     target = f"{urls['api']}/organizations/{org.id}/users/{admin.id}/permissions"
-    response = http().put(target, json={"permissions": []}, headers=bearer(http, urls, "manager"))
+    response = http().put(target, json={"permissions": []}, headers=signed_in("manager"))
     assert response.status_code == 403, response.text
     assert RoleGrant.objects.filter(user=admin).exists()
     # ...while replacing a plain member's grants needs no role change, and works.
@@ -58,6 +52,6 @@ def test_a_manager_cannot_strip_an_administrator(http, urls):
     ok = http().put(
         f"{urls['api']}/organizations/{org.id}/users/{member.id}/permissions",
         json={"permissions": ["read:users"]},
-        headers=bearer(http, urls, "manager"),
+        headers=signed_in("manager"),
     )
     assert ok.status_code == 200, ok.text
