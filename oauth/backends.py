@@ -35,7 +35,8 @@ class EndpointContext:
     """What the view knows about an endpoint call, and what the validator learns during it."""
 
     audiences: frozenset[str]
-    client: Any = None
+    client: Any = None  # the app the request names (its refusals are audited to it)
+    authenticated: bool = False  # proven: credentials, a client assertion or a signed grant
     user: Any = None
     retry_after: int | None = None
 

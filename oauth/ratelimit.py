@@ -58,8 +58,6 @@ class Limit:
     # False: `rate_limit_hit` only checks it (this request would be one more); what spends
     # it is counted afterwards by `rate_limit_spend`.
     counted: bool = True
-    # A cache key whose presence lifts this limit for the request ("": none).
-    waiver: str = ""
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -135,18 +133,15 @@ def rate_limit_hit(limits: list[Limit]) -> int | None:
     pairs = [(limit, _window(limit, now)) for limit in limits]
     counted = [window for limit, window in pairs if limit.counted]
     checked = [window for limit, window in pairs if not limit.counted]
-    waivers = sorted({limit.waiver for limit in limits if limit.waiver})
     increments = [(window.key, window.period + 1) for window in counted]
-    counts, values = _count(increments, [window.key for window in checked] + waivers)
-    seen, found = values[: len(checked)], values[len(checked) :]
+    counts, seen = _count(increments, [window.key for window in checked])
     used = {window.key: count for window, count in zip(counted, counts, strict=True)}
     # A checked limit is over when this attempt would be one too many.
     used |= {window.key: int(value or 0) + 1 for window, value in zip(checked, seen, strict=True)}
-    waived = {key for key, value in zip(waivers, found, strict=True) if value}
     waits = [
         window.start + window.period - now
-        for limit, window in pairs
-        if used[window.key] > window.allowed and limit.waiver not in waived
+        for _, window in pairs
+        if used[window.key] > window.allowed
     ]
     return max(1, math.ceil(max(waits))) if waits else None
 

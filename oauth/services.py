@@ -39,7 +39,9 @@ def access_tokens_revoke(*, tokens: QuerySet[AccessToken]) -> bool:
     it deleted, and no worker trusts what it remembered of them from the next request on.
     Set-wise, a few statements whatever the number of tokens; writes no audit event (the
     caller knows why). Returns whether anything was still live."""
-    families = tokens.exclude(token_family=None).values("token_family")
+    # Read once, not as a subquery: a rotation in flight deletes the access token it replaces,
+    # and a later statement of the revocation must still know the family (revoke_live).
+    families = set(tokens.exclude(token_family=None).values_list("token_family", flat=True))
     return RefreshToken.revoke_families(families, access_tokens=tokens)
 
 
@@ -122,13 +124,13 @@ def authorization_grant(
     return authorization
 
 
-def _tokens_sweep(now, **owner) -> tuple[int, int, int]:
+def _tokens_sweep(**owner) -> tuple[int, int, int]:
     """Kill everything issued to `owner` (a user or an org's users, for an app), set-wise
     whatever the number of tokens: one statement per table. Refresh tokens are revoked (a
     replay is then refused), access tokens, ID-token records and pending codes deleted.
     Returns (refresh tokens revoked, access tokens deleted, codes deleted)."""
     refresh_tokens = RefreshToken.objects.filter(**owner)
-    refresh_revoked = refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
+    refresh_revoked = RefreshToken.revoke_live(refresh_tokens)  # rotations in flight too
     refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
     access_deleted = AccessToken.objects.filter(**owner).revoke()  # on every worker too
     IDToken.objects.filter(**owner).delete()
@@ -159,9 +161,7 @@ def authorization_revoke(
         if was_live:
             locked.revoked_at = now
             locked.save(update_fields=["revoked_at", "updated_at"])
-        refresh_revoked, access_deleted, codes_deleted = _tokens_sweep(
-            now, user=user, application=app
-        )
+        refresh_revoked, access_deleted, codes_deleted = _tokens_sweep(user=user, application=app)
         if was_live:
             audit_record(
                 action=AuditAction.AUTHORIZATION_REVOKED,
@@ -208,7 +208,7 @@ def authorizations_revoke_for_org(
             pk__in=authorizations.values_list("pk", flat=True)
         ).update(revoked_at=now, updated_at=now)
         refresh_revoked, deleted, codes_deleted = _tokens_sweep(
-            now, application=app, user__organization=org
+            application=app, user__organization=org
         )
         audit_record(
             action=AuditAction.AUTHORIZATIONS_REVOKED_FOR_ORG,

@@ -9,11 +9,13 @@ elsewhere. So only failures count, and every lock is on something the guesser ow
   DOORMAN_LOGIN_FAILURE_WINDOW lock that username out *from that address* for
   DOORMAN_LOGIN_LOCKOUT; the user, from their own address, still signs in;
 - per client address: DOORMAN_LOGIN_MAX_FAILURES_PER_IP failures lock the address out;
-- per-window rate limits (oauth.ratelimit): DOORMAN_RATELIMIT_PASSWORD_PER_IP failures per
-  address, and DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME failures per username from anywhere,
-  the ceiling for a guesser spreading over many addresses. Over that ceiling the username
-  is refused only from addresses it has never signed in from (remembered for
-  KNOWN_ADDRESS_SECONDS after each success), so its owner keeps signing in from home.
+- a per-window rate limit (oauth.ratelimit): DOORMAN_RATELIMIT_PASSWORD_PER_IP failures per
+  address.
+
+There is deliberately no per-username ceiling: whatever it refused, it would refuse the
+user too, from wherever they were not known, and a stranger could keep them out (SPEC §10).
+A guesser spread over many addresses is held by each address's limits only; a second factor
+(issue 15) is what makes a guessed password useless.
 
 A refused attempt's password is never checked, so a locked-out guesser learns nothing more.
 Addresses are `config.client_ip`'s (an IPv6 client counts as its /64). Counters live in the
@@ -34,8 +36,6 @@ from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, Limit, rate_limit_hit, rat
 
 KEY_PREFIX = "login-throttle"
 LOCKED_OUT_DESCRIPTION = "Too many failed sign-in attempts; retry later."
-# How long an address a user signed in from stays exempt from the per-username ceiling.
-KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ def _username(username: str) -> str:
     return username.strip().casefold()
 
 
-def _known_key(username: str, address: str) -> str:
-    return f"{KEY_PREFIX}:known:{_digest(_username(username), address)}"
-
-
 def _lockout_keys(username: str, address: str) -> list[tuple[str, int]]:
     """(failure counter key, lockout threshold) pairs an attempt counts against."""
     keys = [
@@ -80,14 +76,7 @@ def _lockout_keys(username: str, address: str) -> list[tuple[str, int]]:
 def _rate_limits(username: str, address: str) -> list[Limit]:
     """The per-window failure limits: checked before the password, spent by failures."""
     return [
-        Limit("password-ip", address, settings.DOORMAN_RATELIMIT_PASSWORD_PER_IP, counted=False),
-        Limit(
-            "password-user",
-            _username(username),
-            settings.DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME,
-            counted=False,
-            waiver=_known_key(username, address),
-        ),
+        Limit("password-ip", address, settings.DOORMAN_RATELIMIT_PASSWORD_PER_IP, counted=False)
     ]
 
 
@@ -124,8 +113,5 @@ def login_throttle_failure(*, username: str, address: str) -> None:
 
 def login_throttle_success(*, username: str, address: str) -> None:
     """A correct password clears this (username, address)'s failures (never the address's:
-    one valid account must not reset a guesser's count) and makes the address known for
-    the username."""
+    one valid account must not reset a guesser's count)."""
     cache.delete(_lockout_keys(username, address)[0][0])
-    if settings.DOORMAN_RATELIMIT_ENABLED and settings.DOORMAN_RATELIMIT_PASSWORD_PER_USERNAME:
-        cache.set(_known_key(username, address), 1, timeout=KNOWN_ADDRESS_SECONDS)

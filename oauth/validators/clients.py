@@ -105,6 +105,7 @@ class ClientValidatorMixin:
         context = endpoint_context(request)
         if context is not None and isinstance(request.client, ConnectedApp):
             context.client = request.client
+            context.authenticated = context.authenticated or authenticated
         return authenticated
 
     def _load_application(self, client_id, request):
@@ -225,6 +226,8 @@ class ClientValidatorMixin:
             raise errors.InvalidGrantError(
                 description=rejected.description, request=request
             ) from None
+        if context is not None:  # signed by one of its keys: the app itself asks (RFC 7523)
+            context.authenticated = True
         if not assertion_consume(request.client, claims):
             raise errors.InvalidGrantError(
                 description="The assertion's jti was already used.", request=request

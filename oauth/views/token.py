@@ -185,13 +185,14 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
         """The client this request authenticated as, if it did (SPEC §10: only those
         requests spend its budget). oauthlib authenticates the client before anything else
         it checks, and answers a failed authentication with invalid_client."""
-        client = request.doorman_context.client  # set by the validator's authenticate_client
+        context = request.doorman_context  # filled in by the validator
+        client = context.client
         if response.status_code == 200:
             # A public client proves nothing but its grant (code, refresh token).
             params = dict(request.doorman_params)
             presented = basic_client_id(request.META.get("HTTP_AUTHORIZATION", ""))
             return client.client_id if client else presented or params.get("client_id")
-        if client is None or _error_code(response) == "invalid_client":
+        if client is None or not context.authenticated:
             return None
         return client.client_id
 

@@ -95,3 +95,61 @@ def test_concurrent_redemptions_of_one_code(live_server, code_app, member):
     for status, body in results:
         if status == 200:  # the losers' replays revoked the winner's tokens
             assert profile_status(live_server, body["access_token"]) == 401
+
+
+def test_a_revocation_during_a_refresh_leaves_no_live_member(
+    live_server, make_app, member, monkeypatch
+):
+    """SPEC §10: a family revoked while one of its refreshes is in flight loses the refresh
+    token that rotation creates too (one UPDATE, waiting on the rotation's lock, would not
+    see it under READ COMMITTED). The rotation is held open so the revocation lands in it."""
+    import time
+
+    from oauth.models import RefreshToken
+    from oauth.validators.tokens import TokenValidatorMixin
+    from tests.oauth.tokenkit import REVOKE_URL
+
+    app = make_app(grant_types=["password", "refresh_token"], redirect_uris=[], scopes=["profile"])
+    auth = (app.app.client_id, app.client_secret)
+    url = live_server.url + TOKEN_URL
+    password = {"grant_type": "password", "username": member.username, "password": DEFAULT_PASSWORD}
+    tokens = requests.post(url, data=password, auth=auth, timeout=10).json()
+
+    claimed = threading.Event()
+    claim = TokenValidatorMixin._claim
+
+    def slow_claim(self, request):
+        claim(self, request)  # the refresh token's row is locked from here to the commit
+        if request.grant_type == "refresh_token":
+            claimed.set()
+            time.sleep(1.0)
+
+    monkeypatch.setattr(TokenValidatorMixin, "_claim", slow_claim)
+    refreshed: list[requests.Response] = []
+    rotation = threading.Thread(
+        target=lambda: refreshed.append(
+            requests.post(
+                url,
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                auth=auth,
+                timeout=30,
+            )
+        )
+    )
+    rotation.start()
+    assert claimed.wait(10)
+    revoked = requests.post(
+        live_server.url + REVOKE_URL, data={"token": tokens["access_token"]}, auth=auth, timeout=30
+    )
+    rotation.join()
+    assert revoked.status_code == 200
+    assert refreshed[0].status_code == 200, refreshed[0].text
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    again = requests.post(
+        url,
+        data={"grant_type": "refresh_token", "refresh_token": refreshed[0].json()["refresh_token"]},
+        auth=auth,
+        timeout=10,
+    )
+    assert again.status_code == 400, again.text
+    assert profile_status(live_server, refreshed[0].json()["access_token"]) == 401
