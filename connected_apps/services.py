@@ -398,54 +398,44 @@ def connected_app_update(
     changes: dict[str, Any],
     meta: RequestMeta | None = None,
 ) -> ConnectedApp:
-    """Change any of UPDATABLE_FIELDS; takes effect for every token on its next request."""
+    """Change any of UPDATABLE_FIELDS; takes effect for every token on its next request.
+
+    Checked and saved against the app's row as it is now, locked, and only the fields the
+    change names are written: a change in flight cannot undo a secret rotation, a disable or
+    a key removal made meanwhile, nor be checked against what they replaced."""
     _require_manager(access, app.owner_org)
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
-    before = _app_summary(app)
-    had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
-    had_redirect_uris = set(app.redirect_uris.split())
-    if "client_name" in changes:
-        app.name = _clean_name(changes["client_name"])
-    if "grant_types" in changes:
-        new_grants = _clean_grant_types(changes["grant_types"])
-        if (GrantType.CLIENT_CREDENTIALS in new_grants) != app.acts_on_own_behalf:
-            raise ValidationError({"grant_types": GRANT_TYPES_MIXED})
-        app.grant_types = new_grants
-    if "redirect_uris" in changes:
-        app.redirect_uris = " ".join(validate_redirect_uris(changes["redirect_uris"]))
-    if "public_keys" in changes:
-        app.public_keys = validate_public_keys(changes["public_keys"])
-    if "audience" in changes:
-        app.audience = _clean_audience(changes["audience"])
-    if "website_url" in changes:
-        app.website_url = validate_website_url(changes["website_url"])
-    if "enabled" in changes:
-        if not isinstance(changes["enabled"], bool):
-            raise ValidationError({"enabled": "Must be true or false."})
-        app.enabled = changes["enabled"]
-    specs = None
-    if "scopes" in changes:
-        specs = _clean_scopes(
-            changes["scopes"] or [], own_behalf=app.acts_on_own_behalf, owner=app.owner_org
-        )
-        _check_scopes_conferred(access, app.owner_org, specs, app)
-    _check_keys_conferred(
-        access,
-        app.owner_org,
-        app.grant_types,
-        app.public_keys,
-        had_grant_types=had_grant_types,
-        had_public_keys=had_public_keys,
-    )
-    if not set(app.redirect_uris.split()) <= had_redirect_uris or not set(app.grant_types) <= set(
-        had_grant_types
-    ):
-        _check_takes_app_power(access, app)
-    _check_consistency(app)
     with transaction.atomic():
-        app.save()
+        app = (
+            ConnectedApp.objects.select_for_update(of=("self",))
+            .select_related("owner_org")
+            .get(pk=app.pk)
+        )
+        before = _app_summary(app)
+        had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
+        had_redirect_uris = set(app.redirect_uris.split())
+        fields = _changes_apply(app, changes)
+        specs = None
+        if "scopes" in changes:
+            specs = _clean_scopes(
+                changes["scopes"] or [], own_behalf=app.acts_on_own_behalf, owner=app.owner_org
+            )
+            _check_scopes_conferred(access, app.owner_org, specs, app)
+        _check_keys_conferred(
+            access,
+            app.owner_org,
+            app.grant_types,
+            app.public_keys,
+            had_grant_types=had_grant_types,
+            had_public_keys=had_public_keys,
+        )
+        adds_redirect = not set(app.redirect_uris.split()) <= had_redirect_uris
+        if adds_redirect or not set(app.grant_types) <= set(had_grant_types):
+            _check_takes_app_power(access, app)
+        _check_consistency(app)
+        app.save(update_fields=[*fields, "updated"])
         if specs is not None:
             _write_scopes(app, specs)
         audit_record(
@@ -458,6 +448,38 @@ def connected_app_update(
             meta=meta,
         )
     return app
+
+
+def _changes_apply(app: ConnectedApp, changes: dict[str, Any]) -> list[str]:
+    """Validate `changes` onto `app` (not saved); the model fields they set."""
+    fields: list[str] = []
+    if "client_name" in changes:
+        app.name = _clean_name(changes["client_name"])
+        fields.append("name")
+    if "grant_types" in changes:
+        new_grants = _clean_grant_types(changes["grant_types"])
+        if (GrantType.CLIENT_CREDENTIALS in new_grants) != app.acts_on_own_behalf:
+            raise ValidationError({"grant_types": GRANT_TYPES_MIXED})
+        app.grant_types = new_grants
+        fields.append("grant_types")
+    if "redirect_uris" in changes:
+        app.redirect_uris = " ".join(validate_redirect_uris(changes["redirect_uris"]))
+        fields.append("redirect_uris")
+    if "public_keys" in changes:
+        app.public_keys = validate_public_keys(changes["public_keys"])
+        fields.append("public_keys")
+    if "audience" in changes:
+        app.audience = _clean_audience(changes["audience"])
+        fields.append("audience")
+    if "website_url" in changes:
+        app.website_url = validate_website_url(changes["website_url"])
+        fields.append("website_url")
+    if "enabled" in changes:
+        if not isinstance(changes["enabled"], bool):
+            raise ValidationError({"enabled": "Must be true or false."})
+        app.enabled = changes["enabled"]
+        fields.append("enabled")
+    return fields
 
 
 def connected_app_set_scopes(

@@ -154,10 +154,10 @@ class AppEditView(AppActionView):
         return ConnectedAppEditForm(self.request.POST, app=self.app)
 
     def perform(self, form: ConnectedAppEditForm) -> str:
-        services.connected_app_update(
+        app = services.connected_app_update(
             access=self.access, app=self.app, changes=form.changes(), meta=self.meta()
         )
-        return f"Settings of {self.app.name} saved."
+        return f"Settings of {app.name} saved."
 
 
 class AppScopesView(AppActionView):

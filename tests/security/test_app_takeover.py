@@ -97,3 +97,36 @@ def test_a_manager_still_rotates_the_secret_of_an_app_within_their_power(
         headers=member_auth,
     )
     assert rotated.status_code in (200, 201), rotated.text
+
+
+def test_a_change_made_from_a_stale_copy_cannot_undo_a_rotation(http, urls, tenant):
+    """A PATCH that loaded the app before the administrator rotated its secret (incident
+    response) must not write the old secret back when it saves."""
+    from connected_apps.services import connected_app_rotate_secret, connected_app_update
+
+    admin = Access(user=tenant["root_admin"])
+    created = connected_app_create(
+        access=admin,
+        owner=tenant["org"],
+        client_name="Robot",
+        grant_types=["client_credentials"],
+        scopes=[{"scope": "read:users", "context_params": {"org": str(tenant["org"].id)}}],
+    )
+    stale = ConnectedApp.objects.get(pk=created.app.pk)  # a request in flight loaded it
+    rotated = connected_app_rotate_secret(access=admin, app=ConnectedApp.objects.get(pk=stale.pk))
+    connected_app_update(access=admin, app=stale, changes={"client_name": "Renamed"})
+
+    def token(secret: str) -> int:
+        return (
+            http()
+            .post(
+                urls["token"],
+                data={"grant_type": "client_credentials"},
+                auth=(created.app.client_id, secret),
+            )
+            .status_code
+        )
+
+    assert token(created.client_secret) == 401
+    assert token(rotated.client_secret) == 200
+    assert ConnectedApp.objects.get(pk=stale.pk).name == "Renamed"
