@@ -61,6 +61,9 @@ class ConnectedApp(AbstractApplication):
     website_url = models.URLField(max_length=500, blank=True)
     enabled = models.BooleanField(default=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # When a redirect URI or a grant type was last added: consent given before it is not
+    # remembered (the codes may now go elsewhere), so the user sees the screen again.
+    consent_reset_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

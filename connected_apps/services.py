@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
 from accounts.access import Access
@@ -434,6 +435,9 @@ def connected_app_update(
         adds_redirect = not set(app.redirect_uris.split()) <= had_redirect_uris
         if adds_redirect or not set(app.grant_types) <= set(had_grant_types):
             _check_takes_app_power(access, app)
+            # Codes may now go somewhere the users never agreed to: ask them again.
+            app.consent_reset_at = timezone.now()
+            fields.append("consent_reset_at")
         _check_consistency(app)
         app.save(update_fields=[*fields, "updated"])
         if specs is not None:

@@ -103,9 +103,10 @@ def authorization_grant(
             added = None
         if added is None:
             added = sorted(set(requested) - set(authorization.scopes))
-            if added:
-                authorization.scopes = sorted(set(authorization.scopes) | set(added))
-                authorization.save(update_fields=["scopes", "updated_at"])
+            authorization.scopes = sorted(set(authorization.scopes) | set(added))
+            # Saved even when nothing was added: `updated_at` is when the user last agreed,
+            # which remembered consent is measured against (ConnectedApp.consent_reset_at).
+            authorization.save(update_fields=["scopes", "updated_at"])
         audit_record(
             action=AuditAction.AUTHORIZATION_GRANTED,
             organization=user.organization,

@@ -130,3 +130,53 @@ def test_a_change_made_from_a_stale_copy_cannot_undo_a_rotation(http, urls, tena
     assert token(created.client_secret) == 401
     assert token(rotated.client_secret) == 200
     assert ConnectedApp.objects.get(pk=stale.pk).name == "Renamed"
+
+
+def test_a_new_redirect_uri_asks_users_who_consented_before_again(http, urls, tenant, member_auth):
+    """Remembered consent sent codes to any registered URI without a screen: a manager who
+    may add a URI (the app holds nothing they lack) must not receive, silently, the codes
+    of users who consented to the app as it was."""
+    from django.test import Client
+
+    from oauth.services import authorization_grant
+    from tests.oauth.code_flow import authorize_url, pkce_pair, redirect_params
+
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Directory",
+        grant_types=["authorization_code"],
+        redirect_uris=["https://directory.example/cb"],
+        scopes=["openid", "profile"],
+    ).app
+    authorization_grant(user=tenant["root_admin"], app=app, scopes=["openid", "profile"])
+    browser = Client()
+    browser.force_login(tenant["root_admin"])
+    before = browser.get(
+        authorize_url(
+            app,
+            challenge=pkce_pair()[1],
+            redirect_uri="https://directory.example/cb",
+            scope="openid profile",
+        )
+    )
+    assert redirect_params(before)["code"]  # remembered: no screen
+
+    evil = "https://evil.example/cb"
+    patched = http().patch(
+        f"{urls['api']}/connectedApplications/{app.client_id}",
+        json={"redirect_uris": ["https://directory.example/cb", evil]},
+        headers=member_auth,
+    )
+    assert patched.status_code == 200, patched.text
+    silent = browser.get(
+        authorize_url(
+            app, challenge=pkce_pair()[1], redirect_uri=evil, scope="openid profile", prompt="none"
+        )
+    )
+    assert redirect_params(silent).get("error") == "consent_required"
+    screen = browser.get(
+        authorize_url(app, challenge=pkce_pair()[1], redirect_uri=evil, scope="openid profile")
+    )
+    assert screen.status_code == 200
+    assert "Allow" in screen.content.decode()

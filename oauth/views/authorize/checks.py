@@ -92,12 +92,12 @@ def user_refusal(app: ConnectedApp, user, scopes=None) -> str | None:
 
 
 def live_consent_scopes(user, app: ConnectedApp) -> set[str] | None:
-    """The scopes of the user's live Authorization for the app, or None without one."""
-    scopes = (
-        Authorization.objects.filter(user=user, app=app, revoked_at__isnull=True)
-        .values_list("scopes", flat=True)
-        .first()
-    )
+    """The scopes of the user's live Authorization for the app, or None without one, or
+    when it predates a redirect URI or grant type added to the app (`consent_reset_at`)."""
+    live = Authorization.objects.filter(user=user, app=app, revoked_at__isnull=True)
+    if app.consent_reset_at is not None:
+        live = live.filter(updated_at__gte=app.consent_reset_at)
+    scopes = live.values_list("scopes", flat=True).first()
     return None if scopes is None else set(scopes)
 
 
