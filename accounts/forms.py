@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
@@ -22,3 +23,14 @@ class SignupForm(AllauthSignupForm):
         if Organization.objects.filter(parent__isnull=True, name__iexact=name).exists():
             raise ValidationError(ORGANIZATION_NAME_TAKEN)
         return name
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """allauth's, never for an account without a usable password: those sign in through an
+    identity provider, whose assertions may set the email (SPEC §5), so a reset link sent
+    there would hand the account to whoever controls that provider (issue 12)."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [user for user in self.users if user.has_usable_password()]
+        return email

@@ -729,11 +729,12 @@ def federated_user_resolve(
     user = link.user
     if not user.is_active:
         raise _field_error("username", USER_INACTIVE.format(username=user.username), "inactive")
-    changed = [
-        name
-        for name in ("email", "first_name", "last_name")
-        if fields[name] and getattr(user, name) != fields[name]
-    ]
+    # The email of an account that also has a password is the account's own: password
+    # resets go there, so an assertion (the app's word alone) never changes it.
+    updatable = ("first_name", "last_name")
+    if not user.has_usable_password():
+        updatable = ("email", *updatable)
+    changed = [name for name in updatable if fields[name] and getattr(user, name) != fields[name]]
     for name in changed:
         setattr(user, name, fields[name])
     return FederatedUser(provider=provider, user=user, created=False, changed=changed)

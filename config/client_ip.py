@@ -45,11 +45,15 @@ def client_ip(source: Any) -> str | None:
     return ip_normalize(str(meta.get("REMOTE_ADDR") or ""))
 
 
-@lru_cache(maxsize=4096)  # on every token request; a busy server sees the same clients
 def ip_normalize(value: str) -> str | None:
     """`value` as a canonical IP address, or None when it is not one."""
     if not value or len(value) > MAX_ADDRESS_LENGTH:
-        return None
+        return None  # before the cache: a sender's long header values must not fill it
+    return _ip_normalize(value)
+
+
+@lru_cache(maxsize=4096)  # on every token request; a busy server sees the same clients
+def _ip_normalize(value: str) -> str | None:
     if value.startswith("["):  # [IPv6] or [IPv6]:port
         value = value[1:].partition("]")[0]
     elif value.count(":") == 1:  # IPv4:port

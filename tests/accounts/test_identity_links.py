@@ -130,3 +130,29 @@ def test_the_portal_shows_no_link_form_to_a_non_admin(member, org, idp):
     unlink = reverse("portal:identity_link_delete", args=[org.id, idp.id, member.id])
     assert client.get(unlink).status_code == 403
     assert not FederatedIdentity.objects.exists()
+
+
+def test_a_bg_administrator_cannot_link_even_to_their_own_bgs_provider(member, org):
+    """A link hands over the member's whole account, whatever it holds above the BG."""
+    from tests.factories import AdminRoleFactory, OrganizationFactory
+
+    team = OrganizationFactory(name="Team", parent=org)
+    AdminRoleFactory(user=member, organization=team)
+    bg_idp = IdentityProviderFactory(organization=team, name="Team SSO")
+    client = portal(member)
+    html = client.get(page_url(team, bg_idp)).content.decode()
+    assert 'aria-label="Link a member"' not in html
+    assert client.post(page_url(team, bg_idp), {"username": member.username}).status_code == 403
+    api = client_for_user(member).post(
+        links_url(team, bg_idp), {"user_id": str(member.id)}, format="json"
+    )
+    assert api.status_code == 403
+    assert not FederatedIdentity.objects.exists()
+
+
+def client_for_user(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client

@@ -123,7 +123,7 @@ def test_a_linked_user_is_still_reached(http, urls, tenant):
         urls["profile"], headers={"Authorization": f"Bearer {response.json()['access_token']}"}
     )
     assert profile.json()["username"] == "bg-dev"
-    assert profile.json()["email"] == "bg@acme.test"
+    assert profile.json()["firstName"] == "Bee"
 
 
 def test_a_refused_request_creates_no_user(http, urls, tenant):
@@ -255,3 +255,28 @@ def test_the_portal_form_refuses_a_jwt_bearer_app_to_a_bg_manager(tenant):
     assert response.status_code == 200
     assert not ConnectedApp.objects.filter(name="Sneaky").exists()
     assert "Organization Administrator" in response.content.decode()
+
+
+def test_an_asserted_email_never_opens_a_password_reset(http, urls, tenant, mailoutbox):
+    """Whoever controls an identity provider sets the email of the users it creates: a reset
+    link sent there would give them a password for the account, even after it is given
+    power the provider cannot reach. Nor does an assertion move a password account's email."""
+    from django.test import Client
+
+    key = rsa_key()
+    app = admin_jwt_app(tenant, key)
+    sub = f"v2|{tenant['idp'].id}|newbie|N|B|mallory@evil.test|"
+    assert assert_as(http, urls, key, app.client_id, sub).status_code == 200
+    Client().post("/auth/password/reset/", {"email": "mallory@evil.test"})
+    # At most allauth's "no account with this address" notice: never a reset link.
+    assert all("/password/reset/key/" not in message.body for message in mailoutbox)
+
+    identity_link_create(
+        access=Access(user=tenant["root_admin"]), provider=tenant["idp"], user=tenant["member"]
+    )
+    email_before = tenant["member"].email
+    sub = f"v2|{tenant['idp'].id}|bg-dev|Bee|Gee|mallory@evil.test|"
+    assert assert_as(http, urls, key, app.client_id, sub).status_code == 200
+    tenant["member"].refresh_from_db()
+    assert tenant["member"].email == email_before
+    assert tenant["member"].first_name == "Bee"
