@@ -19,11 +19,14 @@ Works on a Django request, a WSGI environ and oauthlib's copy of the environ
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 MAX_ADDRESS_LENGTH = 64  # longer than any IPv6 address with a port: not one
 # An IPv6 client usually holds a whole /64: limits count it as one address.
@@ -42,7 +45,31 @@ def client_ip(source: Any) -> str | None:
             address = ip_normalize(forwarded[-proxies])
             if address is not None:
                 return address
-    return ip_normalize(str(meta.get("REMOTE_ADDR") or ""))
+    peer = ip_normalize(str(meta.get("REMOTE_ADDR") or ""))
+    if not proxies and "HTTP_X_FORWARDED_FOR" in meta:
+        _warn_if_behind_an_untrusted_proxy(peer)
+    return peer
+
+
+_proxy_warning_given = False
+
+
+def _warn_if_behind_an_untrusted_proxy(peer: str | None) -> None:
+    """Once per process: a forwarded request from a private or loopback peer while no proxy
+    is trusted means every client shares the proxy's address, so one guesser's failures lock
+    everyone out and per-address limits are global (a deployment mistake, not an attack)."""
+    global _proxy_warning_given
+    if _proxy_warning_given or peer is None:
+        return
+    address = ipaddress.ip_address(peer)
+    if address.is_private or address.is_loopback:
+        _proxy_warning_given = True
+        log.warning(
+            "Requests arrive through a proxy (%s sends X-Forwarded-For) but "
+            "DOORMAN_TRUSTED_PROXY_COUNT is 0: every client counts as that proxy's address for "
+            "rate limits, lockouts and the audit trail. Set it to the number of proxies.",
+            peer,
+        )
 
 
 def ip_normalize(value: str) -> str | None:

@@ -67,3 +67,29 @@ def test_limits_count_an_ipv6_client_as_its_slash_64():
     assert client_ip_bucket("2001:db8:1:3::1") != client_ip_bucket("2001:db8:1:2::1")
     assert client_ip_bucket("203.0.113.5") == "203.0.113.5"
     assert client_ip_bucket(None) == ""
+
+
+def test_a_forwarded_request_from_a_private_peer_with_no_trusted_proxy_warns_once(
+    settings, caplog, monkeypatch
+):
+    from config import client_ip as module
+
+    settings.DOORMAN_TRUSTED_PROXY_COUNT = 0
+    monkeypatch.setattr(module, "_proxy_warning_given", False)
+    forwarded = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    with caplog.at_level("WARNING", logger="config.client_ip"):
+        assert client_ip(forwarded) == "10.0.0.2"
+        assert client_ip(forwarded) == "10.0.0.2"
+        client_ip({"REMOTE_ADDR": "203.0.113.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4"})
+    warnings = [r for r in caplog.records if "DOORMAN_TRUSTED_PROXY_COUNT is 0" in r.message]
+    assert len(warnings) == 1
+
+
+def test_a_public_peer_sending_x_forwarded_for_is_no_reason_to_warn(settings, caplog, monkeypatch):
+    from config import client_ip as module
+
+    settings.DOORMAN_TRUSTED_PROXY_COUNT = 0
+    monkeypatch.setattr(module, "_proxy_warning_given", False)
+    with caplog.at_level("WARNING", logger="config.client_ip"):
+        client_ip({"REMOTE_ADDR": "8.8.8.8", "HTTP_X_FORWARDED_FOR": "1.2.3.4"})
+    assert not caplog.records
