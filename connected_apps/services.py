@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
@@ -57,6 +58,7 @@ SCOPE_CONTEXT_ORG_INVALID = "context_params.org must be an org or business group
 SCOPE_CONTEXT_ENV_INVALID = "context_params.envId must be an environment of that organization."
 TOO_MANY_SCOPES = f"An app can hold at most {MAX_SCOPES_PER_APP} scopes."
 SCOPES_NOT_A_LIST = "scopes must be a list."
+APP_GONE = "The app was deleted."
 TOO_MANY_APPS = f"An organization can own at most {MAX_APPS_PER_ROOT_ORG} connected apps."
 # SPEC §10: nobody confers, through an app, power they could not use themselves.
 APP_SCOPE_NOT_HELD = "You can only give an app permissions you hold yourself: {scope} in {org}."
@@ -64,8 +66,8 @@ APP_SCOPE_NEEDS_ADMIN = (
     "Only an Organization Administrator of {org} with full access can give an app {scope}."
 )
 APP_POWER_NOT_HELD = (
-    "Rotating the secret, adding a redirect URI or adding a grant type hands {app}'s power to "
-    "whoever holds the new secret or receives its codes: you need {scope} in {org} yourself."
+    "Rotating the secret, adding a redirect URI or a grant type, or enabling {app} hands its "
+    "power to whoever holds the secret: you need {scope} in {org} yourself."
 )
 APP_KEYS_NEED_ADMIN = (
     "Only an Organization Administrator of {org} with full access can register the jwt-bearer "
@@ -261,11 +263,12 @@ def _check_keys_conferred(
 
 
 def _check_takes_app_power(access: Access, app: ConnectedApp) -> None:
-    """SPEC §10: a new secret, a new redirect URI (where codes of users who already consented
-    are sent without a screen) or a new grant type puts the app's power in the hands of the
-    actor, so the actor must hold it: every context scope where it applies, the permission
-    scopes of an app acting for users in its owner org, and for `full`, `read:full`, keys or
-    jwt-bearer the owner org's administrator with a full credential."""
+    """SPEC §10: a new secret, a new redirect URI or a new grant type puts the app's power
+    in the hands of the actor, so the actor must hold what creating the app would have
+    needed: an own-behalf app's context scopes where they apply, and for `full`,
+    `read:full`, keys or jwt-bearer the owner org's administrator with a full credential.
+    (An app acting for users has no power of its own beyond that: what users gave it is
+    asked again when its redirect URIs or grants grow, `ConnectedApp.consent_reset_at`.)"""
     owner = app.owner_org
     if (GrantType.JWT_BEARER in app.grant_types or app.public_keys) and not (
         access.holds_everything_in(owner)
@@ -275,17 +278,30 @@ def _check_takes_app_power(access: Access, app: ConnectedApp) -> None:
     for row in rows:
         if row.scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
             allowed = access.holds_everything_in(owner)
-        elif row.scope not in Permission.values:
-            continue
-        elif row.context_org is not None:
+        elif row.scope in Permission.values and row.context_org is not None:
             allowed = access.can(Permission(row.scope), row.context_org, row.context_environment)
         else:
-            allowed = access.can_somewhere_in(Permission(row.scope), owner)
+            continue
         if not allowed:
             org = row.context_org or owner
             raise PermissionDenied(
                 APP_POWER_NOT_HELD.format(app=app.name, scope=row.scope, org=org.name)
             )
+
+
+def _app_locked(app: ConnectedApp) -> ConnectedApp:
+    """`app` re-read and locked for the caller's transaction: every change of an app is
+    checked against, and written over, the app as it is now, one change at a time (a check
+    passed against a copy another change made stale confers what it never allowed)."""
+    locked = (
+        ConnectedApp.objects.select_for_update(of=("self",))
+        .select_related("owner_org")
+        .filter(pk=app.pk)
+        .first()
+    )
+    if locked is None:
+        raise Http404(APP_GONE)
+    return locked
 
 
 def _write_scopes(app: ConnectedApp, specs: list[ScopeSpec]) -> None:
@@ -416,7 +432,7 @@ def connected_app_update(
         )
         before = _app_summary(app)
         had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
-        had_redirect_uris = set(app.redirect_uris.split())
+        had_redirect_uris, was_enabled = set(app.redirect_uris.split()), app.enabled
         fields = _changes_apply(app, changes)
         specs = None
         if "scopes" in changes:
@@ -433,8 +449,14 @@ def connected_app_update(
             had_public_keys=had_public_keys,
         )
         adds_redirect = not set(app.redirect_uris.split()) <= had_redirect_uris
-        if adds_redirect or not set(app.grant_types) <= set(had_grant_types):
+        adds_grant = not set(app.grant_types) <= set(had_grant_types)
+        if adds_redirect or adds_grant or (app.enabled and not was_enabled):
+            # An administrator's disable is undone only by someone holding the app's power.
             _check_takes_app_power(access, app)
+        if adds_redirect or (
+            GrantType.AUTHORIZATION_CODE in app.grant_types
+            and GrantType.AUTHORIZATION_CODE not in had_grant_types
+        ):
             # Codes may now go somewhere the users never agreed to: ask them again.
             app.consent_reset_at = timezone.now()
             fields.append("consent_reset_at")
@@ -498,8 +520,9 @@ def connected_app_set_scopes(
     if not isinstance(scopes, list):
         raise ValidationError({"scopes": "Must be a list."})
     specs = _clean_scopes(scopes, own_behalf=app.acts_on_own_behalf, owner=app.owner_org)
-    _check_scopes_conferred(access, app.owner_org, specs, app)
     with transaction.atomic():
+        app = _app_locked(app)
+        _check_scopes_conferred(access, app.owner_org, specs, app)
         before = app_scope_data(app)
         _write_scopes(app, specs)
         audit_record(
@@ -524,9 +547,10 @@ def connected_app_rotate_secret(
     """A new secret, returned once; the old one stops working immediately. Only someone
     holding the app's power may take it (`_check_takes_app_power`)."""
     _require_manager(access, app.owner_org)
-    _check_takes_app_power(access, app)
     secret = generate_client_secret()
     with transaction.atomic():
+        app = _app_locked(app)
+        _check_takes_app_power(access, app)
         app.client_secret = secret
         app.save(update_fields=["client_secret", "updated"])
         audit_record(

@@ -102,6 +102,11 @@ def authorization_grant(
         else:
             added = None
         if added is None:
+            reset_at = app.consent_reset_at
+            if reset_at is not None and authorization.updated_at < reset_at:
+                # Agreed to before the app's redirect URIs grew: what was agreed then is not
+                # carried over by agreeing to something now (it would count as fresh again).
+                authorization.scopes = []
             added = sorted(set(requested) - set(authorization.scopes))
             authorization.scopes = sorted(set(authorization.scopes) | set(added))
             # Saved even when nothing was added: `updated_at` is when the user last agreed,

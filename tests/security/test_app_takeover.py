@@ -180,3 +180,84 @@ def test_a_new_redirect_uri_asks_users_who_consented_before_again(http, urls, te
     )
     assert screen.status_code == 200
     assert "Allow" in screen.content.decode()
+
+
+def test_one_narrow_allow_does_not_revive_the_consent_a_new_uri_reset(
+    http, urls, tenant, member_auth
+):
+    """After the reset, an Allow for `openid` alone (a harmless-looking screen) must not make
+    the old, wider consent count as fresh for the new URI."""
+    from django.test import Client
+
+    from oauth.services import authorization_grant
+    from tests.oauth.code_flow import authorize_url, pkce_pair, redirect_params
+
+    app = connected_app_create(
+        access=Access(user=tenant["root_admin"]),
+        owner=tenant["org"],
+        client_name="Directory",
+        grant_types=["authorization_code"],
+        redirect_uris=["https://directory.example/cb"],
+        scopes=["openid", "profile", "manage:connected_apps"],
+    ).app
+    wide = ["openid", "profile", "manage:connected_apps"]
+    authorization_grant(user=tenant["root_admin"], app=app, scopes=wide)
+    evil = "https://evil.example/cb"
+    patched = http().patch(
+        f"{urls['api']}/connectedApplications/{app.client_id}",
+        json={"redirect_uris": ["https://directory.example/cb", evil]},
+        headers=member_auth,
+    )
+    assert patched.status_code == 200, patched.text
+    app.refresh_from_db()
+    authorization_grant(user=tenant["root_admin"], app=app, scopes=["openid"])  # lured Allow
+    browser = Client()
+    browser.force_login(tenant["root_admin"])
+    silent = browser.get(
+        authorize_url(
+            app, challenge=pkce_pair()[1], redirect_uri=evil, scope=" ".join(wide), prompt="none"
+        )
+    )
+    assert redirect_params(silent).get("error") == "consent_required"
+
+
+def test_a_developer_keeps_control_of_the_app_they_made(http, urls, tenant, member_auth):
+    """An app acting for users has no power of its own: its maker rotates its secret and adds
+    redirect URIs without holding the permission scopes users may give it."""
+    created = http().post(
+        urls["api"] + "/connectedApplications",
+        json={
+            "client_name": "Reader",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["https://reader.example/cb"],
+            "scopes": ["openid", "read:users"],
+        },
+        headers=member_auth,
+    )
+    assert created.status_code == 201, created.text
+    apps = f"{urls['api']}/connectedApplications/{created.json()['client_id']}"
+    assert http().post(f"{apps}/client-secret", headers=member_auth).status_code in (200, 201)
+    more = {"redirect_uris": ["https://reader.example/cb", "https://reader.example/cb2"]}
+    assert http().patch(apps, json=more, headers=member_auth).status_code == 200
+
+
+def test_a_manager_cannot_undo_an_administrators_disable(http, urls, tenant, member_auth):
+    from connected_apps.services import connected_app_update
+
+    admin = Access(user=tenant["root_admin"])
+    app = connected_app_create(
+        access=admin,
+        owner=tenant["org"],
+        client_name="HR Robot",
+        grant_types=["client_credentials"],
+        scopes=[{"scope": "manage:users", "context_params": {"org": str(tenant["org"].id)}}],
+    ).app
+    connected_app_update(access=admin, app=app, changes={"enabled": False})
+    enabled = http().patch(
+        f"{urls['api']}/connectedApplications/{app.client_id}",
+        json={"enabled": True},
+        headers=member_auth,
+    )
+    assert enabled.status_code == 403, enabled.text
+    app.refresh_from_db()
+    assert app.enabled is False
