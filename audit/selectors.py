@@ -60,7 +60,12 @@ def _parse_time(name: str, raw: str) -> datetime:
         value = datetime(day.year, day.month, day.day)
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
-    return value
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 (`+16:00` was a 500, and a CSV stream
+    # cut mid-way); ISO 8601 allows them, and the instant is the same.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+16:00 is before the first datetime
+        raise ValueError from exc
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,25 @@ def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]
     return {"non_field_errors": list(exc.messages)}
 
 
-def _flatten(detail: Any) -> Any:
+def _messages(detail: Any, where: str = "") -> list[str]:
+    """A field's errors as the schema says, a flat list of strings: errors of a list's items
+    (DRF keys them by index) or of nested fields come with where they are ("item 2: …")."""
     if isinstance(detail, dict):
-        return {str(k): _flatten(v) for k, v in detail.items()}
+        found: list[str] = []
+        for key, value in detail.items():
+            place = f"item {int(key) + 1}" if str(key).isdigit() else str(key)
+            found += _messages(value, f"{where}{place}: ")
+        return found
     if isinstance(detail, list):
-        flat = [_flatten(v) for v in detail]
-        return flat
-    return str(detail)
+        return [message for item in detail for message in _messages(item, where)]
+    return [f"{where}{detail}"]
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF's error detail as `{field: [message, …]}` (or a list for non-field errors)."""
+    if isinstance(detail, dict):
+        return {str(k): _messages(v) for k, v in detail.items()}
+    return _messages(detail)
 
 
 def _first_message(fields: dict[str, Any]) -> str:
@@ -117,7 +129,7 @@ def _add_bearer_error(response: Response, exc: Exception, context: dict) -> None
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/accounts/") or request.path.startswith("/api/")
+    return request.path.startswith(("/accounts/", "/api/", "/.well-known/"))
 
 
 def json_not_found(request, exception=None):
@@ -155,3 +167,14 @@ def json_forbidden(request, exception=None):
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
+
+
+def json_csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a JSON 403 on API paths (a session-authenticated write without its
+    token), Django's page elsewhere."""
+    if _is_api(request):
+        message = "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie."
+        return JsonResponse(error_body(403, message), status=403)
+    from django.views.csrf import csrf_failure
+
+    return csrf_failure(request, reason)

@@ -19,15 +19,40 @@ MAX_OFFSET = 2**31 - 1
 _DECIMAL = re.compile(r"-?[0-9]+")
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone UTF-16 surrogate (JSON's `"\\ud800"` decodes to one): no
+    UTF-8 can carry it, so it reaches neither the database nor a log line (a 500 otherwise)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    if isinstance(data, str):
+        return has_lone_surrogate(data)
+    if isinstance(data, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_holds_lone_surrogate(item) for item in data)
+    return False
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, answering a nesting bomb (`[[[[…`) with a 400 instead of a
-    RecursionError and a 500."""
+    """DRF's JSON parser, answering a nesting bomb (`[[[[…`) and text no UTF-8 can carry (a
+    lone surrogate) with a 400 instead of a RecursionError or UnicodeEncodeError and a 500."""
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+        if _holds_lone_surrogate(data):
+            raise ParseError("JSON parse error - a string holds a lone surrogate.")
+        return data
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int) -> int:

@@ -23,13 +23,16 @@ OAUTH_MACHINE_PATHS = frozenset(
     }
 )
 BEARER_API_PREFIX = "/accounts/api/"
+# Under the API prefix but a browser's page: it needs the session whatever headers come along
+# (an Authorization: Bearer header there left it without a user, a 500).
+BROWSER_PATHS = frozenset({"/accounts/api/v2/oauth2/authorize"})
 
 
 def is_machine_request(request) -> bool:
     path = request.path_info
     if path in OAUTH_MACHINE_PATHS:
         return True
-    if not path.startswith(BEARER_API_PREFIX):
+    if not path.startswith(BEARER_API_PREFIX) or path in BROWSER_PATHS:
         return False
     return request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
 

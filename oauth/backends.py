@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, DisallowedHost
 from django.http.multipartparser import MultiPartParserError
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OauthlibRequest
+
+from config.api_support import has_lone_surrogate
 
 CONTEXT_HEADER = "doorman.context"  # not an HTTP header name: clients cannot send it
 JSON_CONTENT_TYPES = frozenset({"application/json"})
@@ -44,14 +46,13 @@ class EndpointContext:
     def for_request(cls, request) -> EndpointContext:
         """Accepted JWT audiences (RFC 7523 §3): the configured issuer and token endpoint, this
         endpoint, and the same as this request reached them (a host in ALLOWED_HOSTS)."""
-        issuer_here = request.build_absolute_uri("/accounts/api/v2/oauth2")
-        audiences = {
-            settings.DOORMAN_ISSUER,
-            f"{settings.DOORMAN_ISSUER}/token",
-            request.build_absolute_uri(request.path),
-            issuer_here,
-            f"{issuer_here}/token",
-        }
+        audiences = {settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"}
+        try:
+            issuer_here = request.build_absolute_uri("/accounts/api/v2/oauth2")
+            audiences |= {request.build_absolute_uri(request.path), issuer_here}
+            audiences.add(f"{issuer_here}/token")
+        except DisallowedHost:
+            pass  # a Host outside ALLOWED_HOSTS names nothing here: the configured URLs only
         return cls(audiences=frozenset(audiences))
 
 
@@ -97,7 +98,11 @@ def parse_oauth_body(request) -> list[tuple[str, str]]:
     else:
         raise MalformedBody("Send application/x-www-form-urlencoded or application/json.")
     for name, value in pairs:
+        if has_lone_surrogate(name):
+            raise MalformedBody("A parameter name is not acceptable.")
         if "\x00" in name or "\x00" in value or len(value) > MAX_PARAM_LENGTH:
+            raise MalformedBody(f"Parameter {name[:64]!r} is not acceptable.")
+        if has_lone_surrogate(value):
             raise MalformedBody(f"Parameter {name[:64]!r} is not acceptable.")
     return pairs
 

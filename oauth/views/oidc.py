@@ -6,6 +6,8 @@ import json
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import ConnectDiscoveryInfoView, JwksInfoView, UserInfoView
 
@@ -55,7 +57,22 @@ def provider_metadata() -> dict:
     return metadata
 
 
-class DoormanDiscoveryView(ConnectDiscoveryInfoView):
+class JsonMethodNotAllowed:
+    """A method the endpoint does not take is a JSON 405 with `Allow` (never Django's empty
+    HTML one); public GET endpoints take no cookie, so a POST meets no CSRF page first."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs) -> HttpResponse:
+        allowed = [m.upper() for m in self.http_method_names if hasattr(self, m)]
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": f"Use {', '.join(allowed)}."},
+            status=405,
+        )
+        response["Allow"] = ", ".join(allowed)
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class DoormanDiscoveryView(JsonMethodNotAllowed, ConnectDiscoveryInfoView):
     """Served at /.well-known/openid-configuration and under the issuer path."""
 
     def get(self, request, *args, **kwargs):
@@ -65,7 +82,8 @@ class DoormanDiscoveryView(ConnectDiscoveryInfoView):
         return response
 
 
-class DoormanJwksView(JwksInfoView):
+@method_decorator(csrf_exempt, name="dispatch")
+class DoormanJwksView(JsonMethodNotAllowed, JwksInfoView):
     """RFC 7517 key set: the active signing key and the recently retired ones (oauth.keys)."""
 
     def get(self, request, *args, **kwargs):
@@ -91,7 +109,7 @@ def _presented_token(request) -> str | None:
     return request.POST.get("access_token") if request.method == "POST" else None
 
 
-class DoormanUserInfoView(UserInfoView):
+class DoormanUserInfoView(JsonMethodNotAllowed, UserInfoView):
     """OIDC Core §5.3: claims about the token's user, per the token's effective scopes.
 
     The token is checked by the validator's validate_bearer_token (oauth.principals), so a

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -79,6 +79,8 @@ def guarded(request, handle: Callable[[HttpRequest], HttpResponse | None]) -> Ht
         response = handle(request)
     except (RequestDataTooBig, TooManyFieldsSent):
         response = oauth_error("invalid_request", "The request body is too large.", 413)
+    except SuspiciousOperation:  # a foreign Host, a forged header Django refuses
+        response = oauth_error("invalid_request", "The request is not acceptable.", 400)
     except OperationalError:
         log.exception("Database unavailable at %s", request.path)
         response = oauth_error("temporarily_unavailable", "The server is busy; retry.", 503)

@@ -59,8 +59,9 @@ def test_drf_validation_error_with_nested_list_errors():
     exc = serializers.ValidationError({"permissions": {0: ["Must be a string."]}})
     status, body = handled(exc)
     assert status == 400
-    assert body["fields"] == {"permissions": {"0": ["Must be a string."]}}
-    assert body["message"] == "permissions: Must be a string."
+    # The schema's shape, a list of strings per field: the item is named in the message.
+    assert body["fields"] == {"permissions": ["item 1: Must be a string."]}
+    assert body["message"] == "permissions: item 1: Must be a string."
 
 
 def test_drf_validation_error_as_a_bare_list():
