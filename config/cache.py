@@ -9,10 +9,13 @@ reconnects after a fork, so each process keeps one client per pool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
 from redis.exceptions import RedisError, ResponseError
@@ -84,28 +87,42 @@ class HotPathRedis:
     def __init__(self) -> None:
         self._local = threading.local()
         self._packed: dict[tuple, bytes] = {}  # the same bytes on every connection
+        # Circuit breaker: after a failure, Redis is not tried again before this moment
+        # (time.monotonic), so an unreachable Redis costs one timeout per interval, not one
+        # per request.
+        self._retry_at = 0.0
 
     def _connection(self, name: str, setup: tuple = ()):
         """This thread's connection `name`, made in this process (after a fork, a new one),
-        with the `setup` command sent once it is connected."""
+        with the `setup` command sent once it is connected. Made outside the cache's pool,
+        which would count it for ever (a failed one too: a Redis blip used up its slots and
+        every request then failed until a restart), with connect and read timeouts."""
+        if time.monotonic() < self._retry_at:
+            raise HotPathUnavailable("Redis failed a moment ago; not tried again yet.")
         local = self._local
         connection = getattr(local, name, None)
         if connection is None or getattr(local, f"{name}_pid") != os.getpid():
             pool = caches["default"]._cache._get_connection_pool(write=True)
-            connection = pool.make_connection()
+            timeout = settings.DOORMAN_REDIS_TIMEOUT
+            kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
+            kwargs["socket_connect_timeout"] = timeout
+            connection = pool.connection_class(**kwargs)
+            setattr(local, name, connection)
+            setattr(local, f"{name}_pid", os.getpid())
             if setup:
                 connection.connect()
                 connection.send_command(*setup)
-            setattr(local, name, connection)
-            setattr(local, f"{name}_pid", os.getpid())
         return connection
 
     def _drop(self, name: str) -> None:
-        """Forget this thread's connection `name` (after an error on it)."""
+        """Forget this thread's connection `name` after an error on it, and open the
+        breaker for DOORMAN_REDIS_RETRY_SECONDS."""
+        self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
         connection = getattr(self._local, name, None)
-        if connection is not None:
-            connection.disconnect()
         setattr(self._local, name, None)
+        if connection is not None:
+            with contextlib.suppress(RedisError, OSError):  # it is being thrown away
+                connection.disconnect()
 
     def send(self, *commands: tuple) -> None:
         """Send `commands` without waiting for Redis to run them (a count no request needs
@@ -125,8 +142,8 @@ class HotPathRedis:
             raise HotPathUnavailable from exc
 
     def execute(self, *commands: tuple) -> list:
-        connection = self._connection("connection")
         try:
+            connection = self._connection("connection")
             connection.send_packed_command(connection.pack_commands(commands))
             replies = [connection.read_response() for _ in commands]
         except (RedisError, OSError) as exc:

@@ -147,12 +147,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache and Celery: in-process by default, Redis when REDIS_URL is set
 # ---------------------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds a Redis connect or reply may take before the request goes on without Redis, and
+# seconds the token paths then leave Redis alone (a circuit breaker: one timeout per interval).
+DOORMAN_REDIS_TIMEOUT = float(os.environ.get("DOORMAN_REDIS_TIMEOUT", "0.5"))
+DOORMAN_REDIS_RETRY_SECONDS = float(os.environ.get("DOORMAN_REDIS_RETRY_SECONDS", "2"))
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "config.cache.SharedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("DOORMAN_CACHE_PREFIX", "doorman"),
+            # A stalled Redis must not hold a request: every connect and reply is bounded.
+            "OPTIONS": {
+                "socket_timeout": DOORMAN_REDIS_TIMEOUT,
+                "socket_connect_timeout": DOORMAN_REDIS_TIMEOUT,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

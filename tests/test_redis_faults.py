@@ -1,0 +1,154 @@
+"""The token paths' Redis under faults (issue 13): a Redis of the test's own on a private
+port is killed, restarted and frozen (SIGSTOP). Every failure is a quick HotPathUnavailable
+(callers fall back to the database), a frozen Redis holds nobody beyond the timeout, an
+unreachable one is tried once per interval, and the paths recover by themselves when it is
+back: no connection is taken from a pool that would count it for ever."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+from django.test import override_settings
+
+from config.cache import HotPathRedis, HotPathUnavailable
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+TIMEOUT = 0.3
+RETRY = 0.2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(  # noqa: S603 (a fixed command line)
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def signal(self, number: int) -> None:
+        os.kill(self.process.pid, number)
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.signal(signal.SIGCONT)
+        server.kill()
+
+
+def on(url: str):
+    backend = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": url}
+    return override_settings(
+        CACHES={"default": backend},
+        DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+        DOORMAN_REDIS_RETRY_SECONDS=RETRY,
+    )
+
+
+def ping(hot_path: HotPathRedis) -> bool:
+    try:
+        return hot_path.execute(("PING",)) == [b"PONG"]
+    except HotPathUnavailable:
+        return False
+
+
+def test_a_redis_blip_is_survived_and_recovered_from_unaided(private_redis):
+    hot_path = HotPathRedis()
+    with on(private_redis.url):
+        assert ping(hot_path)
+        private_redis.kill()
+        started = time.monotonic()
+        failures = [ping(hot_path) for _ in range(300)]  # more than a pool's 100 slots... x3
+        assert not any(failures)
+        assert time.monotonic() - started < 5  # one try per interval, the rest at once
+        private_redis.start()  # the same port
+        time.sleep(RETRY + 0.1)
+        assert ping(hot_path)
+        hot_path.send(("SET", "after", "1"))  # the reply-less connection recovers too
+        time.sleep(RETRY + 0.1)
+        hot_path.send(("SET", "after", "1"))
+        client = redis.Redis(port=private_redis.port, socket_timeout=1)
+        for _ in range(50):
+            if client.get("after") == b"1":
+                break
+            time.sleep(0.02)
+        assert client.get("after") == b"1"
+        client.close()
+
+
+def test_a_frozen_redis_holds_a_request_no_longer_than_the_timeout(private_redis):
+    hot_path = HotPathRedis()
+    with on(private_redis.url):
+        assert ping(hot_path)
+        private_redis.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            assert not ping(hot_path)
+            assert time.monotonic() - started < TIMEOUT + 0.5
+            started = time.monotonic()
+            assert not ping(hot_path)  # the breaker is open: no second wait
+            assert time.monotonic() - started < 0.05
+        finally:
+            private_redis.signal(signal.SIGCONT)
+        time.sleep(RETRY + 0.1)
+        assert ping(hot_path)
+
+
+def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(private_redis):
+    from django.conf import settings
+    from django.core.cache import caches
+
+    options = settings.CACHES["default"].get("OPTIONS")
+    if options is None:
+        pytest.skip("the suite runs without REDIS_URL: the production options are not set")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "OPTIONS": options,
+    }
+    with override_settings(CACHES={"default": backend}):
+        caches["default"].set("k", 1)
+        private_redis.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(redis.RedisError):
+                caches["default"].get("k")
+            assert time.monotonic() - started < options["socket_timeout"] + 0.5
+        finally:
+            private_redis.signal(signal.SIGCONT)
