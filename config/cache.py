@@ -91,6 +91,22 @@ class HotPathRedis:
         # (time.monotonic), so an unreachable Redis costs one timeout per interval, not one
         # per request.
         self._retry_at = 0.0
+        # Set by a failure, cleared by the first success after it, which first runs the
+        # recovery hooks (what could not be written meanwhile is made up for).
+        self._failed = False
+        self.recovery_hooks: list = []
+
+    def failed(self) -> None:
+        """Redis failed (here, or for a caller's own cache call): open the breaker, and run
+        the recovery hooks once Redis answers again."""
+        self._failed = True
+        self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
+
+    def _recovered(self) -> None:
+        if self._failed:
+            self._failed = False
+            for hook in self.recovery_hooks:
+                hook()
 
     def _connection(self, name: str, setup: tuple = ()):
         """This thread's connection `name`, made in this process (after a fork, a new one),
@@ -117,7 +133,7 @@ class HotPathRedis:
     def _drop(self, name: str) -> None:
         """Forget this thread's connection `name` after an error on it, and open the
         breaker for DOORMAN_REDIS_RETRY_SECONDS."""
-        self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
+        self.failed()
         connection = getattr(self._local, name, None)
         setattr(self._local, name, None)
         if connection is not None:
@@ -152,6 +168,7 @@ class HotPathRedis:
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise HotPathUnavailable from reply
+        self._recovered()
         return replies
 
 
@@ -160,6 +177,17 @@ class HotPathUnavailable(Exception):
 
 
 _hot_path = HotPathRedis()
+
+
+def redis_failed() -> None:
+    """A caller's own Redis call failed: the hot path's breaker opens, and the recovery
+    hooks run once Redis answers it again."""
+    _hot_path.failed()
+
+
+def on_redis_recovery(hook) -> None:
+    """Run `hook()` in this process when the hot path's Redis answers after a failure."""
+    _hot_path.recovery_hooks.append(hook)
 
 
 def hot_path_commands(*commands: tuple) -> list | None:

@@ -51,7 +51,9 @@ from config.cache import (
     cache_key,
     cache_value,
     hot_path_commands,
+    on_redis_recovery,
     redis_config_get,
+    redis_failed,
 )
 
 log = logging.getLogger(__name__)
@@ -296,8 +298,34 @@ def _app_generation_advance() -> None:
 
 
 def _now_and_on_commit(action) -> None:
-    action()
-    transaction.on_commit(action)
+    _tolerant(action)
+    transaction.on_commit(lambda: _tolerant(action))
+
+
+def _tolerant(action) -> None:
+    """`action` (an invalidation written to the cache); when Redis cannot take it, the
+    change itself still stands: the hot path's breaker opens, and once Redis answers again
+    this process starts a new generation (`_after_an_outage`), so no entry remembered
+    before the outage is trusted. A revocation is never lost to a Redis failure."""
+    try:
+        action()
+    except (RedisError, OSError):
+        log.warning("Redis did not take an invalidation; every entry is distrusted on recovery")
+        redis_failed()
+
+
+def _after_an_outage() -> None:
+    """Redis is back after a failure: whatever could not be written meanwhile (revocation
+    marks, new generations) is made up for by distrusting everything remembered anywhere."""
+    principals.clear()
+    app_facts.clear()
+    try:
+        cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
+    except (RedisError, OSError):
+        redis_failed()  # not back after all: the next success tries again
+
+
+on_redis_recovery(_after_an_outage)
 
 
 def principals_invalidate() -> None:

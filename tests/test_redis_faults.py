@@ -31,17 +31,21 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, directory: str | None = None) -> None:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self.directory = directory  # an append-only file there: data outlives a restart
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        if self.directory:
+            command += ["--appendonly", "yes", "--appendfsync", "always", "--dir", self.directory]
+        else:
+            command += ["--appendonly", "no"]
         self.process = subprocess.Popen(  # noqa: S603 (a fixed command line)
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -69,6 +73,17 @@ def private_redis():
     yield server
     if server.process.poll() is None:
         server.signal(signal.SIGCONT)
+        server.kill()
+
+
+@pytest.fixture
+def persistent_redis(tmp_path):
+    """A private Redis that keeps its data across a restart (what a crashed production Redis
+    with persistence, or one cut off by the network, looks like to the workers)."""
+    server = PrivateRedis(directory=str(tmp_path))
+    server.start()
+    yield server
+    if server.process.poll() is None:
         server.kill()
 
 
@@ -152,3 +167,74 @@ def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(private_
             assert time.monotonic() - started < options["socket_timeout"] + 0.5
         finally:
             private_redis.signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def hot_path_reset():
+    """The process's hot path as it was: the tests below open its breaker."""
+    from config import cache as cache_module
+
+    def reset() -> None:  # its connections name the Redis they were made for
+        cache_module._hot_path._retry_at = 0.0
+        cache_module._hot_path._failed = False
+        for name in ("connection", "quiet"):
+            setattr(cache_module._hot_path._local, name, None)
+
+    reset()
+    yield cache_module._hot_path
+    reset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revocation_during_an_outage_is_not_lost(
+    persistent_redis, hot_path_reset, member, monkeypatch
+):
+    """Logout while Redis is down (its revocation mark cannot be written): answered, not a
+    500; and once Redis is back with its data (the generation a worker trusts its memory
+    under), the token another worker remembered is refused, not trusted."""
+    private_redis = persistent_redis
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    # This process asks its Redis for the eviction policy afresh (another test's answer
+    # about another Redis must not decide).
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    with (
+        override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=RETRY,
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ),
+    ):
+        entries_clear()
+        caches["default"].clear()
+        assert principal_cache.enabled()  # this Redis keeps its marks: workers remember
+        client = Client()
+        login = {"username": member.username, "password": DEFAULT_PASSWORD}
+        token = client.post("/accounts/login", login, content_type="application/json").json()
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {token['access_token']}"}
+        assert client.get("/accounts/api/profile", **auth).status_code == 200
+        assert client.get("/accounts/api/profile", **auth).status_code == 200  # remembered
+        assert principal_cache.principals._entries
+
+        # What another worker remembers of the token: this one forgets it as it revokes.
+        other_worker = dict(principal_cache.principals._entries)
+        private_redis.kill()
+        assert client.post("/accounts/logout", **auth).status_code == 204
+        principal_cache.principals._entries.update(other_worker)
+        private_redis.start()
+        time.sleep(RETRY + 0.1)
+        assert client.get("/accounts/api/profile", **auth).status_code == 401
+        assert client.get("/accounts/api/profile", **auth).status_code == 401
+        entries_clear()
