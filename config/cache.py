@@ -10,15 +10,23 @@ reconnects after a fork, so each process keeps one client per pool.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SharedClientRedisCacheClient(RedisCacheClient):
@@ -64,8 +72,9 @@ def counter_add(key: str, timeout: int) -> None:
         counter_incr(key, timeout)
         return
     # The key is made by the caller's code (no user input), so it is not validated for
-    # memcached on every call.
-    _hot_path.send(*_counter_commands(cache.make_key(key), timeout))
+    # memcached on every call. A count lost to Redis trouble is a count, not a failed request.
+    commands = _counter_commands(cache.make_key(key), timeout)
+    redis_optional(lambda: _hot_path.send(*commands), None)
 
 
 def _counter_commands(full_key: str, timeout: int) -> tuple[tuple, tuple]:
@@ -102,6 +111,9 @@ class HotPathRedis:
         self._failed = True
         self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
 
+    def breaker_open(self) -> bool:
+        return time.monotonic() < self._retry_at
+
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
@@ -113,7 +125,7 @@ class HotPathRedis:
         with the `setup` command sent once it is connected. Made outside the cache's pool,
         which would count it for ever (a failed one too: a Redis blip used up its slots and
         every request then failed until a restart), with connect and read timeouts."""
-        if time.monotonic() < self._retry_at:
+        if self.breaker_open():
             raise HotPathUnavailable("Redis failed a moment ago; not tried again yet.")
         local = self._local
         connection = getattr(local, name, None)
@@ -134,6 +146,9 @@ class HotPathRedis:
         """Forget this thread's connection `name` after an error on it, and open the
         breaker for DOORMAN_REDIS_RETRY_SECONDS."""
         self.failed()
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
         connection = getattr(self._local, name, None)
         setattr(self._local, name, None)
         if connection is not None:
@@ -145,31 +160,47 @@ class HotPathRedis:
         to see the result of), on a connection of their own to which Redis sends no replies
         at all (CLIENT REPLY OFF), so nothing is ever left to read. A command is lost only if
         Redis goes away as it is sent."""
-        try:
-            quiet = self._connection("quiet", setup=("CLIENT", "REPLY", "OFF"))
-            packed = self._packed.get(commands)
-            if packed is None:  # commands recur (a counter per app and day): pack them once
-                if len(self._packed) >= 4096:
-                    self._packed.clear()
-                packed = self._packed[commands] = b"".join(quiet.pack_commands(commands))
-            quiet.send_packed_command([packed])
-        except (RedisError, OSError) as exc:
-            self._drop("quiet")
-            raise HotPathUnavailable from exc
+        self._with_connection("quiet", lambda quiet: self._send(quiet, commands))
+
+    def _send(self, quiet, commands: tuple) -> None:
+        packed = self._packed.get(commands)
+        if packed is None:  # commands recur (a counter per app and day): pack them once
+            if len(self._packed) >= 4096:
+                self._packed.clear()
+            packed = self._packed[commands] = b"".join(quiet.pack_commands(commands))
+        quiet.send_packed_command([packed])
 
     def execute(self, *commands: tuple) -> list:
-        try:
-            connection = self._connection("connection")
-            connection.send_packed_command(connection.pack_commands(commands))
-            replies = [connection.read_response() for _ in commands]
-        except (RedisError, OSError) as exc:
-            self._drop("connection")
-            raise HotPathUnavailable from exc
+        replies = self._with_connection("connection", lambda c: self._execute(c, commands))
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise HotPathUnavailable from reply
         self._recovered()
         return replies
+
+    @staticmethod
+    def _execute(connection, commands: tuple) -> list:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+
+    def _with_connection(self, name: str, use):
+        """`use(connection)` on this thread's connection `name`. A connection Redis closed
+        (it restarted since) is made again once; any other failure, or a second one, opens
+        the breaker: HotPathUnavailable. A timeout is never retried (a frozen Redis would
+        hold the request twice as long)."""
+        setup = ("CLIENT", "REPLY", "OFF") if name == "quiet" else ()
+        for attempt in (1, 2):
+            try:
+                return use(self._connection(name, setup=setup))
+            except (RedisError, OSError) as exc:
+                closed = isinstance(exc, RedisConnectionError | ConnectionError)
+                timed_out = isinstance(exc, RedisTimeoutError | TimeoutError)
+                if attempt == 1 and closed and not timed_out:
+                    self._forget(name)
+                    continue
+                self._drop(name)
+                raise HotPathUnavailable from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class HotPathUnavailable(Exception):
@@ -177,6 +208,27 @@ class HotPathUnavailable(Exception):
 
 
 _hot_path = HotPathRedis()
+
+
+def redis_optional(action: Callable[[], T], fallback: T) -> T:
+    """`action()`, a use of Redis a request can do without (a rate limit, a lockout, a
+    usage count): skipped while the hot path's breaker is open after a failure, and
+    `fallback` when Redis fails now (the breaker then opens). Never raises a Redis error, so
+    Redis trouble makes these limits lenient for a moment, never a request fail."""
+    if not isinstance(caches["default"], RedisCache):
+        return action()
+    if _hot_path.breaker_open():
+        return fallback
+    try:
+        return action()
+    except (RedisError, OSError, HotPathUnavailable) as exc:
+        log.warning(
+            "Redis failed (%r); going on without it for %ss",
+            exc,
+            settings.DOORMAN_REDIS_RETRY_SECONDS,
+        )
+        redis_failed()
+        return fallback
 
 
 def redis_failed() -> None:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,9 +161,12 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("DOORMAN_CACHE_PREFIX", "doorman"),
             # A stalled Redis must not hold a request: every connect and reply is bounded.
+            # A connection Redis closed (it restarted) is made again once; a timeout is not
+            # retried (a frozen Redis would hold the request twice as long).
             "OPTIONS": {
                 "socket_timeout": DOORMAN_REDIS_TIMEOUT,
                 "socket_connect_timeout": DOORMAN_REDIS_TIMEOUT,
+                "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             },
         }
     }

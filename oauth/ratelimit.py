@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from config.cache import counter_add
+from config.cache import counter_add, redis_optional
 from config.client_ip import client_ip, client_ip_bucket
 
 KEY_PREFIX = "ratelimit"
@@ -134,7 +134,10 @@ def rate_limit_hit(limits: list[Limit]) -> int | None:
     counted = [window for limit, window in pairs if limit.counted]
     checked = [window for limit, window in pairs if not limit.counted]
     increments = [(window.key, window.period + 1) for window in counted]
-    counts, seen = _count(increments, [window.key for window in checked])
+    counted_now = redis_optional(lambda: _count(increments, [w.key for w in checked]), None)
+    if counted_now is None:
+        return None  # Redis is away: limits wait for it rather than refuse (or fail) anyone
+    counts, seen = counted_now
     used = {window.key: count for window, count in zip(counted, counts, strict=True)}
     # A checked limit is over when this attempt would be one too many.
     used |= {window.key: int(value or 0) + 1 for window, value in zip(checked, seen, strict=True)}
@@ -155,7 +158,7 @@ def rate_limit_spend(limits: list[Limit], *, wait: bool = False) -> None:
     now = time.time()
     windows = [_window(limit, now) for limit in limits]
     if wait:
-        _count([(w.key, w.period + 1) for w in windows], [])
+        redis_optional(lambda: _count([(w.key, w.period + 1) for w in windows], []), None)
         return
     for w in windows:
         counter_add(w.key, w.period + 1)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from config.cache import redis_optional
 from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, Limit, rate_limit_hit, rate_limit_spend
 
 KEY_PREFIX = "login-throttle"
@@ -44,6 +45,13 @@ class Refusal:
 
     retry_after: int
     description: str = LOCKED_OUT_DESCRIPTION
+    status: int = 429  # 503 when the counters cannot be read: try again, not "too many"
+
+
+# While Redis is away the failure counters can be neither read nor kept: password sign-ins
+# wait for it (a 503 to retry) rather than go unthrottled, the one place where Redis is not
+# optional, since RFC 6749 §4.3.2 requires brute-force protection.
+COUNTERS_AWAY = "Sign-in is briefly unavailable; retry in a moment."
 
 
 def _now() -> float:
@@ -88,15 +96,25 @@ def login_throttle_check(*, username: str, address: str) -> Refusal | None:
         return Refusal(retry_after=retry_after, description=RATE_LIMITED_DESCRIPTION)
     now = _now()
     locks = [f"{key}:locked" for key, _ in _lockout_keys(username, address)]
-    until = max((value or 0.0 for value in cache.get_many(locks).values()), default=0.0)
+    found = redis_optional(lambda: cache.get_many(locks), None)
+    if found is None:
+        wait = max(1, math.ceil(settings.DOORMAN_REDIS_RETRY_SECONDS))
+        return Refusal(retry_after=wait, description=COUNTERS_AWAY, status=503)
+    until = max((value or 0.0 for value in found.values()), default=0.0)
     if until > now:
         return Refusal(retry_after=max(1, math.ceil(until - now)))
     return None
 
 
 def login_throttle_failure(*, username: str, address: str) -> None:
-    """Count a wrong password; lock (username, address) or the address out at its limit."""
+    """Count a wrong password; lock (username, address) or the address out at its limit.
+    (Redis going away between the check and here loses this one count; the next check
+    then refuses with a 503.)"""
     rate_limit_spend(_rate_limits(username, address), wait=True)
+    redis_optional(lambda: _failure_count(username, address), None)
+
+
+def _failure_count(username: str, address: str) -> None:
     window = settings.DOORMAN_LOGIN_FAILURE_WINDOW
     lockout = settings.DOORMAN_LOGIN_LOCKOUT
     for key, limit in _lockout_keys(username, address):
@@ -114,4 +132,5 @@ def login_throttle_failure(*, username: str, address: str) -> None:
 def login_throttle_success(*, username: str, address: str) -> None:
     """A correct password clears this (username, address)'s failures (never the address's:
     one valid account must not reset a guesser's count)."""
-    cache.delete(_lockout_keys(username, address)[0][0])
+    key = _lockout_keys(username, address)[0][0]
+    redis_optional(lambda: cache.delete(key), None)

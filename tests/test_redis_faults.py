@@ -238,3 +238,71 @@ def test_a_revocation_during_an_outage_is_not_lost(
         assert client.get("/accounts/api/profile", **auth).status_code == 401
         assert client.get("/accounts/api/profile", **auth).status_code == 401
         entries_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
+    private_redis, hot_path_reset, member, cc_app, monkeypatch
+):
+    """Redis down: client_credentials tokens are issued and bearer calls answered (limits
+    and counts wait for Redis), password sign-ins are a 503 to retry (their brute-force
+    counters cannot be kept), never a 500; all is back to normal once Redis is."""
+    from django.core.cache import caches
+    from django.test import Client
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+
+    # As config.settings makes them: a connection Redis closed is made again once.
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT, "retry": retry}
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "OPTIONS": options,
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    cc = {"grant_type": "client_credentials"}
+    basic = (cc_app.app.client_id, cc_app.client_secret)
+    login = {"username": member.username, "password": DEFAULT_PASSWORD}
+    with override_settings(
+        CACHES={"default": backend},
+        DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+        DOORMAN_REDIS_RETRY_SECONDS=RETRY,
+        DOORMAN_TOKEN_CACHE=True,
+    ):
+        entries_clear()
+        caches["default"].clear()
+        client = Client()
+
+        def token() -> object:
+            import base64
+
+            header = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+            return client.post(
+                "/accounts/api/v2/oauth2/token", cc, HTTP_AUTHORIZATION=f"Basic {header}"
+            )
+
+        assert token().status_code == 200
+        private_redis.kill()
+        for _ in range(5):
+            issued = token()
+            assert issued.status_code == 200, issued.content
+            bearer = {"HTTP_AUTHORIZATION": f"Bearer {issued.json()['access_token']}"}
+            organization = f"/accounts/api/organizations/{member.organization_id}"
+            assert client.get(organization, **bearer).status_code == 200
+        refused = client.post("/accounts/login", login, content_type="application/json")
+        assert refused.status_code == 503, refused.content
+        assert refused["Retry-After"]
+        assert refused.json()["error"] == "temporarily_unavailable"
+
+        private_redis.start()
+        time.sleep(RETRY + 0.1)
+        assert token().status_code == 200
+        signed_in = client.post("/accounts/login", login, content_type="application/json")
+        assert signed_in.status_code == 200, signed_in.content
+        entries_clear()

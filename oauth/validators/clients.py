@@ -176,7 +176,7 @@ class ClientValidatorMixin:
             raise errors.CustomOAuth2Error(
                 error="temporarily_unavailable",
                 description=refusal.description,
-                status_code=429,
+                status_code=refusal.status,
                 request=request,
             )
         if not super().validate_user(username, password, client, request, *args, **kwargs):

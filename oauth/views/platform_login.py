@@ -49,7 +49,7 @@ class PlatformLoginView(View):
         address = limit_address(request)
         refusal = login_throttle_check(username=username, address=address)
         if refusal is not None:
-            response = oauth_error("temporarily_unavailable", refusal.description, 429)
+            response = oauth_error("temporarily_unavailable", refusal.description, refusal.status)
             response["Retry-After"] = str(refusal.retry_after)
             return response
         user = authenticate(request, username=username, password=password)

@@ -138,7 +138,7 @@ class OAuthEndpointMixin:
         if response.status_code == 401:
             response["WWW-Authenticate"] = BASIC_CHALLENGE
         retry_after = request.doorman_context.retry_after
-        if response.status_code == 429 and retry_after:
+        if response.status_code in (429, 503) and retry_after:
             response["Retry-After"] = str(retry_after)
         if response.status_code >= 400:
             self._record_refusal(request, response)
