@@ -231,6 +231,15 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         return fallback
 
 
+def redis_status() -> str:
+    """`ok`, `degraded` (Redis failed: the service goes on from PostgreSQL), or `off` (no
+    Redis configured), asking Redis with one PING unless it failed a moment ago."""
+    if not isinstance(caches["default"], RedisCache):
+        return "off"
+    answered = redis_optional(lambda: _hot_path.execute(("PING",)) == [b"PONG"], False)
+    return "ok" if answered else "degraded"
+
+
 def redis_failed() -> None:
     """A caller's own Redis call failed: the hot path's breaker opens, and the recovery
     hooks run once Redis answers it again."""

@@ -4,11 +4,14 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
+from config import health
 from oauth.api import PlatformLogoutAPI
 from oauth.views.oidc import DoormanDiscoveryView
 from oauth.views.platform_login import PlatformLoginView
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("auth/", include("allauth.urls")),
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),
