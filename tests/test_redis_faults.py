@@ -6,11 +6,8 @@ back: no connection is taken from a pool that would count it for ever."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
-import subprocess
 import time
 
 import pytest
@@ -18,52 +15,11 @@ import redis
 from django.test import override_settings
 
 from config.cache import HotPathRedis, HotPathUnavailable
+from tests.redis_kit import PrivateRedis
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 TIMEOUT = 0.3
 RETRY = 0.2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRedis:
-    def __init__(self, directory: str | None = None) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.directory = directory  # an append-only file there: data outlives a restart
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        if self.directory:
-            command += ["--appendonly", "yes", "--appendfsync", "always", "--dir", self.directory]
-        else:
-            command += ["--appendonly", "no"]
-        self.process = subprocess.Popen(  # noqa: S603 (a fixed command line)
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def signal(self, number: int) -> None:
-        os.kill(self.process.pid, number)
 
 
 @pytest.fixture

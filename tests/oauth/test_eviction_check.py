@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
-import redis
 from django.test import override_settings
 
 from oauth import principal_cache
@@ -21,43 +18,25 @@ from oauth.principal_cache import (
     EVICTION_POLICY_UNSAFE,
     EvictionCheck,
 )
+from tests.redis_kit import PrivateRedis, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def private_redis():
     """`start(*options)`: a redis-server of this test's own, on a free port; its URL."""
-    servers: list[subprocess.Popen] = []
+    servers: list[PrivateRedis] = []
 
     def start(*options: str) -> str:
-        port = free_port()
-        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", *options]
-        server = subprocess.Popen(  # noqa: S603 (a fixed command line)
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        server = PrivateRedis(options=options)
+        server.start()
         servers.append(server)
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-        return f"redis://127.0.0.1:{port}/0"
+        return server.url
 
     yield start
     for server in servers:
-        server.terminate()
-        server.wait(timeout=10)
+        server.kill()
 
 
 def on(url: str):
