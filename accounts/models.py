@@ -60,6 +60,11 @@ class Organization(models.Model):
         return self.root_id or self.id
 
     @property
+    def root_organization(self) -> Organization:
+        """The root org of this org's tree: itself, or (one query) its `root`."""
+        return self if self.is_root else self.root
+
+    @property
     def depth(self) -> int:
         return self.path.count("/") - 2
 

@@ -771,10 +771,6 @@ def federated_user_save(
     return user
 
 
-def _root_of(org: Organization) -> Organization:
-    return org if org.is_root else Organization.objects.get(id=org.root_id)
-
-
 def identity_link_create(
     *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
 ) -> FederatedIdentity:
@@ -783,7 +779,7 @@ def identity_link_create(
     a full credential) may do it: a link hands the provider, and every app asserting through
     it, the member's account and whatever it holds anywhere in the tree."""
     org = provider.organization
-    if not access.holds_everything_in(_root_of(org)):
+    if not access.holds_everything_in(org.root_organization):
         raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
     if user.organization_id != org.root_id_or_self:
         raise ValidationError({"user": NOT_A_MEMBER})
@@ -809,7 +805,7 @@ def identity_link_delete(
     issued stay until they expire or are revoked). Root Organization Administrator only, as
     for linking. Idempotent."""
     org = provider.organization
-    if not access.holds_everything_in(_root_of(org)):
+    if not access.holds_everything_in(org.root_organization):
         raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
     with transaction.atomic():
         deleted, _ = FederatedIdentity.objects.filter(provider=provider, user=user).delete()

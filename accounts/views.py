@@ -331,8 +331,7 @@ class IdentityProviderMixin(OrganizationMixin):
             access=self.access, org=self.org, provider_id=self.kwargs["provider_id"]
         )
         # As identity_link_create decides: the root org's administrator only.
-        root = self.org if self.org.is_root else self.org.root
-        self.may_link = self.access.holds_everything_in(root)
+        self.may_link = self.access.holds_everything_in(self.org.root_organization)
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -205,9 +205,7 @@ def _spec_key(scope: str, org_id: Any, environment_id: Any) -> tuple[str, str, s
     return (scope, str(org_id or ""), str(environment_id or ""))
 
 
-def _held_scope_keys(app: ConnectedApp | None) -> set[tuple[str, str, str]]:
-    if app is None or app.pk is None:
-        return set()
+def _held_scope_keys(app: ConnectedApp) -> set[tuple[str, str, str]]:
     rows = AppScope.objects.filter(app=app).values_list(
         "scope", "context_org_id", "context_environment_id"
     )
@@ -215,15 +213,21 @@ def _held_scope_keys(app: ConnectedApp | None) -> set[tuple[str, str, str]]:
 
 
 def _check_scopes_conferred(
-    access: Access, owner: Organization, specs: list[ScopeSpec], app: ConnectedApp | None
+    access: Access,
+    owner: Organization,
+    specs: list[ScopeSpec],
+    held: set[tuple[str, str, str]],
+    *,
+    refusal: str = APP_SCOPE_NOT_HELD,
+    app_name: str = "",
 ) -> None:
     """SPEC §10: every scope the change gives the app must be power the actor holds. An
     own-behalf permission scope is used in its context, so the actor must hold that permission
     there (in that environment, or org-wide); `full` and `read:full` reach everything the
     users can do, so they need the owner org's Organization Administrator with full access.
     Scopes the app already holds need nothing: a manager may edit an app an administrator
-    set up without being able to widen it (or being forced to narrow it)."""
-    held = _held_scope_keys(app)
+    set up without being able to widen it (or being forced to narrow it): `held` are the
+    keys (`_held_scope_keys`) of the scopes the app holds now."""
     for spec in specs:
         key = _spec_key(
             spec.scope, spec.org and spec.org.id, spec.environment and spec.environment.id
@@ -238,7 +242,9 @@ def _check_scopes_conferred(
         elif spec.org is not None and not access.can(
             Permission(spec.scope), spec.org, spec.environment
         ):
-            raise PermissionDenied(APP_SCOPE_NOT_HELD.format(scope=spec.scope, org=spec.org.name))
+            raise PermissionDenied(
+                refusal.format(scope=spec.scope, org=spec.org.name, app=app_name)
+            )
 
 
 def _check_keys_conferred(
@@ -270,23 +276,13 @@ def _check_takes_app_power(access: Access, app: ConnectedApp) -> None:
     (An app acting for users has no power of its own beyond that: what users gave it is
     asked again when its redirect URIs or grants grow, `ConnectedApp.consent_reset_at`.)"""
     owner = app.owner_org
-    if (GrantType.JWT_BEARER in app.grant_types or app.public_keys) and not (
-        access.holds_everything_in(owner)
-    ):
-        raise PermissionDenied(APP_KEYS_NEED_ADMIN.format(org=owner.name))
+    _check_keys_conferred(access, owner, app.grant_types, app.public_keys)
     rows = AppScope.objects.filter(app=app).select_related("context_org", "context_environment")
-    for row in rows:
-        if row.scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
-            allowed = access.holds_everything_in(owner)
-        elif row.scope in Permission.values and row.context_org is not None:
-            allowed = access.can(Permission(row.scope), row.context_org, row.context_environment)
-        else:
-            continue
-        if not allowed:
-            org = row.context_org or owner
-            raise PermissionDenied(
-                APP_POWER_NOT_HELD.format(app=app.name, scope=row.scope, org=org.name)
-            )
+    current = [ScopeSpec(r.scope, r.context_org, r.context_environment) for r in rows]
+    # As if conferred afresh (nothing counts as held): the same rule as creating it.
+    _check_scopes_conferred(
+        access, owner, current, set(), refusal=APP_POWER_NOT_HELD, app_name=app.name
+    )
 
 
 def _app_locked(app: ConnectedApp) -> ConnectedApp:
@@ -351,7 +347,7 @@ def connected_app_create(
     uris = validate_redirect_uris(redirect_uris)
     keys = validate_public_keys(public_keys)
     specs = _clean_scopes(scopes or [], own_behalf=own_behalf, owner=owner)
-    _check_scopes_conferred(access, owner, specs, None)
+    _check_scopes_conferred(access, owner, specs, set())
     _check_keys_conferred(access, owner, cleaned_grants, keys)
     app = ConnectedApp(
         name=name,
@@ -425,11 +421,7 @@ def connected_app_update(
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
     with transaction.atomic():
-        app = (
-            ConnectedApp.objects.select_for_update(of=("self",))
-            .select_related("owner_org")
-            .get(pk=app.pk)
-        )
+        app = _app_locked(app)
         before = _app_summary(app)
         had_grant_types, had_public_keys = list(app.grant_types), list(app.public_keys or [])
         had_redirect_uris, was_enabled = set(app.redirect_uris.split()), app.enabled
@@ -439,7 +431,7 @@ def connected_app_update(
             specs = _clean_scopes(
                 changes["scopes"] or [], own_behalf=app.acts_on_own_behalf, owner=app.owner_org
             )
-            _check_scopes_conferred(access, app.owner_org, specs, app)
+            _check_scopes_conferred(access, app.owner_org, specs, _held_scope_keys(app))
         _check_keys_conferred(
             access,
             app.owner_org,
@@ -522,7 +514,7 @@ def connected_app_set_scopes(
     specs = _clean_scopes(scopes, own_behalf=app.acts_on_own_behalf, owner=app.owner_org)
     with transaction.atomic():
         app = _app_locked(app)
-        _check_scopes_conferred(access, app.owner_org, specs, app)
+        _check_scopes_conferred(access, app.owner_org, specs, _held_scope_keys(app))
         before = app_scope_data(app)
         _write_scopes(app, specs)
         audit_record(
