@@ -27,16 +27,39 @@ def member_auth(tenant, signed_in):
     return signed_in("bg-dev")
 
 
+def admin_made(tenant, **fields):
+    """An app the root administrator set up in the root org (AppWithSecret)."""
+    return connected_app_create(
+        access=Access(user=tenant["root_admin"]), owner=tenant["org"], **fields
+    )
+
+
+def admin_robot(tenant, scope: str):
+    """An own-behalf app the administrator gave `scope` in the root org (AppWithSecret)."""
+    context = {"org": str(tenant["org"].id)}
+    return admin_made(
+        tenant,
+        client_name="HR Robot",
+        grant_types=["client_credentials"],
+        scopes=[{"scope": scope, "context_params": context}],
+    )
+
+
+def admin_code_app(tenant, scopes: list[str]):
+    """A code-flow app the administrator set up, redirecting to directory.example."""
+    return admin_made(
+        tenant,
+        client_name="Directory",
+        grant_types=["authorization_code"],
+        redirect_uris=["https://directory.example/cb"],
+        scopes=scopes,
+    ).app
+
+
 def test_a_manager_cannot_rotate_the_secret_of_an_app_stronger_than_them(
     http, urls, tenant, member_auth
 ):
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="HR Robot",
-        grant_types=["client_credentials"],
-        scopes=[{"scope": "manage:users", "context_params": {"org": str(tenant["org"].id)}}],
-    ).app
+    app = admin_robot(tenant, "manage:users").app
     before = ConnectedApp.objects.get(pk=app.pk).client_secret
     apps = urls["api"] + "/connectedApplications"
     rotated = http().post(f"{apps}/{app.client_id}/client-secret", headers=member_auth)
@@ -47,9 +70,8 @@ def test_a_manager_cannot_rotate_the_secret_of_an_app_stronger_than_them(
 
 
 def test_a_manager_cannot_redirect_a_full_apps_codes_to_themselves(http, urls, tenant, member_auth):
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
+    app = admin_made(
+        tenant,
         client_name="Admin Console",
         grant_types=["authorization_code"],
         redirect_uris=["https://console.example/cb"],
@@ -105,13 +127,7 @@ def test_a_change_made_from_a_stale_copy_cannot_undo_a_rotation(http, urls, tena
     from connected_apps.services import connected_app_rotate_secret, connected_app_update
 
     admin = Access(user=tenant["root_admin"])
-    created = connected_app_create(
-        access=admin,
-        owner=tenant["org"],
-        client_name="Robot",
-        grant_types=["client_credentials"],
-        scopes=[{"scope": "read:users", "context_params": {"org": str(tenant["org"].id)}}],
-    )
+    created = admin_robot(tenant, "read:users")
     stale = ConnectedApp.objects.get(pk=created.app.pk)  # a request in flight loaded it
     rotated = connected_app_rotate_secret(access=admin, app=ConnectedApp.objects.get(pk=stale.pk))
     connected_app_update(access=admin, app=stale, changes={"client_name": "Renamed"})
@@ -141,14 +157,7 @@ def test_a_new_redirect_uri_asks_users_who_consented_before_again(http, urls, te
     from oauth.services import authorization_grant
     from tests.oauth.code_flow import authorize_url, pkce_pair, redirect_params
 
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="Directory",
-        grant_types=["authorization_code"],
-        redirect_uris=["https://directory.example/cb"],
-        scopes=["openid", "profile"],
-    ).app
+    app = admin_code_app(tenant, ["openid", "profile"])
     authorization_grant(user=tenant["root_admin"], app=app, scopes=["openid", "profile"])
     browser = Client()
     browser.force_login(tenant["root_admin"])
@@ -192,14 +201,7 @@ def test_one_narrow_allow_does_not_revive_the_consent_a_new_uri_reset(
     from oauth.services import authorization_grant
     from tests.oauth.code_flow import authorize_url, pkce_pair, redirect_params
 
-    app = connected_app_create(
-        access=Access(user=tenant["root_admin"]),
-        owner=tenant["org"],
-        client_name="Directory",
-        grant_types=["authorization_code"],
-        redirect_uris=["https://directory.example/cb"],
-        scopes=["openid", "profile", "manage:connected_apps"],
-    ).app
+    app = admin_code_app(tenant, ["openid", "profile", "manage:connected_apps"])
     wide = ["openid", "profile", "manage:connected_apps"]
     authorization_grant(user=tenant["root_admin"], app=app, scopes=wide)
     evil = "https://evil.example/cb"
@@ -245,13 +247,7 @@ def test_a_manager_cannot_undo_an_administrators_disable(http, urls, tenant, mem
     from connected_apps.services import connected_app_update
 
     admin = Access(user=tenant["root_admin"])
-    app = connected_app_create(
-        access=admin,
-        owner=tenant["org"],
-        client_name="HR Robot",
-        grant_types=["client_credentials"],
-        scopes=[{"scope": "manage:users", "context_params": {"org": str(tenant["org"].id)}}],
-    ).app
+    app = admin_robot(tenant, "manage:users").app
     connected_app_update(access=admin, app=app, changes={"enabled": False})
     enabled = http().patch(
         f"{urls['api']}/connectedApplications/{app.client_id}",
