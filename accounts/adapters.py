@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
 
 from accounts.services import organization_signup
 from audit.services import RequestMeta
+from config.cache import SIGN_IN_COUNTERS_AWAY, redis_status
 from config.client_ip import client_ip
 
 
@@ -27,6 +29,14 @@ class AccountAdapter(DefaultAccountAdapter):
         """The address every other limit uses (config.client_ip, SPEC §10), for allauth's
         rate limits too."""
         return client_ip(request) or super().get_client_ip(request)
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        """allauth's failed-sign-in limit lives in Redis: while Redis is away the form says
+        so and checks no password (it would be unthrottled), instead of allauth's "too many
+        attempts" after waiting a second for a lock it cannot take."""
+        if redis_status() == "degraded":
+            raise forms.ValidationError(SIGN_IN_COUNTERS_AWAY)
+        super().pre_authenticate(request, **credentials)
 
     def _get_login_attempts_cache_key(self, request, **credentials) -> str:
         # SPEC §10: allauth locks an identifier out after its failed sign-ins, wherever they

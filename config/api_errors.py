@@ -6,6 +6,7 @@ selectors, and oversize bodies all end here, so no API URL ever answers with an 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import (
@@ -16,6 +17,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -34,9 +36,16 @@ ERROR_CODES = {
     status.HTTP_422_UNPROCESSABLE_ENTITY: "validation_failed",
     status.HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
     status.HTTP_500_INTERNAL_SERVER_ERROR: "server_error",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "temporarily_unavailable",
 }
 TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 TOO_LARGE_MESSAGE = "The request body is too large."
+# The database is away, lost the connection, or a statement met DOORMAN_DB_STATEMENT_TIMEOUT:
+# not the request's fault and not a bug, so a 503 to retry. Django drops the broken connection
+# at the end of the request (it was marked by the error) and the next one connects anew.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 1
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry after Retry-After seconds."
 
 
 def _django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -142,11 +151,30 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    """handler500, called while Django handles the exception (any view, middleware or DRF
+    authentication): a database that is away is a 503 with Retry-After, anything else a 500;
+    JSON on API paths, the portal's page elsewhere."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body(500, "Internal server error."), status=500)
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+def unavailable(request):
+    """503 with Retry-After: JSON on API paths, a short page for people elsewhere."""
+    if _is_api(request):
+        response = JsonResponse(error_body(503, UNAVAILABLE_MESSAGE), status=503)
+    else:
+        from django.http import HttpResponse
+        from django.template.loader import render_to_string
+
+        # Rendered without the request: context processors would read the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def json_bad_request(request, exception=None):

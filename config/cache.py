@@ -10,6 +10,7 @@ reconnects after a fork, so each process keeps one client per pool.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -28,6 +29,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# While Redis is away the failure counters of password sign-ins can be neither read nor kept:
+# sign-ins (the password grant, /accounts/login, the portal's form) wait for it rather than
+# go unthrottled, since RFC 6749 §4.3.2 requires brute-force protection.
+SIGN_IN_COUNTERS_AWAY = "Sign-in is briefly unavailable; retry in a moment."
+
 
 class SharedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
@@ -42,10 +48,70 @@ class SharedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
+# Set while `redis_optional` runs its action: that caller handles a Redis failure itself.
+_failure_handled_by_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "redis_failure_handled_by_caller", default=False
+)
+
+
+def _miss_default(args: tuple, kwargs: dict):
+    return kwargs.get("default", args[1] if len(args) > 1 else None)
+
+
+# What each cache operation answers while Redis cannot: a read misses, `add` takes nothing
+# (a lock is not held, allauth's TOTP replay mark refuses the code), a write is lost, a counter
+# starts again.
+_WHILE_AWAY: dict[str, Callable[[tuple, dict], object]] = {
+    "get": _miss_default,
+    "get_many": lambda args, kwargs: {},
+    "has_key": lambda args, kwargs: False,
+    "add": lambda args, kwargs: False,
+    "set": lambda args, kwargs: None,
+    "set_many": lambda args, kwargs: list(args[0]) if args else [],
+    "touch": lambda args, kwargs: False,
+    "delete": lambda args, kwargs: False,
+    "delete_many": lambda args, kwargs: None,
+    "incr": lambda args, kwargs: kwargs.get("delta", args[1] if len(args) > 1 else 1),
+    "decr": lambda args, kwargs: -kwargs.get("delta", args[1] if len(args) > 1 else 1),
+    "clear": lambda args, kwargs: False,
+}
+
+
+def _tolerant(name: str):
+    method = getattr(RedisCache, name)
+    while_away = _WHILE_AWAY[name]
+
+    def operation(self, *args, **kwargs):
+        if _failure_handled_by_caller.get():
+            return method(self, *args, **kwargs)
+        if _hot_path.breaker_open():
+            return while_away(args, kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            log.warning("Redis failed in cache.%s (%r); treated as a miss", name, exc)
+            redis_failed()
+            return while_away(args, kwargs)
+
+    operation.__name__ = operation.__qualname__ = name
+    operation.__doc__ = method.__doc__
+    return operation
+
+
 class SharedClientRedisCache(RedisCache):
+    """Django's Redis cache with one client per pool, and Redis as an accelerator, not a
+    dependency: for code that calls the cache directly (allauth's rate limits and TOTP replay
+    marks, usage counts read for a page), Redis trouble is a miss (`_WHILE_AWAY`) that opens
+    the hot path's breaker, so the calls after it in the interval do not wait. Inside
+    `redis_optional` the error reaches the caller, which decides (password sign-ins refuse)."""
+
     @cached_property
     def _cache(self) -> SharedClientRedisCacheClient:
         return SharedClientRedisCacheClient(self._servers, **self._options)
+
+
+for _name in _WHILE_AWAY:
+    setattr(SharedClientRedisCache, _name, _tolerant(_name))
 
 
 def counter_incr(key: str, timeout: int) -> int:
@@ -219,6 +285,7 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         return action()
     if _hot_path.breaker_open():
         return fallback
+    handled = _failure_handled_by_caller.set(True)
     try:
         return action()
     except (RedisError, OSError, HotPathUnavailable) as exc:
@@ -229,6 +296,8 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         )
         redis_failed()
         return fallback
+    finally:
+        _failure_handled_by_caller.reset(handled)
 
 
 def redis_status() -> str:

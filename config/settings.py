@@ -133,8 +133,22 @@ TEMPLATES = [
 # Database: SQLite by default, PostgreSQL (psycopg 3) when DATABASE_URL is set
 # ---------------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# A database that stalls or goes away must not hold a request: connecting, each statement and
+# each wait for a lock are bounded; a request that meets the limit (or a lost connection)
+# answers 503 with Retry-After (config/api_errors.py), and the next request connects anew.
+DOORMAN_DB_CONNECT_TIMEOUT = max(int(os.environ.get("DOORMAN_DB_CONNECT_TIMEOUT", "3")), 2)
+DOORMAN_DB_STATEMENT_TIMEOUT = int(os.environ.get("DOORMAN_DB_STATEMENT_TIMEOUT", "10000"))
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DOORMAN_DB_CONNECT_TIMEOUT,
+            # Milliseconds; 0 is PostgreSQL's "no limit". A lock waits at most as long.
+            "options": f"-c statement_timeout={DOORMAN_DB_STATEMENT_TIMEOUT}"
+            f" -c lock_timeout={DOORMAN_DB_STATEMENT_TIMEOUT}"
+            f" -c idle_in_transaction_session_timeout={max(DOORMAN_DB_STATEMENT_TIMEOUT, 60000)}",
+        }
+    )
 else:
     DATABASES = {
         "default": {

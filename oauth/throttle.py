@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from config.cache import redis_optional
+from config.cache import SIGN_IN_COUNTERS_AWAY, redis_optional
 from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, Limit, rate_limit_hit, rate_limit_spend
 
 KEY_PREFIX = "login-throttle"
@@ -48,10 +48,8 @@ class Refusal:
     status: int = 429  # 503 when the counters cannot be read: try again, not "too many"
 
 
-# While Redis is away the failure counters can be neither read nor kept: password sign-ins
-# wait for it (a 503 to retry) rather than go unthrottled, the one place where Redis is not
-# optional, since RFC 6749 §4.3.2 requires brute-force protection.
-COUNTERS_AWAY = "Sign-in is briefly unavailable; retry in a moment."
+# Password sign-ins wait for Redis (a 503 to retry) rather than go unthrottled.
+COUNTERS_AWAY = SIGN_IN_COUNTERS_AWAY
 
 
 def _now() -> float:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
-from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -22,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
 from audit.models import AuditAction, AuditOutcome
+from config.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.client_credentials import client_credentials_token
 from oauth.introspection import token_introspect
@@ -81,10 +81,10 @@ def guarded(request, handle: Callable[[HttpRequest], HttpResponse | None]) -> Ht
         response = oauth_error("invalid_request", "The request body is too large.", 413)
     except SuspiciousOperation:  # a foreign Host, a forged header Django refuses
         response = oauth_error("invalid_request", "The request is not acceptable.", 400)
-    except OperationalError:
+    except DATABASE_UNAVAILABLE:
         log.exception("Database unavailable at %s", request.path)
         response = oauth_error("temporarily_unavailable", "The server is busy; retry.", 503)
-        response["Retry-After"] = "1"
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     except Exception:
         log.exception("Unexpected error at %s", request.path)
         response = oauth_error("server_error", "The server could not handle the request.", 500)

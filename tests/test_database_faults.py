@@ -1,0 +1,250 @@
+"""PostgreSQL under faults (issue 13), against the production server (bin/serve, two workers
+keeping their connections) on the test's own database: its backends are terminated with
+pg_terminate_backend, a table it needs is locked past the statement timeout, and it is pointed
+at a database that accepts connections and never answers. Every answer during a fault is a
+correct one or a JSON 503 with Retry-After, none waits past its timeout, the service recovers
+by itself, and a revoked token is never accepted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN_PATH = "/accounts/api/v2/oauth2/token"
+INTROSPECT_PATH = "/accounts/api/v2/oauth2/introspect"
+REVOKE_PATH = "/accounts/api/v2/oauth2/revoke"
+STATEMENT_TIMEOUT_MS = 400
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        reason="PostgreSQL faults need PostgreSQL",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(name: str | None = None) -> str:
+    settings = connection.settings_dict
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    return f"postgres://{settings['USER']}@{host}:{port}/{name or settings['NAME']}"
+
+
+class Served:
+    """bin/serve on a free port; `.base` is its URL."""
+
+    def __init__(self, database_url: str, **env: str) -> None:
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(  # noqa: S603 - our own script
+            [str(ROOT / "bin" / "serve")],
+            env={
+                **os.environ,
+                "DOORMAN_ENV": "development",
+                "DATABASE_URL": database_url,
+                "DOORMAN_BIND": f"127.0.0.1:{port}",
+                "DOORMAN_WORKERS": "2",
+                "DOORMAN_LOG_LEVEL": "CRITICAL",
+                "DOORMAN_DB_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT_MS),
+                **env,
+            },
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(150):
+            try:
+                requests.get(self.base + "/healthz", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("bin/serve did not start")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def served(cc_app):
+    server = Served(_database_url())
+    yield server
+    server.stop()
+
+
+def _terminate_server_backends() -> int:
+    """pg_terminate_backend on every connection to this test's database but the test's own."""
+    own = connection.connection.info.backend_pid if connection.connection else 0
+    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s",
+            (own,),
+        ).fetchall()
+    return len(rows)
+
+
+def _token(base: str, app) -> requests.Response:
+    return requests.post(
+        base + TOKEN_PATH,
+        data={"grant_type": "client_credentials"},
+        auth=(app.app.client_id, app.client_secret),
+        timeout=10,
+    )
+
+
+def _introspect(base: str, app, token: str) -> requests.Response:
+    return requests.post(
+        base + INTROSPECT_PATH,
+        data={"token": token},
+        auth=(app.app.client_id, app.client_secret),
+        timeout=10,
+    )
+
+
+def _is_retry_later(response: requests.Response) -> bool:
+    return (
+        response.status_code == 503
+        and response.headers.get("Retry-After", "").isdigit()
+        and response.headers["Content-Type"].startswith("application/json")
+        and response.json()["error"] == "temporarily_unavailable"
+    )
+
+
+def test_terminated_backends_cost_at_most_a_retry_and_recovery_is_unaided(served, cc_app):
+    for _ in range(6):  # each worker has a connection of its own now
+        assert _token(served.base, cc_app).status_code == 200
+    live = _token(served.base, cc_app).json()["access_token"]
+    revoked = _token(served.base, cc_app).json()["access_token"]
+    assert _introspect(served.base, cc_app, revoked).json()["active"] is True
+    assert (
+        requests.post(
+            served.base + REVOKE_PATH,
+            data={"token": revoked},
+            auth=(cc_app.app.client_id, cc_app.client_secret),
+            timeout=10,
+        ).status_code
+        == 200
+    )
+
+    for _round in range(3):
+        assert _terminate_server_backends() >= 1
+        answers = []
+        for _ in range(8):
+            answers += [
+                _token(served.base, cc_app),
+                _introspect(served.base, cc_app, live),
+                _introspect(served.base, cc_app, revoked),
+            ]
+        assert all(a.status_code == 200 or _is_retry_later(a) for a in answers), [
+            (a.status_code, a.text[:200]) for a in answers if a.status_code != 200
+        ]
+        # A revoked token is never active, whatever the database was doing.
+        for answer in answers[2::3]:
+            assert answer.status_code == 503 or answer.json() == {"active": False}
+        # Recovered: the last round of each kind succeeded.
+        assert [a.status_code for a in answers[-3:]] == [200, 200, 200]
+        assert answers[-2].json()["active"] is True
+
+
+def test_portal_and_management_api_answer_503_not_500_then_recover(served, cc_app):
+    token = _token(served.base, cc_app).json()["access_token"]
+    _terminate_server_backends()
+    statuses = set()
+    for _ in range(6):
+        api = requests.get(
+            served.base + "/accounts/api/profile",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        page = requests.get(served.base + "/auth/login/", timeout=10)
+        for response in (api, page):
+            statuses.add(response.status_code)
+            assert response.status_code < 500 or response.status_code == 503
+            if response.status_code == 503:
+                assert response.headers["Retry-After"].isdigit()
+    assert 500 not in statuses
+    assert page.status_code == 200
+
+
+def test_a_locked_table_answers_503_within_the_statement_timeout(served, cc_app):
+    assert _token(served.base, cc_app).status_code == 200
+    table = cc_app.app._meta.db_table
+    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as locker:
+        locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')  # a migration, say
+        started = time.monotonic()
+        answer = _token(served.base, cc_app)
+        elapsed = time.monotonic() - started
+        assert _is_retry_later(answer), (answer.status_code, answer.text[:300])
+        assert elapsed < STATEMENT_TIMEOUT_MS / 1000 + 2
+        locker.rollback()
+    assert _token(served.base, cc_app).status_code == 200
+
+
+class SilentDatabase:
+    """A TCP listener that accepts connections and never says a word (a database host that
+    froze, or a firewall that swallows packets after the handshake)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_an_unanswering_database_is_a_prompt_503_and_healthz_stays_up(db):
+    silent = SilentDatabase()
+    server = Served(f"postgres://postgres@127.0.0.1:{silent.port}/nothing")
+    try:
+        started = time.monotonic()
+        token = requests.post(
+            server.base + TOKEN_PATH,
+            data={"grant_type": "client_credentials"},
+            auth=("0" * 32, "something"),
+            timeout=15,
+        )
+        assert _is_retry_later(token), (token.status_code, token.text[:300])
+        ready = requests.get(server.base + "/readyz", timeout=15)
+        assert ready.status_code == 503
+        assert time.monotonic() - started < 2 * (3 + 1.5)  # DOORMAN_DB_CONNECT_TIMEOUT each
+        assert requests.get(server.base + "/healthz", timeout=5).status_code == 200
+        api = requests.get(server.base + "/accounts/api/profile", timeout=15)
+        assert api.status_code in (401, 503)
+    finally:
+        server.stop()
+        silent.close()
