@@ -170,12 +170,39 @@ class HotPathRedis:
         # recovery hooks (what could not be written meanwhile is made up for).
         self._failed = False
         self.recovery_hooks: list = []
+        self._probe: threading.Thread | None = None
 
     def failed(self) -> None:
         """Redis failed (here, or for a caller's own cache call): open the breaker, and run
-        the recovery hooks once Redis answers again."""
+        the recovery hooks once Redis answers again, whether or not requests come."""
         self._failed = True
         self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
+        self._probe_start()
+
+    def _probe_start(self) -> None:
+        """A thread of this process that asks Redis once per interval until it answers:
+        a worker that made a change Redis could not be told of makes it up (the recovery
+        hooks) seconds after Redis is back, not at its next request, however idle it is."""
+        probe = self._probe
+        if probe is not None and probe.is_alive():
+            return  # (a thread does not outlive a fork: a forked worker starts its own)
+        self._probe = threading.Thread(
+            target=self._probe_until_recovered, name="redis-recovery-probe", daemon=True
+        )
+        self._probe.start()
+
+    def _probe_until_recovered(self) -> None:
+        while self._failed:
+            time.sleep(max(self._retry_at - time.monotonic(), 0.05))
+            if not self._failed or not isinstance(caches["default"], RedisCache):
+                return
+            try:
+                self.execute(("PING",))  # on success the hooks run
+            except HotPathUnavailable:
+                continue  # failed() set the next try
+            except Exception:  # never let the probe die noisily; a request will try again
+                log.exception("The Redis recovery probe stopped")
+                return
 
     def breaker_open(self) -> bool:
         return time.monotonic() < self._retry_at

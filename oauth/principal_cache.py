@@ -304,9 +304,11 @@ def _now_and_on_commit(action) -> None:
 
 def _tolerant(action) -> None:
     """`action` (an invalidation written to the cache); when Redis cannot take it, the
-    change itself still stands: the hot path's breaker opens, and once Redis answers again
-    this process starts a new generation (`_after_an_outage`), so no entry remembered
-    before the outage is trusted. A revocation is never lost to a Redis failure."""
+    change itself still stands: the hot path's breaker opens (config.cache's Redis cache
+    reports the failure itself), and once Redis answers again, at the latest when this
+    process's recovery probe reaches it, this process starts a new generation
+    (`_after_an_outage`), so no entry remembered anywhere before the outage is trusted. A
+    revocation is never lost to a Redis failure."""
     try:
         action()
     except (RedisError, OSError):

@@ -307,3 +307,28 @@ def test_the_portal_signs_people_in_while_redis_is_away(
         signed_in = client.post("/auth/login/", credentials)
         assert signed_in.status_code == 302, signed_in.content[:300]
         assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_path_reset):
+    """A change Redis could not be told of (here: every remembered resolution must go) is
+    made up for seconds after Redis is back, with no request coming to this worker: its
+    recovery probe starts a new generation, which every other worker then sees."""
+    from config.cache import cache_key, cache_value
+    from oauth.principal_cache import GENERATION_KEY, generation_current, principals_invalidate
+
+    with on(persistent_redis.url):
+        generation_current()
+        before = generation_current()
+        assert before
+        persistent_redis.kill()
+        principals_invalidate()  # answered; Redis did not get the new generation
+        persistent_redis.start()  # with its data: the old generation is still there
+        raw = redis.Redis(port=persistent_redis.port, socket_timeout=1)
+        key = cache_key(GENERATION_KEY)
+        assert cache_value(raw.get(key)) == before
+        deadline = time.monotonic() + 5
+        while cache_value(raw.get(key)) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cache_value(raw.get(key)) != before
+        raw.close()
