@@ -103,5 +103,23 @@ def audit_export_start(*, org: Any, user: Any, filters: Any) -> AuditExport:
     export = AuditExport.objects.create(
         organization=org, requested_by=user, filters=filters.as_params()
     )
-    transaction.on_commit(lambda: audit_export_run.delay(str(export.id)))
+    transaction.on_commit(lambda: audit_export_queue(audit_export_run, str(export.id)))
     return export
+
+
+def audit_export_queue(task: Any, export_id: str) -> None:
+    """Send `task` for the export to the worker. A broker (Redis) that is away leaves the
+    export pending, not the request failed: `audit.exports_resume` sends it again once the
+    broker is back."""
+    from kombu.exceptions import KombuError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from config.cache import redis_optional
+
+    def send() -> None:
+        try:
+            task.delay(export_id)
+        except KombuError as exc:  # kombu's wrapping of the broker's connection error
+            raise RedisConnectionError(str(exc)) from exc
+
+    redis_optional(send, None)

@@ -17,6 +17,9 @@ from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_li
 PROGRESS_EVERY = 500
 # A finished export's CSV is kept this long for its download, then purged with the events.
 EXPORT_KEPT_FOR = timedelta(days=7)
+# An export still pending this long after it was asked for lost its message: send it again.
+RESUME_AFTER = timedelta(minutes=1)
+RESUME_BATCH = 100
 
 
 @shared_task(name="audit.export_run")
@@ -25,15 +28,19 @@ def audit_export_run(export_id: str) -> dict:
     export = AuditExport.objects.select_related("organization").filter(id=export_id).first()
     if export is None:  # purged, or a stale message from another database
         return {"status": "missing", "rows": 0}
-    if export.status not in (AuditExportStatus.PENDING, AuditExportStatus.FAILED):
+    # Taken by one run only: the same export may be sent twice (exports_resume after a
+    # broker outage, a message delivered again).
+    claimed = AuditExport.objects.filter(
+        id=export.id, status__in=(AuditExportStatus.PENDING, AuditExportStatus.FAILED)
+    ).update(status=AuditExportStatus.RUNNING, progress=0)
+    if not claimed:
+        export.refresh_from_db(fields=["status", "row_count"])
         return {"status": export.status, "rows": export.row_count}
     try:
         filters = AuditFilters.parse(export.filters)
         events = audit_event_list(org=export.organization, filters=filters)
         total = events.count()
-        AuditExport.objects.filter(id=export.id).update(
-            status=AuditExportStatus.RUNNING, total=total, progress=0
-        )
+        AuditExport.objects.filter(id=export.id).update(total=total)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
@@ -60,6 +67,21 @@ def audit_export_run(export_id: str) -> dict:
             finished_at=timezone.now(),
         )
         raise
+
+
+@shared_task(name="audit.exports_resume")
+def audit_exports_resume() -> int:
+    """Send again the exports still pending a minute after they were asked for: their
+    message was lost to a broker outage (audit_export_queue). Returns how many."""
+    from audit.services import audit_export_queue
+
+    stale = AuditExport.objects.filter(
+        status=AuditExportStatus.PENDING, created_at__lt=timezone.now() - RESUME_AFTER
+    ).values_list("id", flat=True)[:RESUME_BATCH]
+    stale = [str(export_id) for export_id in stale]
+    for export_id in stale:
+        audit_export_queue(audit_export_run, export_id)
+    return len(stale)
 
 
 @shared_task(name="audit.purge_expired")

@@ -19,6 +19,8 @@ app.conf.beat_schedule = {
     "connected-apps-usage-rollup": {"task": "connected_apps.usage_rollup", "schedule": 60.0},
     # Expired access tokens, refresh tokens past their lifetime, authorization codes, jtis.
     "oauth-purge-expired": {"task": "oauth.purge_expired", "schedule": crontab(minute=17)},
+    # Audit exports whose message a broker outage lost.
+    "audit-exports-resume": {"task": "audit.exports_resume", "schedule": 60.0},
     # Portal sessions past their expiry.
     "accounts-purge-expired-sessions": {
         "task": "accounts.purge_expired_sessions",

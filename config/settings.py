@@ -186,6 +186,18 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # A request that sends a task (an audit export) waits for a frozen broker a few seconds
+    # at most (the worker's BRPOP waits 1 s, so replies may take longer than the cache's).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": DOORMAN_REDIS_TIMEOUT,
+        "socket_timeout": max(DOORMAN_REDIS_TIMEOUT, 2.0),
+    }
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"

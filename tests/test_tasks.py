@@ -31,6 +31,7 @@ def test_the_beat_schedule_names_registered_tasks():
     assert names == {
         "oauth.purge_expired",
         "audit.purge_expired",
+        "audit.exports_resume",
         "connected_apps.usage_rollup",
         "accounts.purge_expired_sessions",
     }

@@ -3,6 +3,7 @@ The task runs eagerly without REDIS_URL and in a real worker with it (tests/audi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -83,3 +84,50 @@ def test_a_missing_export_is_no_error():
         "status": "missing",
         "rows": 0,
     }
+
+
+@contextlib.contextmanager
+def broker_away():
+    """The Celery broker at an address where nothing listens (Redis down), then back."""
+    from config.celery import app
+
+    def fresh_connections() -> None:  # made again from the broker URL on next use
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    url = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    fresh_connections()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = url
+        fresh_connections()
+
+
+@pytest.mark.skipif(not worker.REAL_WORKER, reason="eager Celery has no broker to lose")
+def test_an_export_asked_for_while_the_broker_is_away_runs_once_it_is_back(
+    celery_worker_thread, client_for, admin, org
+):
+    from django.conf import settings
+    from django.utils import timezone
+
+    from audit.tasks import audit_exports_resume
+
+    audit_record(action=AuditAction.USER_CREATED, organization=org, actor=admin)
+    client = client_for(admin)
+    with broker_away():
+        started = time.monotonic()
+        created = client.post(base(org))
+        assert created.status_code == 202, created.content  # was a 500
+        assert time.monotonic() - started < 3
+    export_id = created.json()["id"]
+    assert client.get(f"{base(org)}/{export_id}").json()["status"] == "pending"
+    time.sleep(settings.DOORMAN_REDIS_RETRY_SECONDS + 0.3)  # the breaker the failure opened
+
+    AuditExport.objects.filter(id=export_id).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=2)
+    )
+    assert audit_exports_resume.apply().get() == 1
+    assert _wait_done(client, f"{base(org)}/{export_id}")["status"] == "done"
+    assert audit_exports_resume.apply().get() == 0  # nothing pending any more
