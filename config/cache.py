@@ -25,6 +25,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.metrics import REDIS_BREAKER_OPENINGS, REDIS_DEGRADED
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -108,6 +110,10 @@ class HotPathRedis:
     def failed(self) -> None:
         """Redis failed (here, or for a caller's own cache call): open the breaker, and run
         the recovery hooks once Redis answers again."""
+        if not self.breaker_open():
+            REDIS_BREAKER_OPENINGS.inc()
+        if not self._failed:
+            REDIS_DEGRADED.set(1)
         self._failed = True
         self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
 
@@ -117,6 +123,7 @@ class HotPathRedis:
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
+            REDIS_DEGRADED.set(0)
             for hook in self.recovery_hooks:
                 hook()
 
