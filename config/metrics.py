@@ -20,6 +20,7 @@ a path nothing resolves is `unmatched`), a method outside the standard few is `o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -121,6 +122,7 @@ def _forget_dead_workers(path: str) -> None:
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            mark_process_dead(int(pid), path)
+            with contextlib.suppress(FileNotFoundError):  # another scrape removed it first
+                mark_process_dead(int(pid), path)
         except PermissionError:  # alive, someone else's
             pass
