@@ -4,6 +4,7 @@ Every value can be overridden on the command line (``--bind``, ``--workers``) or
 ``GUNICORN_CMD_ARGS``; the environment variables below are the documented knobs.
 """
 
+import glob
 import multiprocessing
 import os
 
@@ -34,3 +35,19 @@ max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("DOORMAN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("DOORMAN_ACCESS_LOG") or None
 loglevel = os.environ.get("DOORMAN_LOG_LEVEL", "info").lower()
+
+# /metrics adds up every worker's counts through files in one directory, as with bin/serve:
+# the variable is set here, before any worker imports prometheus_client, and the counts of a
+# previous run are emptied once, when the master starts (not on a reload).
+if os.environ.get("DOORMAN_METRICS_TOKEN") or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _default_dir = f"var/metrics/{bind.split(':')[-1]}"
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _default_dir
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.abspath(_metrics_dir)
+
+
+def on_starting(server):
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        os.makedirs(metrics_dir, exist_ok=True)
+        for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+            os.remove(stale)

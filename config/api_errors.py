@@ -138,7 +138,7 @@ def _add_bearer_error(response: Response, exc: Exception, context: dict) -> None
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith(("/accounts/", "/api/", "/.well-known/"))
+    return request.path.startswith(("/accounts/", "/api/", "/.well-known/", "/metrics"))
 
 
 def json_not_found(request, exception=None):

@@ -26,6 +26,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.metrics import REDIS_BREAKER_OPENINGS, REDIS_DEGRADED
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -175,6 +177,10 @@ class HotPathRedis:
     def failed(self) -> None:
         """Redis failed (here, or for a caller's own cache call): open the breaker, and run
         the recovery hooks once Redis answers again, whether or not requests come."""
+        if not self.breaker_open():
+            REDIS_BREAKER_OPENINGS.inc()
+        if not self._failed:
+            REDIS_DEGRADED.set(1)
         self._failed = True
         self._retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
         self._probe_start()
@@ -210,6 +216,7 @@ class HotPathRedis:
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
+            REDIS_DEGRADED.set(0)
             for hook in self.recovery_hooks:
                 hook()
 

@@ -1,21 +1,28 @@
-"""Liveness and readiness for load balancers and orchestrators (issue 13).
+"""Liveness, readiness and metrics for load balancers, orchestrators and scrapers (issue 13).
 
 `/healthz`: the process answers (no dependency is asked). `/readyz`: PostgreSQL answers and
 every migration is applied (else 503 with Retry-After: send no traffic here yet); Redis is
 reported, `ok` or `degraded`, never a reason to be unready, since the service runs without it
-(slower, from PostgreSQL).
+(slower, from PostgreSQL). `/metrics`: Prometheus's exposition (config/metrics.py) for a
+scraper sending DOORMAN_METRICS_TOKEN, asking neither PostgreSQL nor Redis.
 """
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from config.api_errors import error_body
 from config.cache import redis_status
+from config.metrics import exposition
 
 RETRY_AFTER_SECONDS = 5
 
@@ -52,3 +59,31 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if not ready:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def _refusal(status: int, message: str) -> JsonResponse:
+    return JsonResponse(error_body(status, message), status=status)
+
+
+@never_cache
+@csrf_exempt  # a scraper sends no CSRF token; any other method is a JSON 405 below
+@login_not_required
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Off (404) without DOORMAN_METRICS_TOKEN; with it, only for `Authorization: Bearer
+    <token>` (RFC 6750 §2.1)."""
+    token = settings.DOORMAN_METRICS_TOKEN
+    if not token:
+        return _refusal(404, "Not found.")
+    scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode("utf-8", "replace"), token.encode()
+    ):
+        response = _refusal(401, "Send the metrics token: Authorization: Bearer <token>.")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if request.method not in ("GET", "HEAD"):
+        response = _refusal(405, "Use GET.")
+        response["Allow"] = "GET, HEAD"
+        return response
+    body, content_type = exposition(request.META.get("HTTP_ACCEPT", ""))
+    return HttpResponse(body, content_type=content_type)

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times and counts every request Django answers (config/metrics.py).
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Token endpoints and bearer API calls skip the session/CSRF/portal stack below.
     "config.middleware.MachineRequestMiddleware",
@@ -108,7 +110,7 @@ MIDDLEWARE = [
 
 if IS_PRODUCTION:
     # Production serves collected static files itself; runserver and live_server do it elsewhere.
-    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(3, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -219,6 +221,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Audit events older than this many days are purged by the daily beat task; 0 keeps them forever.
 DOORMAN_AUDIT_RETENTION_DAYS = max(int(os.environ.get("DOORMAN_AUDIT_RETENTION_DAYS", "365")), 0)
+
+# ---------------------------------------------------------------------------------------------
+# Metrics: Prometheus exposition at /metrics (config/metrics.py)
+# ---------------------------------------------------------------------------------------------
+# The bearer token a scraper sends (Authorization: Bearer …); unset, /metrics answers 404.
+DOORMAN_METRICS_TOKEN = os.environ.get("DOORMAN_METRICS_TOKEN", "").strip()
+if DOORMAN_METRICS_TOKEN and len(DOORMAN_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("DOORMAN_METRICS_TOKEN must be at least 16 characters long.")
+# Worker processes keep their counts in files here, added up at each scrape (prometheus_client's
+# multiprocess mode, which reads the variable itself when first imported; bin/serve sets it and
+# empties the directory at start). Unset: this process's own counts (tests, bin/start).
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR is not None and not os.path.isdir(PROMETHEUS_MULTIPROC_DIR):
+    raise ImproperlyConfigured("PROMETHEUS_MULTIPROC_DIR must name an existing directory.")
 
 # ---------------------------------------------------------------------------------------------
 # Authentication: custom user, django-allauth pages under /auth/

@@ -12,6 +12,7 @@ from oauth.views.platform_login import PlatformLoginView
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("auth/", include("allauth.urls")),
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),

@@ -55,6 +55,7 @@ from config.cache import (
     redis_config_get,
     redis_failed,
 )
+from oauth.metrics import bearer_cache_hit, bearer_cache_miss
 
 log = logging.getLogger(__name__)
 
@@ -263,13 +264,17 @@ def lookup(checksum: str) -> tuple[str | None, Entry | None]:
     round trip. The generation is None when the token carries a revocation mark."""
     found = _read(GENERATION_KEY, REVOKED_PREFIX + checksum)
     if found is None:
+        bearer_cache_miss.inc()
         return None, None
     generation, revoked = found
     if revoked:
         principals.forget(checksum)
+        bearer_cache_miss.inc()
         return None, None
     generation = _generation_or_start(generation)
-    return generation, principals.get(checksum, generation)
+    entry = principals.get(checksum, generation)
+    (bearer_cache_miss if entry is None else bearer_cache_hit).inc()
+    return generation, entry
 
 
 def app_generation_current() -> str | None:

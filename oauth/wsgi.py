@@ -7,7 +7,8 @@ a plain form-encoded client_credentials request goes straight to
 `oauth.client_credentials.client_credentials_token`, with what the Django path would add
 around it — the request signals (database connections are checked and recycled the same
 way), the rate limits, SecurityMiddleware's checks and headers, `guarded`'s error answers,
-`no_store` and `X-Frame-Options`. Everything else, and any request this path has the least
+`no_store` and `X-Frame-Options`, and the request and token counts of /metrics (under the
+token view's labels). Everything else, and any request this path has the least
 doubt about (a JSON body, a repeated or unknown parameter, a failed check of any kind), goes
 to Django untouched, with its body put back: the Django path stays the one that refuses.
 """
@@ -15,6 +16,7 @@ to Django untouched, with its body put back: the Django path stays the one that 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
@@ -23,14 +25,19 @@ from django.core import signals
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
+from django.urls import resolve
 
+from config.metrics import endpoint_label, request_observe
+from connected_apps.models import GrantType
 from oauth.client_credentials import client_credentials_issue
+from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited
-from oauth.views.token import guarded, no_store
+from oauth.views.token import guarded, no_store, oauth_error_code
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
 FORM = "application/x-www-form-urlencoded"
 MAX_BODY = 4096  # a client_credentials body is a few dozen bytes; larger ones go to Django
+GRANT_TYPE = GrantType.CLIENT_CREDENTIALS.value
 
 
 def _form_params(body: bytes) -> dict[str, str] | None:
@@ -50,6 +57,8 @@ class TokenFastPath:
         self.application = application
         self.security = SecurityMiddleware(lambda request: None)
         self._headers: dict[bool, list[tuple[str, str]]] = {}
+        # The requests answered here are counted under the token view's endpoint label.
+        self.endpoint = endpoint_label(resolve(TOKEN_PATH))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if (
@@ -59,6 +68,7 @@ class TokenFastPath:
             or environ.get("CONTENT_TYPE") != FORM
         ):
             return self.application(environ, start_response)
+        started = time.perf_counter()
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -68,11 +78,13 @@ class TokenFastPath:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)  # Django reads it again if it gets the request
         params = _form_params(body)
-        if params is None or params.get("grant_type") != "client_credentials":
+        if params is None or params.get("grant_type") != GRANT_TYPE:
             return self.application(environ, start_response)
-        return self._answer(environ, start_response, params)
+        return self._answer(environ, start_response, params, started)
 
-    def _answer(self, environ: dict, start_response: Callable, params: dict) -> Iterable[bytes]:
+    def _answer(
+        self, environ: dict, start_response: Callable, params: dict, started: float
+    ) -> Iterable[bytes]:
         request = WSGIRequest(environ)
         if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
             return self.application(environ, start_response)
@@ -94,10 +106,16 @@ class TokenFastPath:
             signals.request_finished.send(sender=self.__class__)
         if issued:
             start_response("200 OK", self._issued_headers(request))
+            self._count(200, started)
             return issued
-        if response is None:  # not certain to succeed: Django's path decides
+        if response is None:  # not certain to succeed: Django's path decides (and counts)
             return self.application(environ, start_response)
+        self._count(response.status_code, started, oauth_error_code(response))
         return self._finished(request, response, start_response)
+
+    def _count(self, status: int, started: float, error: str = "") -> None:
+        token_answer_count(GRANT_TYPE, status, error)
+        request_observe(self.endpoint, "POST", status, time.perf_counter() - started)
 
     def _finished(self, request, response: HttpResponse, start_response: Callable) -> list:
         response = self._secured(request, response)

@@ -26,6 +26,7 @@ from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.client_credentials import client_credentials_token
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
+from oauth.metrics import token_answer_count
 from oauth.ratelimit import (
     basic_client_id,
     token_request_authenticated,
@@ -56,7 +57,7 @@ def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse
     return response
 
 
-def _error_code(response: HttpResponse) -> str:
+def oauth_error_code(response: HttpResponse) -> str:
     """The RFC 6749 §5.2 `error` of a JSON error response ("" for anything else)."""
     try:
         return json.loads(response.content).get("error", "")
@@ -149,7 +150,7 @@ class OAuthEndpointMixin:
 
     def _record_refusal(self, request, response: HttpResponse) -> None:
         context = request.doorman_context
-        error = _error_code(response)
+        error = oauth_error_code(response)
         # Only refusals of a known app: nobody's audit log is the place for anonymous noise.
         if context.client is None or error not in AUDITED_ERRORS:
             return
@@ -164,6 +165,15 @@ class OAuthEndpointMixin:
 
 
 class DoormanTokenView(OAuthEndpointMixin, TokenView):
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # A request refused before its body was read has no grant type (`other`).
+        params = getattr(request, "doorman_params", ())
+        grant_type = next((value for name, value in params if name == "grant_type"), None)
+        status = response.status_code
+        token_answer_count(grant_type, status, oauth_error_code(response) if status != 200 else "")
+        return response
+
     def _rate_limited(self, request) -> HttpResponse | None:
         return token_request_rate_limited(request, dict(request.doorman_params))
 
