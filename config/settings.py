@@ -140,8 +140,12 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # answers 503 with Retry-After (config/api_errors.py), and the next request connects anew.
 DOORMAN_DB_CONNECT_TIMEOUT = max(int(os.environ.get("DOORMAN_DB_CONNECT_TIMEOUT", "3")), 2)
 DOORMAN_DB_STATEMENT_TIMEOUT = int(os.environ.get("DOORMAN_DB_STATEMENT_TIMEOUT", "10000"))
+# After a failed connect, this process does not try again for this long (config/postgresql).
+DOORMAN_DB_RETRY_SECONDS = float(os.environ.get("DOORMAN_DB_RETRY_SECONDS", "1"))
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "connect_timeout": DOORMAN_DB_CONNECT_TIMEOUT,
