@@ -92,7 +92,8 @@ def bench_target(target: str, opts) -> dict:
             lat = result["latency_ms"]
             log(
                 f"{target} {workload}: {result['rps']:.1f} req/s, p50 {lat['p50']:.1f} ms,"
-                f" p99 {lat['p99']:.1f} ms, errors {result['errors_total']}{flows}"
+                f" p99 {lat['p99']:.1f} ms, errors {result['errors_total']}{flows},"
+                f" server CPU {result.get('server_cpu_ms_per_request', 0):.2f} ms/req"
             )
     except TargetSkipped as why:
         log(f"{target}: skipped, {why}")

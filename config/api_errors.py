@@ -2,6 +2,7 @@
 
 DRF exceptions, Django's `ValidationError`/`PermissionDenied`/`Http404` raised by services and
 selectors, and oversize bodies all end here, so no API URL ever answers with an HTML page.
+(config/asgi.py answers a body too large or too slow to arrive with `error_body` too.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ERROR_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_408_REQUEST_TIMEOUT: "request_timeout",
     status.HTTP_409_CONFLICT: "conflict",
     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "request_too_large",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",

@@ -377,8 +377,14 @@ SILENCED_SYSTEM_CHECKS = [
 # ---------------------------------------------------------------------------------------------
 # HTTP hardening
 # ---------------------------------------------------------------------------------------------
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # config/asgi.py refuses larger bodies unread
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# config/asgi.py (bin/serve): a request body must arrive within this many seconds of its head
+# (else 408), and a streamed response's client must take each piece within it; the WSGI
+# application runs in this many threads per process (gunicorn.conf.py reads the variable on
+# its own, with 1 for a default: sync workers).
+DOORMAN_BODY_TIMEOUT = float(os.environ.get("DOORMAN_BODY_TIMEOUT", "10"))
+DOORMAN_THREADS = max(int(os.environ.get("DOORMAN_THREADS", "2")), 1)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

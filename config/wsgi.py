@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn config.wsgi)."""
+"""WSGI entry point (gunicorn config.wsgi; bin/serve runs it behind config/asgi.py)."""
 
 import os
 

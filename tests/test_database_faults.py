@@ -8,19 +8,17 @@ by itself, and a revoked token is never accepted."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 import requests
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.serve_kit import Served
+
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"
 INTROSPECT_PATH = "/accounts/api/v2/oauth2/introspect"
 REVOKE_PATH = "/accounts/api/v2/oauth2/revoke"
@@ -35,58 +33,19 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _database_url(name: str | None = None) -> str:
     settings = connection.settings_dict
     host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
     return f"postgres://{settings['USER']}@{host}:{port}/{name or settings['NAME']}"
 
 
-class Served:
-    """bin/serve on a free port; `.base` is its URL."""
-
-    def __init__(self, database_url: str, **env: str) -> None:
-        port = _free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(  # noqa: S603 - our own script
-            [str(ROOT / "bin" / "serve")],
-            env={
-                **os.environ,
-                "DOORMAN_ENV": "development",
-                "DATABASE_URL": database_url,
-                "DOORMAN_BIND": f"127.0.0.1:{port}",
-                "DOORMAN_WORKERS": "2",
-                "DOORMAN_LOG_LEVEL": "CRITICAL",
-                "DOORMAN_DB_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT_MS),
-                **env,
-            },
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for _ in range(150):
-            try:
-                requests.get(self.base + "/healthz", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("bin/serve did not start")
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=15)
-
-
 @pytest.fixture
 def served(cc_app):
-    server = Served(_database_url())
+    server = Served(
+        DATABASE_URL=_database_url(),
+        DOORMAN_WORKERS="2",
+        DOORMAN_DB_STATEMENT_TIMEOUT=str(STATEMENT_TIMEOUT_MS),
+    )
     yield server
     server.stop()
 
@@ -232,8 +191,7 @@ def test_an_unanswering_database_is_a_prompt_503_and_healthz_stays_up(db):
     failed the worker answers at once for DOORMAN_DB_RETRY_SECONDS: one wait per interval."""
     silent = SilentDatabase()
     server = Served(
-        f"postgres://postgres@127.0.0.1:{silent.port}/nothing",
-        DOORMAN_WORKERS="1",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{silent.port}/nothing",
         DOORMAN_DB_CONNECT_TIMEOUT="2",
         DOORMAN_DB_RETRY_SECONDS="5",
     )

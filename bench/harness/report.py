@@ -157,7 +157,7 @@ a code, `"active": true`).
 Last full run: {results["finished_at"]}, {m["nproc"]} cores ({m["cpu"]}), wrk
 -t{w["threads"]} -c{w["connections"]} -d{w["duration"]} after a {w["warmup"]} warm-up, Doorman
 served by {serve.get("server", "?")} with {serve.get("workers", "?")} workers
-({serve.get("worker_class", "?")}; the Django peers served the same way):
+({serve.get("worker_class", "?")}; the Django peers by granian's WSGI server, same workers):
 
 {table(results)}
 {soak_summary(results.get("soak"))}"""

@@ -236,7 +236,7 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     base_url = env["DOORMAN_BASE_URL"]
     server = Server(
         "doorman",
-        server_command(ROOT / ".venv/bin", "config.wsgi", port, env),
+        server_command(ROOT / ".venv/bin", "config", port, env),
         env=env,
         cwd=ROOT,
         base_url=base_url,
@@ -246,7 +246,7 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     paths = {k: f"{oauth}/{k}" for k in ("token", "introspect", "authorize")}
     fixtures = fixtures_from(created, base_url=base_url, paths=paths, scope=DOORMAN_SCOPES)
     complete_fixtures(fixtures, refresh_count)
-    facts = {"serving": serving_facts(env), "scope": DOORMAN_SCOPES}
+    facts = {"serving": serving_facts(env, doorman=True), "scope": DOORMAN_SCOPES}
     return server, fixtures, facts
 
 
@@ -254,35 +254,42 @@ def serving(env: dict) -> str:
     return os.environ.get("BENCH_SERVER", "granian")
 
 
-def serving_facts(env: dict) -> dict[str, Any]:
-    """How the Django targets are served in this run."""
+def serving_facts(env: dict, *, doorman: bool = False) -> dict[str, Any]:
+    """How the Django targets are served in this run: Doorman by bin/serve's ASGI front,
+    the peers by granian's WSGI server, with the same number of workers."""
     if serving(env) == "gunicorn":
         return {"server": "gunicorn", **gunicorn_settings(env)}
     workers = int(env.get("DOORMAN_WORKERS") or (os.cpu_count() or 1) + 1)  # bin/serve's
+    threads = int(env.get("DOORMAN_THREADS") or 2)  # config/asgi.py's
     return {
         "server": "granian",
         "workers": workers,
-        "worker_class": "granian wsgi",
+        "worker_class": f"granian asgi, config/asgi.py, {threads} thread(s)"
+        if doorman
+        else "granian wsgi",
         "max_requests": 0,
     }
 
 
 def server_command(
-    bin_dir: Path, module: str, port: int, env: dict, chdir: Path | None = None
+    bin_dir: Path, package: str, port: int, env: dict, chdir: Path | None = None
 ) -> list[str]:
     """How a Django target is served: bin/serve (granian), Doorman's production command, or
-    (with BENCH_SERVER=gunicorn) gunicorn with the project's gunicorn.conf.py. `env` gains
-    what bin/serve reads."""
+    (with BENCH_SERVER=gunicorn) gunicorn with the project's gunicorn.conf.py. `package`
+    holds the target's wsgi.py; `env` gains what bin/serve reads. Doorman is served the way
+    bin/serve serves it (its ASGI front); a peer as the plain WSGI application it is."""
     if serving(env) == "gunicorn":
         command = [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
         if chdir is not None:
             command += ["--chdir", str(chdir)]
-        return [*command, module, "--bind", f"127.0.0.1:{port}"]
+        return [*command, f"{package}.wsgi", "--bind", f"127.0.0.1:{port}"]
     env["DOORMAN_BIND"] = f"127.0.0.1:{port}"
     env["DOORMAN_GRANIAN"] = str(bin_dir / "granian")
     if chdir is not None:
         env["DOORMAN_SERVE_DIR"] = str(chdir)
-    return [str(ROOT / "bin" / "serve"), f"{module}:application"]
+    if package == "config":
+        return [str(ROOT / "bin" / "serve")]
+    return [str(ROOT / "bin" / "serve"), "--wsgi", f"{package}.wsgi:application"]
 
 
 def ensure_dot_venv() -> None:
@@ -326,7 +333,7 @@ def start_dot(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
     base_url = f"http://127.0.0.1:{port}"
     server = Server(
         target,
-        server_command(DOT_VENV / "bin", "dotpeer.wsgi", port, env, chdir=DOT_DIR),
+        server_command(DOT_VENV / "bin", "dotpeer", port, env, chdir=DOT_DIR),
         env=env,
         cwd=ROOT,
         base_url=base_url,

@@ -103,7 +103,9 @@ def measure(target: str, workload: str, fixtures: dict, server: Server, opts) ->
             env["BENCH_TOKENS_OUT"] = str(VAR / target / "refresh-tokens-after-warmup.txt")
         server.wait_idle()
         others = foreign_wrk()
+        cpu_before = server.cpu_seconds()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        cpu_used = server.cpu_seconds() - cpu_before
         others += foreign_wrk()
         (VAR / target / f"{workload}-{phase}.wrk.txt").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
@@ -114,6 +116,10 @@ def measure(target: str, workload: str, fixtures: dict, server: Server, opts) ->
             if left < opts.connections:
                 raise RuntimeError(f"only {left} refresh tokens left after the warm-up")
     result = summarize(wrk_result(done.stdout), workload)
+    # The server's own CPU time per answer (its processes only, not PostgreSQL's or Redis'):
+    # other load on the machine moves it far less than req/s (contention still inflates it).
+    if result["requests"]:
+        result["server_cpu_ms_per_request"] = round(cpu_used * 1000 / result["requests"], 3)
     if others:
         log(f"WARNING: other wrk processes ran meanwhile, the figures are disturbed: {others[0]}")
         result["disturbed_by"] = sorted(set(others))

@@ -1,0 +1,49 @@
+"""`Served`: bin/serve, the production server command, started by a test on a free port with
+the environment it gives, until `stop()`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from tests.redis_kit import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Served:
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(  # noqa: S603 - our own script
+            [str(ROOT / "bin" / "serve")],
+            env={
+                **os.environ,
+                "DOORMAN_ENV": "development",
+                "DOORMAN_BIND": f"127.0.0.1:{self.port}",
+                "DOORMAN_WORKERS": "1",
+                "DOORMAN_LOG_LEVEL": "CRITICAL",
+                **env,
+            },
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(150):
+            try:
+                requests.get(self.base + "/healthz", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("bin/serve did not start")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=15)
