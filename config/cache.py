@@ -173,6 +173,9 @@ class HotPathRedis:
         self._failed = False
         self.recovery_hooks: list = []
         self._probe: threading.Thread | None = None
+        # After a write other workers rely on failed (`redis_write_required`), the next such
+        # writes are not tried before this moment: one timeout per interval, not per write.
+        self.writes_retry_at = 0.0
 
     def failed(self) -> None:
         """Redis failed (here, or for a caller's own cache call): open the breaker, and run
@@ -216,6 +219,7 @@ class HotPathRedis:
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
+            self.writes_retry_at = 0.0
             REDIS_DEGRADED.set(0)
             for hook in self.recovery_hooks:
                 hook()
@@ -330,6 +334,30 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         )
         redis_failed()
         return fallback
+    finally:
+        _failure_handled_by_caller.reset(handled)
+
+
+def redis_write_required(action: Callable[[], object]) -> None:
+    """`action()`, a cache write other workers rely on (a revocation mark, a new
+    generation), tried even while the breaker is open: one slow reply opens this process's
+    breaker while Redis goes on serving every other worker, which would trust what the
+    write was to end. Raises the Redis error when Redis cannot take it (the breaker opens,
+    and the recovery hooks run once Redis answers); after such a failure the next such
+    writes of the interval are not tried (HotPathUnavailable at once), so a frozen Redis
+    holds a request one timeout per interval, not one per write."""
+    if not isinstance(caches["default"], RedisCache):
+        action()
+        return
+    if time.monotonic() < _hot_path.writes_retry_at:
+        raise HotPathUnavailable("A write failed a moment ago; not tried again yet.")
+    handled = _failure_handled_by_caller.set(True)
+    try:
+        action()
+    except (RedisError, OSError):
+        _hot_path.writes_retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
+        redis_failed()
+        raise
     finally:
         _failure_handled_by_caller.reset(handled)
 

@@ -53,7 +53,7 @@ from config.cache import (
     hot_path_commands,
     on_redis_recovery,
     redis_config_get,
-    redis_failed,
+    redis_write_required,
 )
 from oauth.metrics import bearer_cache_hit, bearer_cache_miss
 
@@ -308,28 +308,25 @@ def _now_and_on_commit(action) -> None:
 
 
 def _tolerant(action) -> None:
-    """`action` (an invalidation written to the cache); when Redis cannot take it, the
-    change itself still stands: the hot path's breaker opens (config.cache's Redis cache
-    reports the failure itself), and once Redis answers again, at the latest when this
-    process's recovery probe reaches it, this process starts a new generation
-    (`_after_an_outage`), so no entry remembered anywhere before the outage is trusted. A
-    revocation is never lost to a Redis failure."""
+    """`action` (an invalidation written to the cache), tried even while this process's
+    breaker is open (other workers may be reading Redis and trusting their entries); when
+    Redis cannot take it, the change itself still stands: the breaker opens, and once Redis
+    answers again, at the latest when this process's recovery probe reaches it, this process
+    starts a new generation (`_after_an_outage`), so no entry remembered anywhere before the
+    outage is trusted. A revocation is never lost to a Redis failure."""
     try:
-        action()
-    except (RedisError, OSError):
+        redis_write_required(action)
+    except (RedisError, OSError, HotPathUnavailable):
         log.warning("Redis did not take an invalidation; every entry is distrusted on recovery")
-        redis_failed()
 
 
 def _after_an_outage() -> None:
     """Redis is back after a failure: whatever could not be written meanwhile (revocation
-    marks, new generations) is made up for by distrusting everything remembered anywhere."""
+    marks, new generations) is made up for by distrusting everything remembered anywhere.
+    (If Redis fails again meanwhile, the next recovery tries again.)"""
     principals.clear()
     app_facts.clear()
-    try:
-        cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-    except (RedisError, OSError):
-        redis_failed()  # not back after all: the next success tries again
+    _tolerant(lambda: cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None))
 
 
 on_redis_recovery(_after_an_outage)

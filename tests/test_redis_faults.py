@@ -6,12 +6,14 @@ back: no connection is taken from a pool that would count it for ever."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
 
 import pytest
 import redis
+import requests
 from django.test import override_settings
 
 from config.cache import HotPathRedis, HotPathUnavailable
@@ -332,3 +334,105 @@ def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_p
             time.sleep(0.05)
         assert cache_value(raw.get(key)) != before
         raw.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="a second worker (bin/serve) shares the test's PostgreSQL database",
+)
+def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
+    private_redis, hot_path_reset, member, monkeypatch
+):
+    """A Redis blip seen by one worker only (a slow reply) opens that worker's breaker while
+    Redis serves every other worker. A token revoked by that worker in the interval must be
+    refused at once by a worker that remembers it (bin/serve here): the revocation mark is
+    written, not skipped as a cache miss would be."""
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.test_database_faults import Served, _database_url
+
+    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    other_worker = Served(
+        _database_url(),
+        REDIS_URL=private_redis.url,
+        DOORMAN_CACHE_PREFIX=prefix,
+        DOORMAN_WORKERS="1",
+        DOORMAN_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=10,  # this worker's breaker outlasts the test
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ):
+            entries_clear()
+            assert principal_cache.enabled()
+            client = Client()
+            login = {"username": member.username, "password": DEFAULT_PASSWORD}
+            token = client.post("/accounts/login", login, content_type="application/json")
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            profile = other_worker.base + "/accounts/api/profile"
+            for _ in range(2):  # the other worker resolves it, then remembers it
+                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
+
+            private_redis.signal(signal.SIGSTOP)  # a blip: this worker's read times out
+            try:
+                assert (
+                    client.get(
+                        "/accounts/api/profile", HTTP_AUTHORIZATION=bearer["Authorization"]
+                    ).status_code
+                    == 200
+                )
+            finally:
+                private_redis.signal(signal.SIGCONT)
+            assert hot_path_reset.breaker_open()  # this worker leaves Redis alone a while
+
+            logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
+            assert logout.status_code == 204
+            assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
+            caches["default"].clear()
+            entries_clear()
+    finally:
+        other_worker.stop()
+
+
+@pytest.mark.django_db
+def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, hot_path_reset):
+    """Invalidations are tried even while the breaker is open (above), yet a frozen Redis
+    holds a request that makes many of them (a cascade deletes rows one by one) for one
+    timeout, not one per write."""
+    from oauth.principal_cache import generation_current, principals_invalidate
+
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    with override_settings(
+        CACHES={"default": backend},
+        DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+        DOORMAN_REDIS_RETRY_SECONDS=5,
+    ):
+        assert generation_current() is None  # started
+        private_redis.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for _ in range(5):
+                principals_invalidate()
+            assert time.monotonic() - started < TIMEOUT + 0.5
+        finally:
+            private_redis.signal(signal.SIGCONT)
