@@ -264,3 +264,34 @@ def test_an_unanswering_database_is_a_prompt_503_and_healthz_stays_up(db):
     finally:
         server.stop()
         silent.close()
+
+
+def test_a_streamed_audit_csv_the_database_cannot_serve_is_a_503_not_a_cut_200(
+    served, make_app, org
+):
+    """The audit log as CSV streams its rows; a database that is away or stalled when the
+    export starts must answer like any other request (a JSON 503 to retry), not a 200 whose
+    body ends after the header line, which a client may keep as a complete, empty log."""
+    from audit.models import AuditEvent
+
+    auditor = make_app(
+        client_name="Auditor",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scopes=[{"scope": "read:audit_logs", "context_params": {"org": str(org.id)}}],
+    )
+    token = _token(served.base, auditor).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = f"{served.base}/accounts/api/organizations/{org.id}/auditLogs?format=csv"
+    assert requests.get(url, headers=bearer, timeout=10).status_code == 200
+    table = AuditEvent._meta.db_table
+    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as locker:
+        locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')  # a migration, say
+        try:
+            answer = requests.get(url, headers=bearer, timeout=10)
+            body = answer.content
+        except requests.exceptions.ChunkedEncodingError as cut:
+            pytest.fail(f"a 200 cut short: {cut}")
+        finally:
+            locker.rollback()
+    assert _is_retry_later(answer), (answer.status_code, body[:300])
