@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TypeVar
 
@@ -50,7 +50,8 @@ class SharedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
-# Set while `redis_optional` runs its action: that caller handles a Redis failure itself.
+# Set inside `redis_errors_raised` (`redis_optional` among others): the caller handles a
+# Redis failure itself.
 _failure_handled_by_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "redis_failure_handled_by_caller", default=False
 )
@@ -323,9 +324,9 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         return action()
     if _hot_path.breaker_open():
         return fallback
-    handled = _failure_handled_by_caller.set(True)
     try:
-        return action()
+        with redis_errors_raised():
+            return action()
     except (RedisError, OSError, HotPathUnavailable) as exc:
         log.warning(
             "Redis failed (%r); going on without it for %ss",
@@ -334,6 +335,15 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         )
         redis_failed()
         return fallback
+
+
+@contextlib.contextmanager
+def redis_errors_raised() -> Iterator[None]:
+    """Inside, the Django cache tries Redis whatever the breaker says and raises its errors,
+    for a caller to which a miss would be a wrong answer (it handles the failure itself)."""
+    handled = _failure_handled_by_caller.set(True)
+    try:
+        yield
     finally:
         _failure_handled_by_caller.reset(handled)
 
@@ -351,15 +361,13 @@ def redis_write_required(action: Callable[[], object]) -> None:
         return
     if time.monotonic() < _hot_path.writes_retry_at:
         raise HotPathUnavailable("A write failed a moment ago; not tried again yet.")
-    handled = _failure_handled_by_caller.set(True)
     try:
-        action()
+        with redis_errors_raised():
+            action()
     except (RedisError, OSError):
         _hot_path.writes_retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
         redis_failed()
         raise
-    finally:
-        _failure_handled_by_caller.reset(handled)
 
 
 def redis_status() -> str:

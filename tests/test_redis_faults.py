@@ -6,6 +6,7 @@ back: no connection is taken from a pool that would count it for ever."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -436,3 +437,46 @@ def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, 
             assert time.monotonic() - started < TIMEOUT + 0.5
         finally:
             private_redis.signal(signal.SIGCONT)
+
+
+@pytest.mark.django_db
+def test_a_usage_rollup_that_redis_fails_midway_counts_no_token_twice(
+    persistent_redis, hot_path_reset, cc_app, monkeypatch
+):
+    """The rollup reads a counter, takes what it read off it, then adds it to the day's row.
+    Redis failing between the read and the DECR must stop the run, not pass for a DECR
+    done: the count would be added again by the next run."""
+    from django.db.models import Sum
+
+    from connected_apps import usage
+    from connected_apps.models import AppUsageDay
+
+    app = cc_app.app
+    read = usage.pending_counts
+
+    def total() -> int:
+        rows = AppUsageDay.objects.filter(app=app).aggregate(n=Sum("tokens_issued"))["n"] or 0
+        today = [usage.timezone.now().date()]
+        return rows + sum(read([app.pk], today).values())
+
+    with on(persistent_redis.url):
+        for _ in range(3):
+            usage.usage_record_token_issued(app=app)
+        deadline = time.monotonic() + 5
+        while total() != 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the counts are sent without waiting for replies
+        assert total() == 3
+
+        def read_then_redis_goes(*args, **kwargs):
+            found = read(*args, **kwargs)
+            persistent_redis.kill()
+            return found
+
+        monkeypatch.setattr(usage, "pending_counts", read_then_redis_goes)
+        with contextlib.suppress(Exception):  # the run may fail: Redis went away
+            usage.usage_rollup()
+        monkeypatch.setattr(usage, "pending_counts", read)
+        persistent_redis.start()  # with its data
+        hot_path_reset._retry_at = 0.0
+        usage.usage_rollup()
+        assert total() == 3
