@@ -295,3 +295,25 @@ def test_a_streamed_audit_csv_the_database_cannot_serve_is_a_503_not_a_cut_200(
         finally:
             locker.rollback()
     assert _is_retry_later(answer), (answer.status_code, body[:300])
+
+
+def test_a_refused_postgres_database_leaves_django_its_fallback(monkeypatch):
+    """Creating the test database (and any `_nodb_cursor` use) connects to the `postgres`
+    database and, where the server refuses that one (managed services may), falls back to the
+    project's own database at once. The connect breaker must not refuse that other database
+    because `postgres` failed a moment ago."""
+    import warnings
+
+    real_connect = psycopg.connect
+
+    def connect(*args, **kwargs):
+        if kwargs.get("dbname") == "postgres":
+            raise psycopg.OperationalError('FATAL: permission denied for database "postgres"')
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # Django says it falls back
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            assert cursor.fetchone()[0] == connection.settings_dict["NAME"]
