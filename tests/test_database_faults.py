@@ -317,3 +317,32 @@ def test_a_refused_postgres_database_leaves_django_its_fallback(monkeypatch):
         with connection._nodb_cursor() as cursor:
             cursor.execute("SELECT current_database()")
             assert cursor.fetchone()[0] == connection.settings_dict["NAME"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/var/run/postgresql/.s.PGSQL.5432").exists(),
+    reason="a network namespace of its own (root) and PostgreSQL's Unix socket",
+)
+def test_a_database_cut_off_mid_connection_is_a_prompt_503_not_a_hang():
+    """A partition, a failover or a dead host: the query goes out and nothing comes back,
+    not even a reset. PostgreSQL's statement timeout cannot help (the server never sees the
+    query), so the client side must give up: a 503 within seconds, not a worker held until
+    the kernel drops the connection (about 15 minutes)."""
+    import json
+
+    command = ["unshare", "-n", str(ROOT / ".venv/bin/python"), str(ROOT / "tests/pg_partition.py")]
+    try:
+        run = subprocess.run(  # noqa: S603 - our own script
+            [*command, connection.settings_dict["NAME"]],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a request waited on a silent database for over 45 s")
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome["before"] == 401  # the database answered: no such client
+    assert outcome["after"] == 503
+    assert outcome["elapsed"] < 15
