@@ -30,6 +30,7 @@ this off for a production without REDIS_URL.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import secrets
@@ -53,6 +54,7 @@ from config.cache import (
     hot_path_commands,
     on_redis_recovery,
     redis_config_get,
+    redis_errors_raised,
     redis_write_required,
 )
 from oauth.metrics import bearer_cache_hit, bearer_cache_miss
@@ -313,11 +315,18 @@ def _tolerant(action) -> None:
     Redis cannot take it, the change itself still stands: the breaker opens, and once Redis
     answers again, at the latest when this process's recovery probe reaches it, this process
     starts a new generation (`_after_an_outage`), so no entry remembered anywhere before the
-    outage is trusted. A revocation is never lost to a Redis failure."""
+    outage is trusted. A revocation is never lost to a Redis failure.
+
+    A Redis that refused the write while answering (full: noeviction refuses every new key,
+    marks and generations too, yet serves reads) is asked to delete the generation, which a
+    full Redis still does: with none, no worker trusts an entry (`lookup`) until one starts."""
     try:
         redis_write_required(action)
-    except (RedisError, OSError, HotPathUnavailable):
+    except (RedisError, OSError, HotPathUnavailable) as exc:
         log.warning("Redis did not take an invalidation; every entry is distrusted on recovery")
+        if isinstance(exc, ResponseError):  # Redis answers, but refused it
+            with contextlib.suppress(RedisError, OSError), redis_errors_raised():
+                cache.delete(GENERATION_KEY)
 
 
 def _after_an_outage() -> None:

@@ -146,6 +146,7 @@ def hot_path_reset():
 
     def reset() -> None:  # its connections name the Redis they were made for
         cache_module._hot_path._retry_at = 0.0
+        cache_module._hot_path.writes_retry_at = 0.0
         cache_module._hot_path._failed = False
         for name in ("connection", "quiet"):
             setattr(cache_module._hot_path._local, name, None)
@@ -409,6 +410,77 @@ def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
             entries_clear()
     finally:
         other_worker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="a second worker (bin/serve) shares the test's PostgreSQL database",
+)
+def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, member, monkeypatch):
+    """The token cache requires maxmemory-policy noeviction, under which a full Redis refuses
+    every new key, revocation marks and new generations included, while it still answers
+    reads: a worker that remembers the revoked token must not go on trusting it."""
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.test_database_faults import Served, _database_url
+
+    full_redis = PrivateRedis(options=("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
+    full_redis.start()
+    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": full_redis.url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    other_worker = Served(
+        _database_url(),
+        REDIS_URL=full_redis.url,
+        DOORMAN_CACHE_PREFIX=prefix,
+        DOORMAN_WORKERS="1",
+        DOORMAN_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=RETRY,
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ):
+            entries_clear()
+            assert principal_cache.enabled()
+            client = Client()
+            login = {"username": member.username, "password": DEFAULT_PASSWORD}
+            token = client.post("/accounts/login", login, content_type="application/json")
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            profile = other_worker.base + "/accounts/api/profile"
+            for _ in range(2):  # the other worker resolves it, then remembers it
+                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
+
+            raw = redis.Redis(port=full_redis.port, socket_timeout=1)
+            for size in (10_000, 1_000, 100, 1):  # until not a byte more fits
+                with contextlib.suppress(redis.exceptions.ResponseError):  # OOM: full
+                    for number in range(100_000):
+                        raw.set(f"ballast:{size}:{number}", b"x" * size)
+            with pytest.raises(redis.exceptions.ResponseError):
+                raw.set("one-more", 1)
+
+            logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
+            assert logout.status_code == 204
+            assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
+            raw.close()
+            caches["default"].clear()
+            entries_clear()
+    finally:
+        other_worker.stop()
+        full_redis.kill()
 
 
 @pytest.mark.django_db
