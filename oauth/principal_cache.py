@@ -345,8 +345,8 @@ def principals_invalidate() -> None:
     """Something a token resolution reads has changed: distrust every stored entry."""
 
     def new_generation() -> None:
+        _app_generation_advance()  # first: PostgreSQL's, whatever Redis does next
         cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-        _app_generation_advance()
 
     _now_and_on_commit(new_generation)
 

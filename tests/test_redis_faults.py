@@ -483,6 +483,47 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
         full_redis.kill()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_app_disabled_while_redis_is_away_gets_no_more_tokens(
+    private_redis, hot_path_reset, admin, cc_app, monkeypatch
+):
+    """client_credentials reads no cache: what it remembers of an app holds while a
+    PostgreSQL sequence does. Disabling the app advances it whether or not Redis takes the
+    new cache generation, so the next token request is refused, Redis away or not."""
+    import base64
+
+    from django.test import Client
+
+    from accounts.access import Access
+    from connected_apps.services import connected_app_update
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    basic = base64.b64encode(f"{cc_app.app.client_id}:{cc_app.client_secret}".encode()).decode()
+    with on(private_redis.url), override_settings(DOORMAN_TOKEN_CACHE=True):
+        entries_clear()
+        assert principal_cache.enabled()
+
+        def token() -> int:
+            return (
+                Client()
+                .post(
+                    "/accounts/api/v2/oauth2/token",
+                    {"grant_type": "client_credentials"},
+                    HTTP_AUTHORIZATION=f"Basic {basic}",
+                )
+                .status_code
+            )
+
+        assert token() == 200
+        assert token() == 200  # the app's facts are remembered
+        private_redis.kill()
+        connected_app_update(access=Access(user=admin), app=cc_app.app, changes={"enabled": False})
+        assert token() != 200
+        entries_clear()
+
+
 @pytest.mark.django_db
 def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, hot_path_reset):
     """Invalidations are tried even while the breaker is open (above), yet a frozen Redis
