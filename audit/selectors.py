@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -225,7 +226,13 @@ def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
 
 
 def csv_stream(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
-    return csv_lines(queryset.iterator(chunk_size=CSV_CHUNK))
+    """The CSV of `queryset`, for a streamed response. Its query runs now, in the view: a
+    database that is away or stalls answers like any other request (a 503 to retry), not a
+    200 cut short after the header line (its server-side cursor holds every row from then
+    on, so only a connection lost while the rows are sent can still cut it)."""
+    events = queryset.iterator(chunk_size=CSV_CHUNK)
+    first = next(events, None)
+    return csv_lines(itertools.chain(() if first is None else (first,), events))
 
 
 def audit_export_get(*, org: Organization, export_id: object) -> AuditExport | None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent, AuditExport, AuditExportStatus
 from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_list, csv_row
+from config.db import statement_timeout_lifted
 
 PROGRESS_EVERY = 500
 # A finished export's CSV is kept this long for its download, then purged with the events.
@@ -23,6 +24,7 @@ RESUME_BATCH = 100
 
 
 @shared_task(name="audit.export_run")
+@statement_timeout_lifted()  # long by nature; no request waits for it
 def audit_export_run(export_id: str) -> dict:
     """Write the CSV of one export job, saving its progress as it goes."""
     export = AuditExport.objects.select_related("organization").filter(id=export_id).first()
@@ -85,6 +87,7 @@ def audit_exports_resume() -> int:
 
 
 @shared_task(name="audit.purge_expired")
+@statement_timeout_lifted()  # long by nature; no request waits for it
 def audit_purge_expired() -> dict:
     """Delete audit events older than DOORMAN_AUDIT_RETENTION_DAYS (0 keeps them forever),
     and background exports older than EXPORT_KEPT_FOR.

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TypeVar
 
@@ -50,7 +50,8 @@ class SharedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
-# Set while `redis_optional` runs its action: that caller handles a Redis failure itself.
+# Set inside `redis_errors_raised` (`redis_optional` among others): the caller handles a
+# Redis failure itself.
 _failure_handled_by_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "redis_failure_handled_by_caller", default=False
 )
@@ -173,6 +174,9 @@ class HotPathRedis:
         self._failed = False
         self.recovery_hooks: list = []
         self._probe: threading.Thread | None = None
+        # After a write other workers rely on failed (`redis_write_required`), the next such
+        # writes are not tried before this moment: one timeout per interval, not per write.
+        self.writes_retry_at = 0.0
 
     def failed(self) -> None:
         """Redis failed (here, or for a caller's own cache call): open the breaker, and run
@@ -216,6 +220,7 @@ class HotPathRedis:
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
+            self.writes_retry_at = 0.0
             REDIS_DEGRADED.set(0)
             for hook in self.recovery_hooks:
                 hook()
@@ -319,9 +324,9 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         return action()
     if _hot_path.breaker_open():
         return fallback
-    handled = _failure_handled_by_caller.set(True)
     try:
-        return action()
+        with redis_errors_raised():
+            return action()
     except (RedisError, OSError, HotPathUnavailable) as exc:
         log.warning(
             "Redis failed (%r); going on without it for %ss",
@@ -330,8 +335,39 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
         )
         redis_failed()
         return fallback
+
+
+@contextlib.contextmanager
+def redis_errors_raised() -> Iterator[None]:
+    """Inside, the Django cache tries Redis whatever the breaker says and raises its errors,
+    for a caller to which a miss would be a wrong answer (it handles the failure itself)."""
+    handled = _failure_handled_by_caller.set(True)
+    try:
+        yield
     finally:
         _failure_handled_by_caller.reset(handled)
+
+
+def redis_write_required(action: Callable[[], object]) -> None:
+    """`action()`, a cache write other workers rely on (a revocation mark, a new
+    generation), tried even while the breaker is open: one slow reply opens this process's
+    breaker while Redis goes on serving every other worker, which would trust what the
+    write was to end. Raises the Redis error when Redis cannot take it (the breaker opens,
+    and the recovery hooks run once Redis answers); after such a failure the next such
+    writes of the interval are not tried (HotPathUnavailable at once), so a frozen Redis
+    holds a request one timeout per interval, not one per write."""
+    if not isinstance(caches["default"], RedisCache):
+        action()
+        return
+    if time.monotonic() < _hot_path.writes_retry_at:
+        raise HotPathUnavailable("A write failed a moment ago; not tried again yet.")
+    try:
+        with redis_errors_raised():
+            action()
+    except (RedisError, OSError):
+        _hot_path.writes_retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
+        redis_failed()
+        raise
 
 
 def redis_status() -> str:

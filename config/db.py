@@ -1,16 +1,18 @@
 """Model instances and rows for the hot paths, without the ORM's generic per-field work:
 new instances (`model_build`) and several rows inserted in one database round trip
-(`rows_insert`)."""
+(`rows_insert`); and background work's way out of the request statement timeout
+(`statement_timeout_lifted`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import JSONField, Model
 from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin, DateTimeField
@@ -157,3 +159,22 @@ def _auto_now_attnames(model: type[Model]) -> tuple[str, ...]:
         for field in model._meta.concrete_fields
         if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add)
     )
+
+
+@contextlib.contextmanager
+def statement_timeout_lifted() -> Iterator[None]:
+    """Inside, this connection's statements are not cancelled at DOORMAN_DB_STATEMENT_TIMEOUT
+    (lock waits still are): for Celery work whose statements are long by nature, such as
+    deleting a day of audit events, which no request waits for. Afterwards the connection
+    is bounded again (RESET: the value it was opened with)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        # A connection that failed meanwhile is discarded, and a rolled back SET undone.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")

@@ -153,6 +153,15 @@ if DATABASE_URL:
             "options": f"-c statement_timeout={DOORMAN_DB_STATEMENT_TIMEOUT}"
             f" -c lock_timeout={DOORMAN_DB_STATEMENT_TIMEOUT}"
             f" -c idle_in_transaction_session_timeout={max(DOORMAN_DB_STATEMENT_TIMEOUT, 60000)}",
+            # A server cut off mid-connection (a partition, a failover, a dead host) cancels
+            # nothing and sends no reset: the kernel gives the connection up when what was
+            # sent is not acknowledged (tcp_user_timeout, ms) or keepalives go unanswered
+            # while a reply is awaited, in seconds, not the ~15 minutes of its defaults.
+            "keepalives": 1,
+            "keepalives_idle": DOORMAN_DB_CONNECT_TIMEOUT,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": DOORMAN_DB_CONNECT_TIMEOUT * 1000,
         }
     )
 else:

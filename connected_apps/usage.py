@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.cache import counter_add
+from config.cache import counter_add, redis_errors_raised
 from connected_apps.models import AppUsageDay, ConnectedApp
 
 COUNTER_TTL = 40 * 24 * 3600  # longer than the 30-day window, so nothing expires unrolled
@@ -87,7 +87,10 @@ def usage_rollup(*, today: date | None = None) -> int:
         ).items():
             key = usage_counter_key(app_pk, day)
             try:
-                cache.decr(key, count)
+                # Redis trouble stops the run (a DECR passed off as done would count these
+                # tokens again next run); what is not moved waits for the next one.
+                with redis_errors_raised():
+                    cache.decr(key, count)
             except ValueError:  # the key expired: its count is gone either way
                 continue
             _add_to_day(app_pk, day, count)

@@ -30,6 +30,7 @@ this off for a production without REDIS_URL.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import secrets
@@ -53,7 +54,8 @@ from config.cache import (
     hot_path_commands,
     on_redis_recovery,
     redis_config_get,
-    redis_failed,
+    redis_errors_raised,
+    redis_write_required,
 )
 from oauth.metrics import bearer_cache_hit, bearer_cache_miss
 
@@ -308,28 +310,32 @@ def _now_and_on_commit(action) -> None:
 
 
 def _tolerant(action) -> None:
-    """`action` (an invalidation written to the cache); when Redis cannot take it, the
-    change itself still stands: the hot path's breaker opens (config.cache's Redis cache
-    reports the failure itself), and once Redis answers again, at the latest when this
-    process's recovery probe reaches it, this process starts a new generation
-    (`_after_an_outage`), so no entry remembered anywhere before the outage is trusted. A
-    revocation is never lost to a Redis failure."""
+    """`action` (an invalidation written to the cache), tried even while this process's
+    breaker is open (other workers may be reading Redis and trusting their entries); when
+    Redis cannot take it, the change itself still stands: the breaker opens, and once Redis
+    answers again, at the latest when this process's recovery probe reaches it, this process
+    starts a new generation (`_after_an_outage`), so no entry remembered anywhere before the
+    outage is trusted. A revocation is never lost to a Redis failure.
+
+    A Redis that refused the write while answering (full: noeviction refuses every new key,
+    marks and generations too, yet serves reads) is asked to delete the generation, which a
+    full Redis still does: with none, no worker trusts an entry (`lookup`) until one starts."""
     try:
-        action()
-    except (RedisError, OSError):
+        redis_write_required(action)
+    except (RedisError, OSError, HotPathUnavailable) as exc:
         log.warning("Redis did not take an invalidation; every entry is distrusted on recovery")
-        redis_failed()
+        if isinstance(exc, ResponseError):  # Redis answers, but refused it
+            with contextlib.suppress(RedisError, OSError), redis_errors_raised():
+                cache.delete(GENERATION_KEY)
 
 
 def _after_an_outage() -> None:
     """Redis is back after a failure: whatever could not be written meanwhile (revocation
-    marks, new generations) is made up for by distrusting everything remembered anywhere."""
+    marks, new generations) is made up for by distrusting everything remembered anywhere.
+    (If Redis fails again meanwhile, the next recovery tries again.)"""
     principals.clear()
     app_facts.clear()
-    try:
-        cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-    except (RedisError, OSError):
-        redis_failed()  # not back after all: the next success tries again
+    _tolerant(lambda: cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None))
 
 
 on_redis_recovery(_after_an_outage)
@@ -339,8 +345,8 @@ def principals_invalidate() -> None:
     """Something a token resolution reads has changed: distrust every stored entry."""
 
     def new_generation() -> None:
+        _app_generation_advance()  # first: PostgreSQL's, whatever Redis does next
         cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-        _app_generation_advance()
 
     _now_and_on_commit(new_generation)
 

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.db import statement_timeout_lifted
 from oauth.models import AccessToken, Grant, IDToken, RefreshToken, UsedAssertion
 
 
 @shared_task(name="oauth.purge_expired")
+@statement_timeout_lifted()  # long by nature; no request waits for it
 def oauth_purge_expired() -> dict:
     """Delete what can no longer be used or replayed, and return how many of each.
 

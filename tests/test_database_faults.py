@@ -222,3 +222,85 @@ def test_an_unanswering_database_is_a_prompt_503_and_healthz_stays_up(db):
     finally:
         server.stop()
         silent.close()
+
+
+def test_a_streamed_audit_csv_the_database_cannot_serve_is_a_503_not_a_cut_200(
+    served, make_app, org
+):
+    """The audit log as CSV streams its rows; a database that is away or stalled when the
+    export starts must answer like any other request (a JSON 503 to retry), not a 200 whose
+    body ends after the header line, which a client may keep as a complete, empty log."""
+    from audit.models import AuditEvent
+
+    auditor = make_app(
+        client_name="Auditor",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scopes=[{"scope": "read:audit_logs", "context_params": {"org": str(org.id)}}],
+    )
+    token = _token(served.base, auditor).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = f"{served.base}/accounts/api/organizations/{org.id}/auditLogs?format=csv"
+    assert requests.get(url, headers=bearer, timeout=10).status_code == 200
+    table = AuditEvent._meta.db_table
+    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as locker:
+        locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')  # a migration, say
+        try:
+            answer = requests.get(url, headers=bearer, timeout=10)
+            body = answer.content
+        except requests.exceptions.ChunkedEncodingError as cut:
+            pytest.fail(f"a 200 cut short: {cut}")
+        finally:
+            locker.rollback()
+    assert _is_retry_later(answer), (answer.status_code, body[:300])
+
+
+def test_a_refused_postgres_database_leaves_django_its_fallback(monkeypatch):
+    """Creating the test database (and any `_nodb_cursor` use) connects to the `postgres`
+    database and, where the server refuses that one (managed services may), falls back to the
+    project's own database at once. The connect breaker must not refuse that other database
+    because `postgres` failed a moment ago."""
+    import warnings
+
+    real_connect = psycopg.connect
+
+    def connect(*args, **kwargs):
+        if kwargs.get("dbname") == "postgres":
+            raise psycopg.OperationalError('FATAL: permission denied for database "postgres"')
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # Django says it falls back
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            assert cursor.fetchone()[0] == connection.settings_dict["NAME"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/var/run/postgresql/.s.PGSQL.5432").exists(),
+    reason="a network namespace of its own (root) and PostgreSQL's Unix socket",
+)
+def test_a_database_cut_off_mid_connection_is_a_prompt_503_not_a_hang():
+    """A partition, a failover or a dead host: the query goes out and nothing comes back,
+    not even a reset. PostgreSQL's statement timeout cannot help (the server never sees the
+    query), so the client side must give up: a 503 within seconds, not a worker held until
+    the kernel drops the connection (about 15 minutes)."""
+    import json
+
+    command = ["unshare", "-n", str(ROOT / ".venv/bin/python"), str(ROOT / "tests/pg_partition.py")]
+    try:
+        run = subprocess.run(  # noqa: S603 - our own script
+            [*command, connection.settings_dict["NAME"]],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a request waited on a silent database for over 45 s")
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome["before"] == 401  # the database answered: no such client
+    assert outcome["after"] == 503
+    assert outcome["elapsed"] < 15

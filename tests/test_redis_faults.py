@@ -6,12 +6,15 @@ back: no connection is taken from a pool that would count it for ever."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
 import time
 
 import pytest
 import redis
+import requests
 from django.test import override_settings
 
 from config.cache import HotPathRedis, HotPathUnavailable
@@ -143,6 +146,7 @@ def hot_path_reset():
 
     def reset() -> None:  # its connections name the Redis they were made for
         cache_module._hot_path._retry_at = 0.0
+        cache_module._hot_path.writes_retry_at = 0.0
         cache_module._hot_path._failed = False
         for name in ("connection", "quiet"):
             setattr(cache_module._hot_path._local, name, None)
@@ -332,3 +336,260 @@ def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_p
             time.sleep(0.05)
         assert cache_value(raw.get(key)) != before
         raw.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="a second worker (bin/serve) shares the test's PostgreSQL database",
+)
+def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
+    private_redis, hot_path_reset, member, monkeypatch
+):
+    """A Redis blip seen by one worker only (a slow reply) opens that worker's breaker while
+    Redis serves every other worker. A token revoked by that worker in the interval must be
+    refused at once by a worker that remembers it (bin/serve here): the revocation mark is
+    written, not skipped as a cache miss would be."""
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.test_database_faults import Served, _database_url
+
+    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    other_worker = Served(
+        _database_url(),
+        REDIS_URL=private_redis.url,
+        DOORMAN_CACHE_PREFIX=prefix,
+        DOORMAN_WORKERS="1",
+        DOORMAN_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=10,  # this worker's breaker outlasts the test
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ):
+            entries_clear()
+            assert principal_cache.enabled()
+            client = Client()
+            login = {"username": member.username, "password": DEFAULT_PASSWORD}
+            token = client.post("/accounts/login", login, content_type="application/json")
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            profile = other_worker.base + "/accounts/api/profile"
+            for _ in range(2):  # the other worker resolves it, then remembers it
+                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
+
+            private_redis.signal(signal.SIGSTOP)  # a blip: this worker's read times out
+            try:
+                assert (
+                    client.get(
+                        "/accounts/api/profile", HTTP_AUTHORIZATION=bearer["Authorization"]
+                    ).status_code
+                    == 200
+                )
+            finally:
+                private_redis.signal(signal.SIGCONT)
+            assert hot_path_reset.breaker_open()  # this worker leaves Redis alone a while
+
+            logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
+            assert logout.status_code == 204
+            assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
+            caches["default"].clear()
+            entries_clear()
+    finally:
+        other_worker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="a second worker (bin/serve) shares the test's PostgreSQL database",
+)
+def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, member, monkeypatch):
+    """The token cache requires maxmemory-policy noeviction, under which a full Redis refuses
+    every new key, revocation marks and new generations included, while it still answers
+    reads: a worker that remembers the revoked token must not go on trusting it."""
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.test_database_faults import Served, _database_url
+
+    full_redis = PrivateRedis(options=("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
+    full_redis.start()
+    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": full_redis.url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    other_worker = Served(
+        _database_url(),
+        REDIS_URL=full_redis.url,
+        DOORMAN_CACHE_PREFIX=prefix,
+        DOORMAN_WORKERS="1",
+        DOORMAN_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=RETRY,
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ):
+            entries_clear()
+            assert principal_cache.enabled()
+            client = Client()
+            login = {"username": member.username, "password": DEFAULT_PASSWORD}
+            token = client.post("/accounts/login", login, content_type="application/json")
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            profile = other_worker.base + "/accounts/api/profile"
+            for _ in range(2):  # the other worker resolves it, then remembers it
+                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
+
+            raw = redis.Redis(port=full_redis.port, socket_timeout=1)
+            for size in (10_000, 1_000, 100, 1):  # until not a byte more fits
+                with contextlib.suppress(redis.exceptions.ResponseError):  # OOM: full
+                    for number in range(100_000):
+                        raw.set(f"ballast:{size}:{number}", b"x" * size)
+            with pytest.raises(redis.exceptions.ResponseError):
+                raw.set("one-more", 1)
+
+            logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
+            assert logout.status_code == 204
+            assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
+            raw.close()
+            caches["default"].clear()
+            entries_clear()
+    finally:
+        other_worker.stop()
+        full_redis.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_app_disabled_while_redis_is_away_gets_no_more_tokens(
+    private_redis, hot_path_reset, admin, cc_app, monkeypatch
+):
+    """client_credentials reads no cache: what it remembers of an app holds while a
+    PostgreSQL sequence does. Disabling the app advances it whether or not Redis takes the
+    new cache generation, so the next token request is refused, Redis away or not."""
+    import base64
+
+    from django.test import Client
+
+    from accounts.access import Access
+    from connected_apps.services import connected_app_update
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    basic = base64.b64encode(f"{cc_app.app.client_id}:{cc_app.client_secret}".encode()).decode()
+    with on(private_redis.url), override_settings(DOORMAN_TOKEN_CACHE=True):
+        entries_clear()
+        assert principal_cache.enabled()
+
+        def token() -> int:
+            return (
+                Client()
+                .post(
+                    "/accounts/api/v2/oauth2/token",
+                    {"grant_type": "client_credentials"},
+                    HTTP_AUTHORIZATION=f"Basic {basic}",
+                )
+                .status_code
+            )
+
+        assert token() == 200
+        assert token() == 200  # the app's facts are remembered
+        private_redis.kill()
+        connected_app_update(access=Access(user=admin), app=cc_app.app, changes={"enabled": False})
+        assert token() != 200
+        entries_clear()
+
+
+@pytest.mark.django_db
+def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, hot_path_reset):
+    """Invalidations are tried even while the breaker is open (above), yet a frozen Redis
+    holds a request that makes many of them (a cascade deletes rows one by one) for one
+    timeout, not one per write."""
+    from oauth.principal_cache import generation_current, principals_invalidate
+
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": private_redis.url,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    with override_settings(
+        CACHES={"default": backend},
+        DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+        DOORMAN_REDIS_RETRY_SECONDS=5,
+    ):
+        assert generation_current() is None  # started
+        private_redis.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for _ in range(5):
+                principals_invalidate()
+            assert time.monotonic() - started < TIMEOUT + 0.5
+        finally:
+            private_redis.signal(signal.SIGCONT)
+
+
+@pytest.mark.django_db
+def test_a_usage_rollup_that_redis_fails_midway_counts_no_token_twice(
+    persistent_redis, hot_path_reset, cc_app, monkeypatch
+):
+    """The rollup reads a counter, takes what it read off it, then adds it to the day's row.
+    Redis failing between the read and the DECR must stop the run, not pass for a DECR
+    done: the count would be added again by the next run."""
+    from django.db.models import Sum
+
+    from connected_apps import usage
+    from connected_apps.models import AppUsageDay
+
+    app = cc_app.app
+    read = usage.pending_counts
+
+    def total() -> int:
+        rows = AppUsageDay.objects.filter(app=app).aggregate(n=Sum("tokens_issued"))["n"] or 0
+        today = [usage.timezone.now().date()]
+        return rows + sum(read([app.pk], today).values())
+
+    with on(persistent_redis.url):
+        for _ in range(3):
+            usage.usage_record_token_issued(app=app)
+        deadline = time.monotonic() + 5
+        while total() != 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the counts are sent without waiting for replies
+        assert total() == 3
+
+        def read_then_redis_goes(*args, **kwargs):
+            found = read(*args, **kwargs)
+            persistent_redis.kill()
+            return found
+
+        monkeypatch.setattr(usage, "pending_counts", read_then_redis_goes)
+        with contextlib.suppress(Exception):  # the run may fail: Redis went away
+            usage.usage_rollup()
+        monkeypatch.setattr(usage, "pending_counts", read)
+        persistent_redis.start()  # with its data
+        hot_path_reset._retry_at = 0.0
+        usage.usage_rollup()
+        assert total() == 3

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -156,3 +156,42 @@ def test_usage_rollup_moves_pending_counts_once(make_app, run_task):
     assert app_usage(app=app).tokens_issued[-1]["count"] == 5
     assert run_task(usage_rollup_task) == 0
     assert AppUsageDay.objects.get(app=app).tokens_issued == 5
+
+
+@pytest.fixture
+def request_statement_timeout():
+    """This thread's connection as production's processes open it, with a statement timeout
+    scaled down to this test's data (`DOORMAN_DB_STATEMENT_TIMEOUT` is 10 s for a day of
+    token requests' events; 50 ms for the rows below)."""
+    options = connection.settings_dict["OPTIONS"]
+    previous = options.get("options")
+    connection.close()
+    options["options"] = "-c statement_timeout=50 -c lock_timeout=50"
+    yield
+    connection.close()
+    if previous is None:
+        options.pop("options")
+    else:
+        options["options"] = previous
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statement_timeout")
+def test_the_retention_purge_is_not_cut_at_the_request_statement_timeout(
+    org, request_statement_timeout
+):
+    """Every token request appends an event, so a day of them is deleted at once: the beat
+    task must not be cancelled by the timeout that bounds what a request waits for (it would
+    fail every night while the backlog grew); the timeout still holds afterwards."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")  # set-up only
+        cursor.execute(
+            "INSERT INTO audit_auditevent (id, created_at, action, outcome, organization_id,"
+            " actor_client_id, actor_name, target_type, target_id, user_agent, details)"
+            " SELECT gen_random_uuid(), now() - interval '400 days', 'token.issued', 'success',"
+            " %s, 'robot', '', '', '', '', '{}' FROM generate_series(1, 100000)",
+            [org.id],
+        )
+    assert audit_purge_expired()["audit_events"] == 100_000
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "50ms"

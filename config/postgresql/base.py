@@ -5,7 +5,9 @@ seconds for its own attempt, and with one thread per worker the requests behind 
 wait in line for much longer. After a failed connect, this process answers the requests of
 the next DOORMAN_DB_RETRY_SECONDS at once with the same error (a 503 with Retry-After, see
 config/api_errors.py) and then tries again: an unreachable database costs one wait per
-interval, not one per request. A connection that works is never affected.
+interval, not one per request. A connection that works is never affected, nor one to another
+database: Django falls back to the project's database at once when the server refuses the
+`postgres` one (creating the test database, `_nodb_cursor`).
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from django.conf import settings
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.base import Database
 
-_retry_at = 0.0  # time.monotonic(): no connect is tried before it
+# (host, port, database) → time.monotonic() before which no connect to it is tried
+_retry_at: dict[tuple, float] = {}
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
-        global _retry_at
-        if time.monotonic() < _retry_at:
+        target = tuple(conn_params.get(name) for name in ("host", "port", "dbname"))
+        if time.monotonic() < _retry_at.get(target, 0.0):
             raise Database.OperationalError(
                 "PostgreSQL could not be reached a moment ago; not tried again yet."
             )
         try:
             return super().get_new_connection(conn_params)
         except Database.OperationalError:
-            _retry_at = time.monotonic() + settings.DOORMAN_DB_RETRY_SECONDS
+            _retry_at[target] = time.monotonic() + settings.DOORMAN_DB_RETRY_SECONDS
             raise
