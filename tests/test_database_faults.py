@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 import requests
 from django.db import connection
 
-from tests.serve_kit import Served
+from tests.serve_kit import ROOT, Served
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"
 INTROSPECT_PATH = "/accounts/api/v2/oauth2/introspect"

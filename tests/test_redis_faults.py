@@ -356,7 +356,8 @@ def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
     from oauth import principal_cache
     from oauth.principal_cache import entries_clear
     from tests.factories import DEFAULT_PASSWORD
-    from tests.test_database_faults import Served, _database_url
+    from tests.serve_kit import Served
+    from tests.test_database_faults import _database_url
 
     prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
     backend = {
@@ -367,7 +368,7 @@ def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
     }
     monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     other_worker = Served(
-        _database_url(),
+        DATABASE_URL=_database_url(),
         REDIS_URL=private_redis.url,
         DOORMAN_CACHE_PREFIX=prefix,
         DOORMAN_WORKERS="1",
@@ -427,7 +428,8 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
     from oauth import principal_cache
     from oauth.principal_cache import entries_clear
     from tests.factories import DEFAULT_PASSWORD
-    from tests.test_database_faults import Served, _database_url
+    from tests.serve_kit import Served
+    from tests.test_database_faults import _database_url
 
     full_redis = PrivateRedis(options=("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
     full_redis.start()
@@ -440,7 +442,7 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
     }
     monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     other_worker = Served(
-        _database_url(),
+        DATABASE_URL=_database_url(),
         REDIS_URL=full_redis.url,
         DOORMAN_CACHE_PREFIX=prefix,
         DOORMAN_WORKERS="1",
