@@ -7,7 +7,7 @@ request bodies are the real input serializers (NameInput, …).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
@@ -140,7 +140,26 @@ user_list = _read(
     list_of(UserOutput),
     parameters=[*PAGING, SEARCH],
 )
-user_create = _write("Users", "Add a member", UserInput, UserOutput, status=201)
+user_create = _write(
+    "Users",
+    "Add a member",
+    UserInput,
+    UserOutput,
+    status=201,
+    examples=[
+        OpenApiExample(
+            "A new member",
+            request_only=True,
+            value={
+                "username": "jane.doe",
+                "email": "jane.doe@example.com",
+                "password": "seven long words make a passphrase",
+                "firstName": "Jane",
+                "lastName": "Doe",
+            },
+        )
+    ],
+)
 user_read = _read("Users", "A member", UserOutput)
 
 user_permissions_read = _read(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -191,6 +192,20 @@ app_create = extend_schema(
     summary="Register an app",
     description=f"At most 2000 apps per root organization. {NO_STORE_NOTE}",
     request=AppInput,
+    examples=[
+        OpenApiExample(
+            "An app acting for its users",
+            request_only=True,
+            value={
+                "client_name": "Reporting dashboard",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": ["https://dashboard.example.com/callback"],
+                "scopes": ["openid", "profile", "offline_access", "read:organization"],
+                "audience": "internal",
+                "website_url": "https://dashboard.example.com",
+            },
+        )
+    ],
     responses={201: AppCreatedOutput, **error_responses(*INPUT_ERRORS)},
 )
 app_read = extend_schema(
