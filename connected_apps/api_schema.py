@@ -26,13 +26,15 @@ TAG = "Connected apps"
 INCLUDE_USAGE = OpenApiParameter(
     "includeUsage",
     OpenApiTypes.BOOL,
-    description="`true` adds each app's usage figures (`usage`).",
+    description="`true` adds each app's usage figures (`usage`); `false` (the default) does "
+    "not. Any other value is a 400.",
 )
 RESET_SECRET = OpenApiParameter(
     "resetSecret",
     OpenApiTypes.BOOL,
     description="`true` rotates the client secret instead (the body is ignored) and answers "
-    "the new secret, shown once.",
+    "the new secret, shown once; `false` (the default) applies the body. Any other value is a "
+    "400.",
 )
 
 CONTEXT_PARAMS = {
@@ -212,7 +214,7 @@ app_read = extend_schema(
     tags=[TAG],
     summary="An app",
     parameters=[INCLUDE_USAGE],
-    responses={200: AppOutput, **error_responses(*READ_ERRORS)},
+    responses={200: AppOutput, **error_responses(*INPUT_ERRORS)},
 )
 app_update = extend_schema(
     tags=[TAG],
