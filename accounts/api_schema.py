@@ -172,6 +172,20 @@ user_permissions_set = _write(
     UserPermissionsOutput,
     description='`{"permissions": [...], "environments": [...]}`, or '
     '`{"role": "Organization Administrator"}` (`null` removes the role).',
+    examples=[
+        OpenApiExample(
+            "Permissions",
+            request_only=True,
+            value={
+                "permissions": [Permission.READ_ORGANIZATION.value, Permission.READ_USERS.value]
+            },
+        ),
+        OpenApiExample(
+            "The administrator role",
+            request_only=True,
+            value={"role": Role.ORGANIZATION_ADMINISTRATOR.value},
+        ),
+    ],
 )
 
 identity_provider_list = _read(

@@ -21,6 +21,12 @@ class StrictCharField(serializers.CharField):
 
     default_error_messages = {"invalid": "Must be a string."}
 
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("allow_blank", False):
+            # Blank is refused before any length check; this only tells the schema (minLength).
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from accounts.catalog import ALL_SCOPES
+from accounts.serializers import StrictSerializer
 from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 from connected_apps.models import Audience, GrantType
 
@@ -77,10 +78,11 @@ class PublicKeyField(serializers.JSONField):
 
 
 # -- bodies --------------------------------------------------------------------------------------
-class AppInput(serializers.Serializer):
-    client_name = serializers.CharField(max_length=100)
+class AppInput(StrictSerializer):
+    client_name = serializers.CharField(min_length=1, max_length=100)
     grant_types = serializers.ListField(
         child=serializers.ChoiceField(choices=GrantType.choices),
+        min_length=1,
         help_text="client_credentials cannot be combined with the user grants.",
     )
     redirect_uris = serializers.ListField(
@@ -100,10 +102,10 @@ class AppInput(serializers.Serializer):
     website_url = serializers.URLField(required=False, allow_blank=True)
 
 
-class AppChanges(serializers.Serializer):
-    client_name = serializers.CharField(max_length=100, required=False)
+class AppChanges(StrictSerializer):
+    client_name = serializers.CharField(min_length=1, max_length=100, required=False)
     grant_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=GrantType.choices), required=False
+        child=serializers.ChoiceField(choices=GrantType.choices), min_length=1, required=False
     )
     redirect_uris = serializers.ListField(child=serializers.URLField(), required=False)
     scopes = serializers.ListField(child=ScopeSpecField(), required=False, max_length=1000)
@@ -122,7 +124,7 @@ class ScopeInContext(serializers.Serializer):
     )
 
 
-class AppScopes(serializers.Serializer):
+class AppScopes(StrictSerializer):
     scopes = serializers.ListField(child=ScopeSpecField())
 
 
