@@ -52,6 +52,9 @@ CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 13,
         "generation": {
+            # Also in @settings below: Schemathesis lets an @settings value equal to
+            # Hypothesis' default (100) fall back to its config, else to the loaded profile's.
+            "max-examples": EXAMPLES,
             "deterministic": True,
             # The test chooses who calls (below); generated Authorization headers would only
             # be 401s.
