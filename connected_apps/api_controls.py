@@ -54,6 +54,7 @@ def authorized_app_data(row: controls.AuthorizedApp) -> dict[str, Any]:
 
 
 class SettingsIO(StrictSerializer):
+    schema_min_properties = 1  # validate(): NOTHING_TO_CHANGE
     enabled = serializers.BooleanField(
         required=False, help_text="false: no user of the org can use any app; their tokens stop."
     )

@@ -49,7 +49,10 @@ CONTEXT_PARAMS = {
 SCOPE_IN_CONTEXT = {
     "type": "object",
     "required": ["scope"],
-    "properties": {"scope": {"type": "string"}, "context_params": CONTEXT_PARAMS},
+    "properties": {
+        "scope": {"type": "string", "enum": list(ALL_SCOPES)},
+        "context_params": CONTEXT_PARAMS,
+    },
 }
 
 

@@ -15,6 +15,7 @@ from django.urls import Resolver404, resolve
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from accounts.catalog import ALL_SCOPES, Permission, Role
 from config.api_support import MAX_LIMIT, MAX_OFFSET
 from tests.oauth.code_flow import tokens_for
 
@@ -223,6 +224,20 @@ def test_an_unknown_field_is_refused_where_the_schema_says_so(as_admin, org, cod
         response = getattr(as_admin, method)(url, {**body, "colour": "blue"}, format="json")
         assert response.status_code == 400, (url, response.content)
         assert response.json()["fields"]["colour"] == ["Unknown field."]
+
+
+def test_names_the_api_checks_are_enumerated(spec):
+    schemas = spec["components"]["schemas"]
+    permissions = resolved(spec, schemas["PermissionsInput"])["properties"]
+    assert permissions["permissions"]["items"]["allOf"][0]["enum"] == list(Permission.values)
+    assert permissions["environments"]["items"]["format"] == "uuid"
+    role = permissions["role"]
+    assert [option["enum"] for option in role["oneOf"]] == [list(Role.values), [""], [None]]
+    scope_item = resolved(spec, schemas["AppScopes"])["properties"]["scopes"]["items"]["oneOf"]
+    assert scope_item[1]["properties"]["scope"]["enum"] == list(ALL_SCOPES)
+    login = schemas["PlatformLoginRequest"]["properties"]
+    assert login["username"]["minLength"] == login["password"]["minLength"] == 1
+    assert schemas["SettingsIO"]["minProperties"] == 1  # an empty PUT changes nothing: a 400
 
 
 def test_a_patch_takes_the_body_of_its_put(spec, as_admin, org):

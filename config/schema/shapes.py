@@ -35,14 +35,17 @@ class ApiError(serializers.Serializer):
 
 class ClosedBody(OpenApiSerializerExtension):
     """A body that refuses fields it does not know (accounts.serializers.StrictSerializer and
-    its subclasses) says so: `additionalProperties: false`."""
+    its subclasses) says so: `additionalProperties: false`; and `minProperties` when the
+    serializer names one (`schema_min_properties`: an empty body changes nothing, a 400)."""
 
     target_class = "accounts.serializers.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction) -> dict:
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        return {**schema, "additionalProperties": False}
+        schema = {**schema, "additionalProperties": False}
+        minimum = getattr(self.target, "schema_min_properties", None)
+        return schema if minimum is None else {**schema, "minProperties": minimum}
 
 
 ERROR_DESCRIPTIONS = {
