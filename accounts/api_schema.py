@@ -7,7 +7,7 @@ request bodies are the real input serializers (NameInput, …).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
@@ -140,7 +140,26 @@ user_list = _read(
     list_of(UserOutput),
     parameters=[*PAGING, SEARCH],
 )
-user_create = _write("Users", "Add a member", UserInput, UserOutput, status=201)
+user_create = _write(
+    "Users",
+    "Add a member",
+    UserInput,
+    UserOutput,
+    status=201,
+    examples=[
+        OpenApiExample(
+            "A new member",
+            request_only=True,
+            value={
+                "username": "jane.doe",
+                "email": "jane.doe@example.com",
+                "password": "seven long words make a passphrase",
+                "firstName": "Jane",
+                "lastName": "Doe",
+            },
+        )
+    ],
+)
 user_read = _read("Users", "A member", UserOutput)
 
 user_permissions_read = _read(
@@ -153,6 +172,20 @@ user_permissions_set = _write(
     UserPermissionsOutput,
     description='`{"permissions": [...], "environments": [...]}`, or '
     '`{"role": "Organization Administrator"}` (`null` removes the role).',
+    examples=[
+        OpenApiExample(
+            "Permissions",
+            request_only=True,
+            value={
+                "permissions": [Permission.READ_ORGANIZATION.value, Permission.READ_USERS.value]
+            },
+        ),
+        OpenApiExample(
+            "The administrator role",
+            request_only=True,
+            value={"role": Role.ORGANIZATION_ADMINISTRATOR.value},
+        ),
+    ],
 )
 
 identity_provider_list = _read(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.catalog import Permission, Role
 from accounts.models import (
     Environment,
     EnvironmentType,
@@ -20,6 +22,12 @@ class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers, booleans and objects instead of stringifying them."""
 
     default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("allow_blank", False):
+            # Blank is refused before any length check; this only tells the schema (minLength).
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -60,14 +68,38 @@ class UserInput(StrictSerializer):
     lastName = StrictCharField(max_length=150, required=False, allow_blank=True)
 
 
+# The service checks the names and ids (accounts.services.user_permissions_set, with its own
+# messages); these tell the schema which values it takes.
+@extend_schema_field(serializers.ChoiceField(choices=Permission.choices))
+class PermissionName(StrictCharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "format": "uuid", "description": "An environment id."})
+class EnvironmentId(StrictCharField):
+    pass
+
+
+@extend_schema_field(
+    serializers.ChoiceField(
+        choices=Role.choices,
+        allow_blank=True,
+        allow_null=True,
+        help_text="`null` or an empty string: no role.",
+    )
+)
+class RoleName(StrictCharField):
+    pass
+
+
 class PermissionsInput(StrictSerializer):
     permissions = serializers.ListField(
-        child=StrictCharField(max_length=64), required=False, max_length=100
+        child=PermissionName(max_length=64), required=False, max_length=100
     )
     environments = serializers.ListField(
-        child=StrictCharField(max_length=64), required=False, max_length=1000
+        child=EnvironmentId(max_length=64), required=False, max_length=1000
     )
-    role = StrictCharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    role = RoleName(max_length=64, required=False, allow_null=True, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
         if "permissions" not in attrs and "role" not in attrs:

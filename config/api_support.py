@@ -68,6 +68,17 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     return value
 
 
+def bool_param(request: Request, name: str) -> bool:
+    """A boolean query parameter as the schema spells it (`true`/`false`; absent or empty is
+    false). Anything else is a 400: `includeUsage=yes` must not silently mean false."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw not in ("true", "false"):
+        raise serializers.ValidationError({name: ["Must be true or false."]})
+    return raw == "true"
+
+
 def paginated(
     request: Request,
     items: QuerySet | Sequence[Any],

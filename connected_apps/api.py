@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from accounts import selectors as account_selectors
 from accounts.api import AccountsAPIView
 from accounts.models import Organization
-from config.api_support import paginated
+from config.api_support import bool_param, paginated
 from connected_apps import api_schema as docs
 from connected_apps import selectors, services
 from connected_apps.models import ConnectedApp
@@ -101,8 +101,9 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
             search=request.query_params.get("search", ""),
             owner=self.owner_from_url(),
         ).prefetch_related("scope_grants")
+        include_usage = bool_param(request, "includeUsage")
         page = paginated(request, apps, lambda app: app)
-        if request.query_params.get("includeUsage") == "true":
+        if include_usage:
             usage = selectors.app_usage_many(apps=page["data"])
             page["data"] = [app_data(app, usage[app.pk]) for app in page["data"]]
         else:
@@ -138,15 +139,17 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
 )
 class ConnectedAppAPI(ConnectedAppsAPIView):
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
+        include_usage = bool_param(request, "includeUsage")
         app = self.get_app(client_id)
         usage = None
-        if request.query_params.get("includeUsage") == "true":
+        if include_usage:
             usage = selectors.app_usage(app=app)
         return Response(app_data(app, usage))
 
     def patch(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
+        reset_secret = bool_param(request, "resetSecret")
         app = self.get_app(client_id)
-        if request.query_params.get("resetSecret") == "true":
+        if reset_secret:
             return _secret_response(
                 services.connected_app_rotate_secret(access=self.access, app=app, meta=self.meta)
             )

@@ -13,15 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
+from accounts.serializers import StrictSerializer
 from config.api_support import paginated, validated
 from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 from connected_apps import controls
 from connected_apps.models import OrgAppSettings
 
 TAG = "Org controls"
-SETTINGS_FIELDS = frozenset({"enabled", "allowlist_enabled"})
 NOTHING_TO_CHANGE = "Send enabled and/or allowlist_enabled."
-UNKNOWN_FIELD = "Unknown field."
 
 
 # -- shapes --------------------------------------------------------------------------------------
@@ -54,7 +53,8 @@ def authorized_app_data(row: controls.AuthorizedApp) -> dict[str, Any]:
     }
 
 
-class SettingsIO(serializers.Serializer):
+class SettingsIO(StrictSerializer):
+    schema_min_properties = 1  # validate(): NOTHING_TO_CHANGE
     enabled = serializers.BooleanField(
         required=False, help_text="false: no user of the org can use any app; their tokens stop."
     )
@@ -63,16 +63,13 @@ class SettingsIO(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - SETTINGS_FIELDS)
-        if unknown:
-            raise serializers.ValidationError({name: UNKNOWN_FIELD for name in unknown})
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": [NOTHING_TO_CHANGE]})
         return attrs
 
 
 class AllowlistInput(serializers.Serializer):
-    client_id = serializers.CharField(max_length=100)
+    client_id = serializers.CharField(min_length=1, max_length=100)
 
 
 class AllowlistEntryOutput(serializers.Serializer):

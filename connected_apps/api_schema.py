@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -18,6 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from accounts.catalog import ALL_SCOPES
+from accounts.serializers import StrictSerializer
 from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 from connected_apps.models import Audience, GrantType
 
@@ -25,13 +27,15 @@ TAG = "Connected apps"
 INCLUDE_USAGE = OpenApiParameter(
     "includeUsage",
     OpenApiTypes.BOOL,
-    description="`true` adds each app's usage figures (`usage`).",
+    description="`true` adds each app's usage figures (`usage`); `false` (the default) does "
+    "not. Any other value is a 400.",
 )
 RESET_SECRET = OpenApiParameter(
     "resetSecret",
     OpenApiTypes.BOOL,
     description="`true` rotates the client secret instead (the body is ignored) and answers "
-    "the new secret, shown once.",
+    "the new secret, shown once; `false` (the default) applies the body. Any other value is a "
+    "400.",
 )
 
 CONTEXT_PARAMS = {
@@ -45,7 +49,10 @@ CONTEXT_PARAMS = {
 SCOPE_IN_CONTEXT = {
     "type": "object",
     "required": ["scope"],
-    "properties": {"scope": {"type": "string"}, "context_params": CONTEXT_PARAMS},
+    "properties": {
+        "scope": {"type": "string", "enum": list(ALL_SCOPES)},
+        "context_params": CONTEXT_PARAMS,
+    },
 }
 
 
@@ -74,10 +81,11 @@ class PublicKeyField(serializers.JSONField):
 
 
 # -- bodies --------------------------------------------------------------------------------------
-class AppInput(serializers.Serializer):
-    client_name = serializers.CharField(max_length=100)
+class AppInput(StrictSerializer):
+    client_name = serializers.CharField(min_length=1, max_length=100)
     grant_types = serializers.ListField(
         child=serializers.ChoiceField(choices=GrantType.choices),
+        min_length=1,
         help_text="client_credentials cannot be combined with the user grants.",
     )
     redirect_uris = serializers.ListField(
@@ -97,10 +105,10 @@ class AppInput(serializers.Serializer):
     website_url = serializers.URLField(required=False, allow_blank=True)
 
 
-class AppChanges(serializers.Serializer):
-    client_name = serializers.CharField(max_length=100, required=False)
+class AppChanges(StrictSerializer):
+    client_name = serializers.CharField(min_length=1, max_length=100, required=False)
     grant_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=GrantType.choices), required=False
+        child=serializers.ChoiceField(choices=GrantType.choices), min_length=1, required=False
     )
     redirect_uris = serializers.ListField(child=serializers.URLField(), required=False)
     scopes = serializers.ListField(child=ScopeSpecField(), required=False, max_length=1000)
@@ -119,7 +127,7 @@ class ScopeInContext(serializers.Serializer):
     )
 
 
-class AppScopes(serializers.Serializer):
+class AppScopes(StrictSerializer):
     scopes = serializers.ListField(child=ScopeSpecField())
 
 
@@ -191,13 +199,27 @@ app_create = extend_schema(
     summary="Register an app",
     description=f"At most 2000 apps per root organization. {NO_STORE_NOTE}",
     request=AppInput,
+    examples=[
+        OpenApiExample(
+            "An app acting for its users",
+            request_only=True,
+            value={
+                "client_name": "Reporting dashboard",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": ["https://dashboard.example.com/callback"],
+                "scopes": ["openid", "profile", "offline_access", "read:organization"],
+                "audience": "internal",
+                "website_url": "https://dashboard.example.com",
+            },
+        )
+    ],
     responses={201: AppCreatedOutput, **error_responses(*INPUT_ERRORS)},
 )
 app_read = extend_schema(
     tags=[TAG],
     summary="An app",
     parameters=[INCLUDE_USAGE],
-    responses={200: AppOutput, **error_responses(*READ_ERRORS)},
+    responses={200: AppOutput, **error_responses(*INPUT_ERRORS)},
 )
 app_update = extend_schema(
     tags=[TAG],

@@ -15,6 +15,8 @@ from django.urls import Resolver404, resolve
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from accounts.catalog import ALL_SCOPES, Permission, Role
+from config.api_support import MAX_LIMIT, MAX_OFFSET
 from tests.oauth.code_flow import tokens_for
 
 SCHEMA_URL = "/accounts/api/openapi.json"
@@ -184,6 +186,80 @@ def test_list_operations_document_the_envelope_and_paging(spec):
     assert envelope["properties"]["data"]["type"] == "array"
     error = spec["components"]["schemas"]["ApiError"]
     assert set(error["properties"]) == {"error", "message", "fields"}
+
+
+# Found by Schemathesis (tests/hostile/test_schemathesis.py): inputs the schema called valid
+# that the API refuses, and refusals it did not document.
+def test_paging_parameters_carry_their_bounds(spec):
+    params = {
+        p["name"]: p["schema"]
+        for p in spec["paths"]["/accounts/api/connectedApplications"]["get"]["parameters"]
+    }
+    assert params["offset"] == {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
+    assert params["limit"] == {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}
+
+
+CLOSED_BODIES = ["NameInput", "EnvironmentInput", "UserInput", "PermissionsInput"]
+CLOSED_BODIES += ["IdentityLinkInput", "AppInput", "AppChanges", "AppScopes", "SettingsIO"]
+
+
+@pytest.mark.parametrize("component", CLOSED_BODIES)
+def test_bodies_that_refuse_unknown_fields_say_so(spec, component):
+    schema = spec["components"]["schemas"][component]
+    assert schema["additionalProperties"] is False
+    for name in schema.get("required", []):
+        field = schema["properties"][name]
+        if field.get("type") == "string":
+            assert field["minLength"] == 1, (component, name)  # blank is refused
+
+
+def test_an_unknown_field_is_refused_where_the_schema_says_so(as_admin, org, code_app):
+    app = f"/accounts/api/connectedApplications/{code_app.app.client_id}"
+    for method, url, body in [
+        ("post", f"/accounts/api/organizations/{org.id}/businessGroups", {"name": "Team"}),
+        ("patch", app, {"client_name": "Renamed"}),
+        ("put", f"{app}/scopes", {"scopes": ["openid"]}),
+        ("put", f"/accounts/api/organizations/{org.id}/connectedApplicationsSettings", {}),
+    ]:
+        response = getattr(as_admin, method)(url, {**body, "colour": "blue"}, format="json")
+        assert response.status_code == 400, (url, response.content)
+        assert response.json()["fields"]["colour"] == ["Unknown field."]
+
+
+def test_names_the_api_checks_are_enumerated(spec):
+    schemas = spec["components"]["schemas"]
+    permissions = resolved(spec, schemas["PermissionsInput"])["properties"]
+    assert permissions["permissions"]["items"]["allOf"][0]["enum"] == list(Permission.values)
+    assert permissions["environments"]["items"]["format"] == "uuid"
+    role = permissions["role"]
+    assert [option["enum"] for option in role["oneOf"]] == [list(Role.values), [""], [None]]
+    scope_item = resolved(spec, schemas["AppScopes"])["properties"]["scopes"]["items"]["oneOf"]
+    assert scope_item[1]["properties"]["scope"]["enum"] == list(ALL_SCOPES)
+    login = schemas["PlatformLoginRequest"]["properties"]
+    assert login["username"]["minLength"] == login["password"]["minLength"] == 1
+    assert schemas["SettingsIO"]["minProperties"] == 1  # an empty PUT changes nothing: a 400
+
+
+def test_a_patch_takes_the_body_of_its_put(spec, as_admin, org):
+    operations = spec["paths"]["/accounts/api/organizations/{org_id}"]
+    assert operations["patch"]["requestBody"] == operations["put"]["requestBody"]
+    assert "Patched" not in " ".join(spec["components"]["schemas"])
+    response = as_admin.patch(f"/accounts/api/organizations/{org.id}", {}, format="json")
+    assert response.json()["fields"] == {"name": ["This field is required."]}
+
+
+def test_every_body_documents_its_parser_refusals(spec, as_admin, org):
+    """413 everywhere; 415 from the resource APIs (the OAuth endpoints answer invalid_request)."""
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)
+                oauth = path.startswith(OAUTH) or path == "/accounts/login"
+                assert oauth or "415" in operation["responses"], (method, path)
+    url = f"/accounts/api/organizations/{org.id}/businessGroups"
+    refused = as_admin.post(url, "name=Team", content_type="text/plain")
+    assert refused.status_code == 415
+    assert_documented(spec, refused.json(), "ApiError")
 
 
 # -- the documented shapes are the real ones ---------------------------------------------------

@@ -17,6 +17,8 @@ from drf_spectacular.openapi import AutoSchema
 
 from config.schema import security
 from config.schema.shapes import (
+    BODY_ERRORS,
+    ERROR_DESCRIPTIONS,
     INPUT_ERRORS,
     PAGING,
     READ_ERRORS,
@@ -40,9 +42,24 @@ __all__ = [
 
 
 class DoormanAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema, with descriptions only from `extend_schema`, and naming an
+    """drf-spectacular's AutoSchema, with descriptions only from `extend_schema`, naming an
     operation that answers the `{"data", "total"}` envelope `…_list` as it names a list view's
-    (else a list and a detail route collide)."""
+    (else a list and a detail route collide), and documenting on every operation that takes a
+    body the refusals of its parser (413, 415)."""
+
+    def get_operation(self, *args, **kwargs) -> dict | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation and "requestBody" in operation:
+            error = self.resolve_serializer(ApiError, "response").ref
+            for code in BODY_ERRORS:
+                operation["responses"].setdefault(
+                    str(code),
+                    {
+                        "description": ERROR_DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": error}},
+                    },
+                )
+        return operation
 
     def get_description(self) -> str:
         # Only what extend_schema(description=…) says: view docstrings are for maintainers.

@@ -222,7 +222,9 @@ def paths() -> dict[str, Any]:
                     "200": _json("PlatformToken", "The token."),
                     "400": _oauth_error("`invalid_request`: a field is missing."),
                     "401": _oauth_error("`invalid_grant`: wrong username or password."),
+                    "413": _oauth_error("The request body is too large."),
                     "429": _oauth_error("Too many failed sign-ins; retry after `Retry-After`."),
+                    "503": _oauth_error("Temporarily unavailable; retry after `Retry-After`."),
                 },
             }
         },

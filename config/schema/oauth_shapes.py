@@ -207,8 +207,8 @@ def schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["username", "password"],
             "properties": {
-                "username": string("The user's username."),
-                "password": string("The user's password.", format="password"),
+                "username": string("The user's username.", minLength=1),
+                "password": string("The user's password.", format="password", minLength=1),
             },
         },
         "PlatformToken": {

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from functools import cache
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from config.api_support import DEFAULT_LIMIT, MAX_LIMIT
+from config.api_support import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 
 class ApiError(serializers.Serializer):
@@ -32,6 +33,21 @@ class ApiError(serializers.Serializer):
     )
 
 
+class ClosedBody(OpenApiSerializerExtension):
+    """A body that refuses fields it does not know (accounts.serializers.StrictSerializer and
+    its subclasses) says so: `additionalProperties: false`; and `minProperties` when the
+    serializer names one (`schema_min_properties`: an empty body changes nothing, a 400)."""
+
+    target_class = "accounts.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema = {**schema, "additionalProperties": False}
+        minimum = getattr(self.target, "schema_min_properties", None)
+        return schema if minimum is None else {**schema, "minProperties": minimum}
+
+
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `fields` names each refused field.",
     401: 'No credentials (`WWW-Authenticate: Bearer realm="doorman"`, no error code, '
@@ -40,6 +56,7 @@ ERROR_DESCRIPTIONS = {
     "or a caller without the permission in that organization.",
     404: "No such resource in the caller's organization tree.",
     413: "The request body is too large.",
+    415: "The body is not JSON: send `Content-Type: application/json`.",
 }
 
 
@@ -54,13 +71,17 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 # Every authenticated call may be refused these ways; one taking input (a body, paging) also 400.
 READ_ERRORS = (401, 403, 404)
 INPUT_ERRORS = (400, 401, 403, 404)
+# And every call with a body, which is parsed before the view runs (DoormanAutoSchema adds them).
+BODY_ERRORS = (413, 415)
 
 OFFSET = OpenApiParameter(
-    "offset", OpenApiTypes.INT, description="How many items to skip (default 0)."
+    "offset",
+    {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+    description="How many items to skip (default 0).",
 )
 LIMIT = OpenApiParameter(
     "limit",
-    OpenApiTypes.INT,
+    {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT},
     description=f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
 )
 SEARCH = OpenApiParameter(

@@ -132,3 +132,26 @@ def test_item_errors_of_a_list_are_a_list_of_strings(client_for, admin, org, mem
     assert all(isinstance(m, str) for m in messages)
     assert messages[0].startswith("item 1: ")
     assert not PermissionGrant.objects.filter(user=member).exists()
+
+
+# Found by Schemathesis (tests/hostile/test_schemathesis.py): a boolean query parameter with
+# any other value than true/false silently meant false.
+@pytest.mark.parametrize("value", ["yes", "1", "True", "null"])
+def test_include_usage_is_true_or_false(client_for, admin, code_app, value):
+    apps = "/accounts/api/connectedApplications"
+    for url in (apps, f"{apps}/{code_app.app.client_id}"):
+        response = client_for(admin).get(f"{url}?includeUsage={value}")
+        assert assert_json_4xx(response, 400)["fields"] == {
+            "includeUsage": ["Must be true or false."]
+        }
+    assert "usage" not in client_for(admin).get(f"{apps}?includeUsage=false").json()["data"][0]
+
+
+def test_reset_secret_is_true_or_false(client_for, admin, code_app):
+    app = code_app.app
+    stored = app.client_secret
+    url = f"/accounts/api/connectedApplications/{app.client_id}"
+    response = client_for(admin).patch(f"{url}?resetSecret=yes", {}, format="json")
+    assert assert_json_4xx(response, 400)["fields"] == {"resetSecret": ["Must be true or false."]}
+    app.refresh_from_db()
+    assert app.client_secret == stored  # not rotated
