@@ -48,7 +48,21 @@ def run(app: BodyFirst, scope: dict, messages: list[dict], send_delay=None) -> l
             await asyncio.sleep(send_delay)
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # On a thread of its own, as granian's worker runs its loop: the browser tests leave
+    # Playwright's event loop running on the main thread, where asyncio.run() is refused.
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            asyncio.run(app(scope, receive, send))
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    server.join()
+    if failed:
+        raise failed[0]
     return sent
 
 
