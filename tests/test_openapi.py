@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import call_command
 from django.urls import Resolver404, resolve
 from openapi_schema_validator import OAS30Validator
@@ -18,6 +19,8 @@ from openapi_spec_validator import validate
 from accounts.catalog import ALL_SCOPES, Permission, Role
 from config.api_support import MAX_LIMIT, MAX_OFFSET
 from tests.oauth.code_flow import tokens_for
+from tests.oauth.tokenkit import LOGIN_URL, TOKEN_URL, client_credentials
+from tests.oauth.tokenkit import isolated_throttle as isolated_throttle
 
 SCHEMA_URL = "/accounts/api/openapi.json"
 OAUTH = "/accounts/api/v2/oauth2"
@@ -260,6 +263,45 @@ def test_every_body_documents_its_parser_refusals(spec, as_admin, org):
     refused = as_admin.post(url, "name=Team", content_type="text/plain")
     assert refused.status_code == 415
     assert_documented(spec, refused.json(), "ApiError")
+
+
+# The refusals no Schemathesis case provokes (a huge body, a run of failed sign-ins, a database
+# outage) are documented, with the body they really have.
+def assert_documented_error(spec, response, path: str, method: str = "post") -> None:
+    status = str(response.status_code)
+    assert status in spec["paths"][path][method]["responses"], (method, path, status)
+    assert_documented(spec, response.json(), response_component(spec, path, method, status))
+
+
+def test_a_body_over_the_limit_is_a_documented_413(spec, as_admin, client, org):
+    big = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024)
+    groups = "/accounts/api/organizations/{org_id}/businessGroups"
+    response = as_admin.post(groups.format(org_id=org.id), {"name": big}, format="json")
+    assert_documented_error(spec, response, groups)
+    body = json.dumps({"username": "someone", "password": big})
+    response = client.post(LOGIN_URL, body, content_type="application/json")
+    assert_documented_error(spec, response, LOGIN_URL)
+
+
+def test_a_locked_out_sign_in_is_a_documented_429(spec, client, admin, isolated_throttle):
+    for _ in range(settings.DOORMAN_LOGIN_MAX_FAILURES + 1):
+        response = client.post(LOGIN_URL, {"username": admin.username, "password": "wrong"})
+    assert response.status_code == 429
+    assert_documented_error(spec, response, LOGIN_URL)
+
+
+def test_a_database_outage_is_a_documented_503(spec, client, cc_app, monkeypatch):
+    from django.db import OperationalError
+    from django.db.backends.utils import CursorWrapper
+
+    def busy(self, *args, **kwargs):
+        raise OperationalError("database is locked")
+
+    with monkeypatch.context() as patched:  # undone before the test database is
+        patched.setattr(CursorWrapper, "execute", busy)
+        response = client.post(TOKEN_URL, client_credentials(cc_app))
+    assert response.status_code == 503
+    assert_documented_error(spec, response, TOKEN_URL)
 
 
 # -- the documented shapes are the real ones ---------------------------------------------------
