@@ -421,7 +421,7 @@ def start_schemathesis(base: str, world: dict, budget: int):
         f"Authorization: Bearer {token}",
         "--seed",
         "1",
-        "--no-color",
+        "--generation-deterministic",
     ]
     output = open(ROOT / "var" / "faults-schemathesis.log", "w")  # noqa: SIM115
     return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)  # noqa: S603
