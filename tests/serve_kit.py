@@ -45,5 +45,11 @@ class Served:
         raise RuntimeError("bin/serve did not start")
 
     def stop(self) -> None:
+        """SIGTERM, and SIGKILL for what is still there after 10 s (a granian worker was once
+        seen stuck after SIGTERM): no test leaves a server behind."""
         os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=15)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
