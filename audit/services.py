@@ -111,15 +111,6 @@ def audit_export_queue(task: Any, export_id: str) -> None:
     """Send `task` for the export to the worker. A broker (Redis) that is away leaves the
     export pending, not the request failed: `audit.exports_resume` sends it again once the
     broker is back."""
-    from kombu.exceptions import KombuError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from config.cache import redis_optional
 
-    def send() -> None:
-        try:
-            task.delay(export_id)
-        except KombuError as exc:  # kombu's wrapping of the broker's connection error
-            raise RedisConnectionError(str(exc)) from exc
-
-    redis_optional(send, None)
+    redis_optional(lambda: task.delay(export_id), None)

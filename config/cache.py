@@ -22,6 +22,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
+from kombu.exceptions import KombuError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -235,11 +236,7 @@ class HotPathRedis:
         local = self._local
         connection = getattr(local, name, None)
         if connection is None or getattr(local, f"{name}_pid") != os.getpid():
-            pool = caches["default"]._cache._get_connection_pool(write=True)
-            timeout = settings.DOORMAN_REDIS_TIMEOUT
-            kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
-            kwargs["socket_connect_timeout"] = timeout
-            connection = pool.connection_class(**kwargs)
+            connection = _connection_of_its_own(settings.DOORMAN_REDIS_TIMEOUT)
             setattr(local, name, connection)
             setattr(local, f"{name}_pid", os.getpid())
             if setup:
@@ -308,6 +305,15 @@ class HotPathRedis:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _connection_of_its_own(timeout: float):
+    """A new connection to the cache's Redis, outside its pool (which would count it for
+    ever), giving up on connecting and on each reply after `timeout` seconds."""
+    pool = caches["default"]._cache._get_connection_pool(write=True)
+    kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
+    kwargs["socket_connect_timeout"] = timeout
+    return pool.connection_class(**kwargs)
+
+
 class HotPathUnavailable(Exception):
     pass
 
@@ -319,7 +325,9 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
     """`action()`, a use of Redis a request can do without (a rate limit, a lockout, a
     usage count): skipped while the hot path's breaker is open after a failure, and
     `fallback` when Redis fails now (the breaker then opens). Never raises a Redis error, so
-    Redis trouble makes these limits lenient for a moment, never a request fail."""
+    Redis trouble makes these limits lenient for a moment, never a request fail. (Celery's
+    broker is this Redis: a task that cannot be sent is one of these uses, as kombu's
+    error.)"""
     if not isinstance(caches["default"], RedisCache):
         return action()
     if _hot_path.breaker_open():
@@ -327,7 +335,7 @@ def redis_optional(action: Callable[[], T], fallback: T) -> T:
     try:
         with redis_errors_raised():
             return action()
-    except (RedisError, OSError, HotPathUnavailable) as exc:
+    except (RedisError, OSError, HotPathUnavailable, KombuError) as exc:
         log.warning(
             "Redis failed (%r); going on without it for %ss",
             exc,
@@ -405,10 +413,7 @@ def redis_config_get(name: str, *, timeout: float) -> str | None:
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return None
-    pool = cache._cache._get_connection_pool(write=True)
-    kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
-    kwargs["socket_connect_timeout"] = timeout
-    connection = pool.connection_class(**kwargs)
+    connection = _connection_of_its_own(timeout)
     try:
         connection.send_command("CONFIG", "GET", name)
         reply = connection.read_response()
