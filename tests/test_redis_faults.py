@@ -338,6 +338,60 @@ def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_p
         raw.close()
 
 
+@contextlib.contextmanager
+def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, retry: float):
+    """This process as one worker (the Django test client) and bin/serve as another, both on
+    the Redis at `redis_url`, with the token cache on; `member` signs in here and the other
+    worker resolves the token twice, so it remembers it. Yields (test client, the bearer
+    header, the other worker's profile URL)."""
+    from django.core.cache import caches
+    from django.test import Client
+
+    from oauth import principal_cache
+    from oauth.principal_cache import entries_clear
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.serve_kit import Served
+    from tests.test_database_faults import _database_url
+
+    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
+    backend = {
+        "BACKEND": "config.cache.SharedClientRedisCache",
+        "LOCATION": redis_url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+    }
+    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
+    other_worker = Served(
+        DATABASE_URL=_database_url(),
+        REDIS_URL=redis_url,
+        DOORMAN_CACHE_PREFIX=prefix,
+        DOORMAN_WORKERS="1",
+        DOORMAN_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with override_settings(
+            CACHES={"default": backend},
+            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
+            DOORMAN_REDIS_RETRY_SECONDS=retry,
+            DOORMAN_TOKEN_CACHE=True,
+            DOORMAN_RATELIMIT_ENABLED=False,
+        ):
+            entries_clear()
+            assert principal_cache.enabled()
+            client = Client()
+            login = {"username": member.username, "password": DEFAULT_PASSWORD}
+            token = client.post("/accounts/login", login, content_type="application/json")
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            profile = other_worker.base + "/accounts/api/profile"
+            for _ in range(2):  # the other worker resolves it, then remembers it
+                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
+            yield client, bearer, profile
+            caches["default"].clear()
+            entries_clear()
+    finally:
+        other_worker.stop()
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -350,67 +404,27 @@ def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
     Redis serves every other worker. A token revoked by that worker in the interval must be
     refused at once by a worker that remembers it (bin/serve here): the revocation mark is
     written, not skipped as a cache miss would be."""
-    from django.core.cache import caches
-    from django.test import Client
+    with _another_worker_remembering_a_token(
+        private_redis.url,
+        member,
+        monkeypatch,
+        retry=10,  # this worker's breaker outlasts it
+    ) as (client, bearer, profile):
+        private_redis.signal(signal.SIGSTOP)  # a blip: this worker's read times out
+        try:
+            assert (
+                client.get(
+                    "/accounts/api/profile", HTTP_AUTHORIZATION=bearer["Authorization"]
+                ).status_code
+                == 200
+            )
+        finally:
+            private_redis.signal(signal.SIGCONT)
+        assert hot_path_reset.breaker_open()  # this worker leaves Redis alone a while
 
-    from oauth import principal_cache
-    from oauth.principal_cache import entries_clear
-    from tests.factories import DEFAULT_PASSWORD
-    from tests.serve_kit import Served
-    from tests.test_database_faults import _database_url
-
-    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
-    backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
-        "LOCATION": private_redis.url,
-        "KEY_PREFIX": prefix,
-        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
-    }
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
-    other_worker = Served(
-        DATABASE_URL=_database_url(),
-        REDIS_URL=private_redis.url,
-        DOORMAN_CACHE_PREFIX=prefix,
-        DOORMAN_WORKERS="1",
-        DOORMAN_RATELIMIT_ENABLED="false",
-    )
-    try:
-        with override_settings(
-            CACHES={"default": backend},
-            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
-            DOORMAN_REDIS_RETRY_SECONDS=10,  # this worker's breaker outlasts the test
-            DOORMAN_TOKEN_CACHE=True,
-            DOORMAN_RATELIMIT_ENABLED=False,
-        ):
-            entries_clear()
-            assert principal_cache.enabled()
-            client = Client()
-            login = {"username": member.username, "password": DEFAULT_PASSWORD}
-            token = client.post("/accounts/login", login, content_type="application/json")
-            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            profile = other_worker.base + "/accounts/api/profile"
-            for _ in range(2):  # the other worker resolves it, then remembers it
-                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
-
-            private_redis.signal(signal.SIGSTOP)  # a blip: this worker's read times out
-            try:
-                assert (
-                    client.get(
-                        "/accounts/api/profile", HTTP_AUTHORIZATION=bearer["Authorization"]
-                    ).status_code
-                    == 200
-                )
-            finally:
-                private_redis.signal(signal.SIGCONT)
-            assert hot_path_reset.breaker_open()  # this worker leaves Redis alone a while
-
-            logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
-            assert logout.status_code == 204
-            assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
-            caches["default"].clear()
-            entries_clear()
-    finally:
-        other_worker.stop()
+        logout = client.post("/accounts/logout", HTTP_AUTHORIZATION=bearer["Authorization"])
+        assert logout.status_code == 204
+        assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
 
 
 @pytest.mark.django_db(transaction=True)
@@ -422,50 +436,12 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
     """The token cache requires maxmemory-policy noeviction, under which a full Redis refuses
     every new key, revocation marks and new generations included, while it still answers
     reads: a worker that remembers the revoked token must not go on trusting it."""
-    from django.core.cache import caches
-    from django.test import Client
-
-    from oauth import principal_cache
-    from oauth.principal_cache import entries_clear
-    from tests.factories import DEFAULT_PASSWORD
-    from tests.serve_kit import Served
-    from tests.test_database_faults import _database_url
-
     full_redis = PrivateRedis(options=("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
     full_redis.start()
-    prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
-    backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
-        "LOCATION": full_redis.url,
-        "KEY_PREFIX": prefix,
-        "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
-    }
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
-    other_worker = Served(
-        DATABASE_URL=_database_url(),
-        REDIS_URL=full_redis.url,
-        DOORMAN_CACHE_PREFIX=prefix,
-        DOORMAN_WORKERS="1",
-        DOORMAN_RATELIMIT_ENABLED="false",
-    )
     try:
-        with override_settings(
-            CACHES={"default": backend},
-            DOORMAN_REDIS_TIMEOUT=TIMEOUT,
-            DOORMAN_REDIS_RETRY_SECONDS=RETRY,
-            DOORMAN_TOKEN_CACHE=True,
-            DOORMAN_RATELIMIT_ENABLED=False,
-        ):
-            entries_clear()
-            assert principal_cache.enabled()
-            client = Client()
-            login = {"username": member.username, "password": DEFAULT_PASSWORD}
-            token = client.post("/accounts/login", login, content_type="application/json")
-            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            profile = other_worker.base + "/accounts/api/profile"
-            for _ in range(2):  # the other worker resolves it, then remembers it
-                assert requests.get(profile, headers=bearer, timeout=5).status_code == 200
-
+        with _another_worker_remembering_a_token(
+            full_redis.url, member, monkeypatch, retry=RETRY
+        ) as (client, bearer, profile):
             raw = redis.Redis(port=full_redis.port, socket_timeout=1)
             for size in (10_000, 1_000, 100, 1):  # until not a byte more fits
                 with contextlib.suppress(redis.exceptions.ResponseError):  # OOM: full
@@ -478,10 +454,7 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
             assert logout.status_code == 204
             assert requests.get(profile, headers=bearer, timeout=5).status_code == 401
             raw.close()
-            caches["default"].clear()
-            entries_clear()
     finally:
-        other_worker.stop()
         full_redis.kill()
 
 
