@@ -16,6 +16,17 @@ from tests.redis_kit import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def own_database_url() -> str:
+    """The URL of the test's own PostgreSQL database (for bin/serve, or a connection of the
+    test's own that breaks or locks things)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    credentials = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgresql://{credentials}@{host}:{port}/{db['NAME']}"
+
+
 class Served:
     def __init__(self, **env: str) -> None:
         self.port = free_port()

@@ -19,7 +19,7 @@ import pytest
 import requests
 from django.db import connection
 
-from tests.serve_kit import ROOT, Served
+from tests.serve_kit import ROOT, Served, own_database_url
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"
 INTROSPECT_PATH = "/accounts/api/v2/oauth2/introspect"
@@ -35,16 +35,10 @@ pytestmark = [
 ]
 
 
-def _database_url(name: str | None = None) -> str:
-    settings = connection.settings_dict
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    return f"postgres://{settings['USER']}@{host}:{port}/{name or settings['NAME']}"
-
-
 @pytest.fixture
 def served(cc_app):
     server = Served(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=own_database_url(),
         DOORMAN_WORKERS="2",
         DOORMAN_DB_STATEMENT_TIMEOUT=str(STATEMENT_TIMEOUT_MS),
     )
@@ -55,7 +49,7 @@ def served(cc_app):
 def _terminate_server_backends() -> int:
     """pg_terminate_backend on every connection to this test's database but the test's own."""
     own = connection.connection.info.backend_pid if connection.connection else 0
-    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as admin:
+    with psycopg.connect(own_database_url()) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s",
@@ -150,7 +144,7 @@ def test_portal_and_management_api_answer_503_not_500_then_recover(served, cc_ap
 def test_a_locked_table_answers_503_within_the_statement_timeout(served, cc_app):
     assert _token(served.base, cc_app).status_code == 200
     table = cc_app.app._meta.db_table
-    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as locker:
+    with psycopg.connect(own_database_url()) as locker:
         locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')  # a migration, say
         started = time.monotonic()
         answer = _token(served.base, cc_app)
@@ -245,7 +239,7 @@ def test_a_streamed_audit_csv_the_database_cannot_serve_is_a_503_not_a_cut_200(
     url = f"{served.base}/accounts/api/organizations/{org.id}/auditLogs?format=csv"
     assert requests.get(url, headers=bearer, timeout=10).status_code == 200
     table = AuditEvent._meta.db_table
-    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as locker:
+    with psycopg.connect(own_database_url()) as locker:
         locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')  # a migration, say
         try:
             answer = requests.get(url, headers=bearer, timeout=10)

@@ -350,8 +350,7 @@ def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, 
     from oauth import principal_cache
     from oauth.principal_cache import entries_clear
     from tests.factories import DEFAULT_PASSWORD
-    from tests.serve_kit import Served
-    from tests.test_database_faults import _database_url
+    from tests.serve_kit import Served, own_database_url
 
     prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
     backend = {
@@ -362,7 +361,7 @@ def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, 
     }
     monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     other_worker = Served(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=own_database_url(),
         REDIS_URL=redis_url,
         DOORMAN_CACHE_PREFIX=prefix,
         DOORMAN_WORKERS="1",

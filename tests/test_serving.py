@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests.serve_kit import own_database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAD_TIMEOUT = 1
 BODY_TIMEOUT = 2
@@ -77,9 +79,7 @@ def _database_env(tmp_path: Path) -> dict[str, str]:
     from django.db import connection
 
     if connection.vendor != "sqlite":
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        return {"DATABASE_URL": url}
+        return {"DATABASE_URL": own_database_url()}
     path = tmp_path / "doorman.sqlite3"
     connection.ensure_connection()
     with sqlite3.connect(path) as copy:
