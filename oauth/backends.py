@@ -41,6 +41,7 @@ class EndpointContext:
     authenticated: bool = False  # proven: credentials, a client assertion or a signed grant
     user: Any = None
     retry_after: int | None = None
+    refusal_recorded: bool = False  # the engine audited its refusal where it decided it
 
     @classmethod
     def for_request(cls, request) -> EndpointContext:

@@ -13,7 +13,6 @@ from oauth.issuance import request_meta, token_event_record
 from oauth.models import RefreshToken
 
 CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
-REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
 USER_NOT_ALLOWED = "The user may not use this app."
 FEDERATED_SUBJECT_FORMAT = (
     "sub must be v2|<idp_id>|<username>|<firstname>|<lastname>|<email>|<externalgroups>."
@@ -47,7 +46,7 @@ def token_checksum(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def user_app_check(user, app: ConnectedApp, scopes=None) -> OrgGate:
+def user_app_check(user, app: ConnectedApp, scopes=None, *, gate: OrgGate | None = None) -> OrgGate:
     """Whether `user` may get tokens of `app` (for `scopes`, when given): SPEC §2 audience (an
     `internal` app serves members of its owner's root org only), then §6 org controls
     (feature switch, allowlist and its approved scopes). `refusal` says why not."""
@@ -55,11 +54,13 @@ def user_app_check(user, app: ConnectedApp, scopes=None) -> OrgGate:
         return OrgGate(refusal=USER_NOT_ALLOWED)
     if app.audience != Audience.EVERYONE and user.organization_id != app.root_org_id:
         return OrgGate(refusal=USER_NOT_ALLOWED)
-    return org_check(user=user, app=app, scopes=scopes)
+    return org_check(user=user, app=app, scopes=scopes, gate=gate)
 
 
-def user_app_problem(user, app: ConnectedApp, scopes=None) -> str | None:
-    return user_app_check(user, app, scopes).refusal
+def user_app_problem(
+    user, app: ConnectedApp, scopes=None, *, gate: OrgGate | None = None
+) -> str | None:
+    return user_app_check(user, app, scopes, gate=gate).refusal
 
 
 def user_may_use_app(user, app: ConnectedApp) -> bool:

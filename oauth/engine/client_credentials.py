@@ -12,12 +12,9 @@ gives every refusal its RFC 6749 error and audit event. Nothing is decided diffe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from contextlib import nullcontext
 from datetime import timedelta
-from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -29,45 +26,37 @@ from config.db import rows_insert
 from connected_apps.models import GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth import principal_cache
-from oauth.hashers import ClientSecretHasher
+from oauth.engine.clients import (
+    CLIENT_ID_SHAPE,
+    SECRET_HASHER,
+    token_endpoint_app,
+    token_endpoint_app_load,
+)
+from oauth.engine.credentials import basic_credentials
 from oauth.issuance import request_meta, token_event_values
 from oauth.models import AccessToken
 from oauth.ratelimit import token_request_authenticated
 from oauth.scopes import ConnectedAppScopes
 from oauth.tokens import generate_token, token_stored_values
-from oauth.validators.clients import (
-    CLIENT_ID_SHAPE,
-    token_endpoint_app,
-    token_endpoint_app_load,
-)
 
 # Parameters this path understands; any other (resource indicators, assertions...) goes the
 # general way.
 KNOWN_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
-SECRET_HASHER = ClientSecretHasher()
 SCOPES = ConnectedAppScopes()
 
 
 def _client_credentials(request, params: dict[str, str]) -> tuple[str, str] | None:
-    """(client_id, client_secret) from exactly one of Basic or the body, as DOT reads them."""
+    """(client_id, client_secret) from exactly one of Basic or the body."""
     authorization = request.META.get("HTTP_AUTHORIZATION")
     if authorization is None:
         client_id, secret = params.get("client_id"), params.get("client_secret")
         return (client_id, secret) if client_id and secret else None
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme != "Basic" or not encoded.isascii() or "client_secret" in params:
+    credentials = basic_credentials(authorization)
+    if credentials is None or "client_secret" in params:
         return None
-    try:
-        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    if params.get("client_id", credentials[0]) != credentials[0]:
         return None
-    client_id, separator, secret = decoded.partition(":")
-    if not separator:
-        return None
-    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
-    if params.get("client_id", client_id) != client_id:
-        return None
-    return client_id, secret
+    return credentials
 
 
 def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | None:
