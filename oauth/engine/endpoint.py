@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from audit.models import AuditAction, AuditOutcome
 from oauth.backends import EndpointContext
+from oauth.engine.authorization_code import AuthorizationCodeGrant
 from oauth.engine.clients import ClientRefused
 from oauth.engine.issue import response_json
 from oauth.engine.refresh_token import RefreshTokenGrant
@@ -26,7 +27,7 @@ AUDITED_ERRORS = frozenset(
         "temporarily_unavailable",
     }
 )
-GRANTS = {grant.grant_type: grant for grant in (RefreshTokenGrant(),)}
+GRANTS = {grant.grant_type: grant for grant in (AuthorizationCodeGrant(), RefreshTokenGrant())}
 
 
 def token_response(

@@ -19,9 +19,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
-from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.common import Request
 
 from accounts.catalog import SpecialScope
 from accounts.models import User
@@ -30,13 +29,29 @@ from connected_apps.models import Authorization, ConnectedApp
 from connected_apps.usage import usage_record_token_issued
 from oauth.engine import sql
 from oauth.engine.credentials import token_digest
+from oauth.engine.id_tokens import id_token_sign
 from oauth.engine.request import TokenRequest
-from oauth.errors import InvalidGrant
 from oauth.issuance import token_event_record, token_event_values
-from oauth.models import AccessToken, RefreshToken
+from oauth.models import AccessToken, IDToken, RefreshToken
 from oauth.tokens import generate_token
 
-REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
+
+@dataclass
+class Claim:
+    """A single-use row the grant consumes (a refresh token rotated, an authorization code
+    used): `model`'s row `pk`, taken only while `unused` (a nullable column) is still null,
+    by setting `assignments`. `drops_access_id` is an access token that goes with it (the
+    rotated refresh token's)."""
+
+    model: type[Model]
+    pk: int
+    unused: str
+    assignments: dict[str, Any]
+    drops_access_id: int | None = None
+
+
+class ClaimLost(Exception):
+    """Someone else claimed the row first: the request is a replay (nothing was written)."""
 
 
 @dataclass
@@ -48,9 +63,11 @@ class Issue:
     scopes: list[str]
     family: uuid.UUID | None
     refresh_token: bool
-    rotating: RefreshToken | None = None  # the refresh token this rotates
-    rotating_access_id: int | None = None
+    claim: Claim | None = None
+    source_refresh_token_id: int | None = None  # DOT's link from a refresh's new access token
     resource: list = field(default_factory=list)
+    nonce: str | None = None  # the authentication request's, for the ID token
+    signing_kid: str | None = None  # the active signing key's, as read with the grant
 
 
 def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
@@ -67,13 +84,20 @@ def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
         body["refresh_token"] = generate_token()
     id_token = None
     if issue.user is not None and SpecialScope.OPENID in issue.scopes:
-        body["id_token"], id_token = _id_token(req, issue, body)
+        id_token = id_token_sign(
+            req,
+            app=issue.app,
+            user=issue.user,
+            scopes=issue.scopes,
+            access_token=body["access_token"],
+            nonce=issue.nonce,
+            signing_kid=issue.signing_kid,
+        )
+        body["id_token"] = id_token.value
     now = timezone.now()
     rows = _rows(req, issue, body, scope, now, lifetime, id_token)
     if not _write(issue, rows, now):
-        # The refresh token was rotated by a concurrent request first: a reuse.
-        family_revoke_recorded(req, issue.family, "refresh_token_reuse")
-        raise InvalidGrant(REFRESH_TOKEN_REUSED)
+        raise ClaimLost()
     usage_record_token_issued(app=issue.app)  # today's count and last_used_at (SPEC §2 usage)
     return body
 
@@ -90,13 +114,25 @@ def _rows(req, issue, body, scope, now, lifetime, id_token) -> dict[str, dict]:
             "scope": scope,
             "expires": now + timedelta(seconds=lifetime),
             "token_family": issue.family,
-            "id_token_id": id_token.pk if id_token is not None else None,
-            "source_refresh_token_id": issue.rotating.pk if issue.rotating else None,
+            "id_token_id": None,  # the new ID token's: set by the writer
+            "source_refresh_token_id": issue.source_refresh_token_id,
             "resource": issue.resource,
         },
         now,
     )
     rows = {"access": access}
+    if id_token is not None:
+        rows["id_token"] = sql.row_values(
+            IDToken,
+            {
+                "user_id": user_id,
+                "application_id": issue.app.pk,
+                "jti": id_token.jti,
+                "expires": id_token.expires,
+                "scope": scope,
+            },
+            now,
+        )
     if issue.refresh_token:
         rows["refresh"] = sql.row_values(
             RefreshToken,
@@ -111,7 +147,7 @@ def _rows(req, issue, body, scope, now, lifetime, id_token) -> dict[str, dict]:
             },
             now,
         )
-    refreshed = issue.rotating is not None
+    refreshed = req.grant_type == "refresh_token"
     rows["event"] = sql.row_values(
         AuditEvent,
         token_event_values(
@@ -139,22 +175,31 @@ def _write(issue: Issue, rows: dict[str, dict], now) -> bool:
 def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
     q = sql.quote
     clauses, params = [], []
-    if issue.rotating is not None:
+    source = ""
+    claim = issue.claim
+    if claim is not None:
+        assignments = ", ".join(f"{q(column)} = %s" for column in claim.assignments)
         clauses.append(
-            f"claimed AS (UPDATE {sql.table(RefreshToken)} SET {q('revoked')} = %s, "
-            f"{q('updated')} = %s, {q('access_token_id')} = NULL "
-            f"WHERE {q('id')} = %s AND {q('revoked')} IS NULL RETURNING {q('id')})"
+            f"claimed AS (UPDATE {sql.table(claim.model)} SET {assignments} "
+            f"WHERE {q('id')} = %s AND {q(claim.unused)} IS NULL RETURNING {q('id')})"
         )
-        params += [now, now, issue.rotating.pk]
-        clauses.append(
-            f"dropped AS (DELETE FROM {sql.table(AccessToken)} WHERE {q('id')} = %s "
-            f"AND EXISTS (SELECT 1 FROM claimed))"
-        )
-        params.append(issue.rotating_access_id)
+        params += [*claim.assignments.values(), claim.pk]
+        if claim.drops_access_id is not None:
+            clauses.append(
+                f"dropped AS (DELETE FROM {sql.table(AccessToken)} WHERE {q('id')} = %s "
+                f"AND EXISTS (SELECT 1 FROM claimed))"
+            )
+            params.append(claim.drops_access_id)
         source = " FROM claimed"
-    else:
-        source = ""
-    access_sql, access_params = sql.insert_values(AccessToken, rows["access"])
+    access = rows["access"]
+    if "id_token" in rows:
+        id_sql, id_params = sql.insert_values(IDToken, rows["id_token"])
+        clauses.append(
+            f"new_id AS (INSERT INTO {sql.table(IDToken)} {id_sql}{source} RETURNING {q('id')})"
+        )
+        params += id_params
+        access = {**access, "id_token_id": sql.Expression("(SELECT id FROM new_id)")}
+    access_sql, access_params = sql.insert_values(AccessToken, access)
     clauses.append(
         f"new_access AS (INSERT INTO {sql.table(AccessToken)} {access_sql}{source} "
         f"RETURNING {q('id')})"
@@ -188,12 +233,18 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
 
 def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
     with transaction.atomic():
-        if issue.rotating is not None:
-            claimed = RefreshToken.objects.filter(pk=issue.rotating.pk, revoked__isnull=True)
-            if not claimed.update(revoked=now, updated=now, access_token=None):
+        claim = issue.claim
+        if claim is not None:
+            unused = claim.model.objects.filter(pk=claim.pk, **{f"{claim.unused}__isnull": True})
+            if not unused.update(**claim.assignments):
                 return False
-            AccessToken.objects.filter(pk=issue.rotating_access_id).delete()
+            if claim.drops_access_id is not None:
+                AccessToken.objects.filter(pk=claim.drops_access_id).delete()
         access = AccessToken(**rows["access"])
+        if "id_token" in rows:
+            id_token = IDToken(**rows["id_token"])
+            id_token.save(force_insert=True)
+            access.id_token_id = id_token.pk
         access.save(force_insert=True)
         if "refresh" in rows:
             RefreshToken(**{**rows["refresh"], "access_token_id": access.pk}).save(
@@ -205,21 +256,6 @@ def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
             ).update(last_used_at=now)
         AuditEvent(**rows["event"]).save(force_insert=True)
     return True
-
-
-def _id_token(req: TokenRequest, issue: Issue, body: dict) -> tuple[str, Any]:
-    """The ID token (signed, its IDToken row saved) DOT's validator makes for these tokens,
-    through oauthlib's OpenID grant (aud, iat, at_hash; DOT's iss, exp, auth_time, jti and
-    the user's claims the scopes release)."""
-    core = OAuthLibMixin.get_oauthlib_core()
-    uri, method, encoded, headers = core._extract_params(req.http)
-    request = Request(uri, method, encoded, headers)
-    request.client, request.client_id = issue.app, issue.app.client_id
-    request.user, request.scopes = issue.user, issue.scopes
-    request.nonce, request.claims = None, None
-    request.grant_type = req.grant_type
-    token = core.server.refresh_grant.add_id_token(dict(body), None, request)
-    return token["id_token"], request.id_token
 
 
 def family_revoke_recorded(req: TokenRequest, family: uuid.UUID | None, reason: str) -> None:

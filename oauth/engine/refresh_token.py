@@ -13,16 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
-from accounts.models import User
-from connected_apps.controls import SCOPES_NONE_APPROVED, org_gate_decide
-from connected_apps.models import AllowlistEntry, GrantType, OrgAppSettings
+from connected_apps.controls import SCOPES_NONE_APPROVED
+from connected_apps.models import GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_authenticate
 from oauth.engine.credentials import token_digest
-from oauth.engine.issue import Issue, family_revoke_recorded, tokens_issue
+from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
+from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
 from oauth.engine.request import TokenRequest
 from oauth.errors import (
     InvalidGrant,
@@ -32,62 +31,44 @@ from oauth.errors import (
     UnauthorizedClient,
 )
 from oauth.models import AccessToken, RefreshToken
-from oauth.validators.common import user_app_problem
 
 MISSING = "Missing refresh token parameter."
+REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
 
 
 @dataclass
 class _Found:
     refresh: RefreshToken
     access: AccessToken | None
-    user: User | None
-    switches: tuple[bool, bool] | None
-    approved: list[str] | None
+    facts: UserFacts
 
 
 def _read_sql() -> str:
     q = sql.quote
-    rt, at, user = "rt", "at", "u"
-    settings_table, allowlist = sql.table(OrgAppSettings), sql.table(AllowlistEntry)
+    facts_select, facts_joins = user_facts_sql("rt.user_id", "rt.application_id")
     return (
-        f"SELECT {sql.select_list(RefreshToken, rt)}, {sql.select_list(AccessToken, at)}, "
-        f"{sql.select_list(User, user)}, s.{q('enabled')}, s.{q('allowlist_enabled')}, "
-        f"al.{q('id')}, al.{q('approved_scopes')} "
-        f"FROM {sql.table(RefreshToken)} {rt} "
-        f"LEFT JOIN {sql.table(AccessToken)} {at} ON {at}.{q('id')} = {rt}.{q('access_token_id')} "
-        f"LEFT JOIN {sql.table(User)} {user} ON {user}.{q('id')} = {rt}.{q('user_id')} "
-        f"LEFT JOIN {settings_table} s ON s.{q('organization_id')} = {user}.{q('organization_id')} "
-        f"LEFT JOIN {allowlist} al ON al.{q('organization_id')} = {user}.{q('organization_id')} "
-        f"AND al.{q('app_id')} = {rt}.{q('application_id')} "
-        f"WHERE {rt}.{q('token_checksum')} = %s "
-        f"ORDER BY CASE WHEN {rt}.{q('revoked')} IS NULL THEN 0 ELSE 1 END, "
-        f"{rt}.{q('revoked')} DESC LIMIT 2"
+        f"SELECT {sql.select_list(RefreshToken, 'rt')}, {sql.select_list(AccessToken, 'at')}, "
+        f"{facts_select} FROM {sql.table(RefreshToken)} rt "
+        f"LEFT JOIN {sql.table(AccessToken)} at ON at.{q('id')} = rt.{q('access_token_id')} "
+        f"{facts_joins} WHERE rt.{q('token_checksum')} = %s "
+        f"ORDER BY CASE WHEN rt.{q('revoked')} IS NULL THEN 0 ELSE 1 END, "
+        f"rt.{q('revoked')} DESC LIMIT 2"
     )
 
 
 def _read(raw: str) -> list[_Found]:
     """Every row (at most two) stored under the token's digest, live first, each with its
     access token, user and the user's org controls: one statement."""
-    widths = [sql.width(RefreshToken), sql.width(AccessToken), sql.width(User)]
-    approved_field = AllowlistEntry._meta.get_field("approved_scopes")
-    found = []
-    for row in sql.fetch_all(_read_sql(), [token_digest(raw)]):
-        a, b = widths[0], widths[0] + widths[1]
-        c = b + widths[2]
-        enabled, allowlist_enabled, entry_id, approved = row[c : c + 4]
-        if entry_id is not None:
-            approved = approved_field.from_db_value(approved, None, connection)
-        found.append(
-            _Found(
-                refresh=sql.instance_from(RefreshToken, row[:a]),
-                access=sql.instance_from(AccessToken, row[a:b]),
-                user=sql.instance_from(User, row[b:c]),
-                switches=None if enabled is None else (bool(enabled), bool(allowlist_enabled)),
-                approved=approved if entry_id is not None else None,
-            )
+    a = sql.width(RefreshToken)
+    b = a + sql.width(AccessToken)
+    return [
+        _Found(
+            refresh=sql.instance_from(RefreshToken, row[:a]),
+            access=sql.instance_from(AccessToken, row[a:b]),
+            facts=user_facts_from(row[b:]),
         )
-    return found
+        for row in sql.fetch_all(_read_sql(), [token_digest(raw)])
+    ]
 
 
 def _resource(req: TokenRequest, refresh: RefreshToken) -> list[str]:
@@ -135,14 +116,9 @@ class RefreshTokenGrant:
         lifetime = timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
         if refresh.created + lifetime <= now:  # absolute, from issuance
             raise InvalidGrant()
-        user = found.user
+        user = found.facts.user
         if user is not None:
-            gate = org_gate_decide(
-                app=app,
-                org_id=user.organization_id,
-                switches=found.switches,
-                approved=found.approved,
-            )
+            gate = found.facts.gate(app)
             problem = user_app_problem(user, app, gate=gate)
             if problem:  # audience, deactivated user, or the org's controls (SPEC §6)
                 raise InvalidGrant(problem)
@@ -166,10 +142,22 @@ class RefreshTokenGrant:
             scopes=scopes,
             family=refresh.token_family,
             refresh_token=True,
-            rotating=refresh,
-            rotating_access_id=refresh.access_token_id,
+            claim=Claim(
+                model=RefreshToken,
+                pk=refresh.pk,
+                unused="revoked",
+                assignments={"revoked": now, "updated": now, "access_token_id": None},
+                drops_access_id=refresh.access_token_id,
+            ),
+            source_refresh_token_id=refresh.pk,
             resource=_resource(req, refresh),
+            signing_kid=found.facts.signing_kid,
         )
 
     def create_token_response(self, req: TokenRequest, issue: Issue) -> dict:
-        return tokens_issue(req, issue)
+        try:
+            return tokens_issue(req, issue)
+        except ClaimLost:
+            # Rotated by a concurrent request first: a reuse (RFC 9700 §4.14.2).
+            family_revoke_recorded(req, issue.family, "refresh_token_reuse")
+            raise InvalidGrant(REFRESH_TOKEN_REUSED) from None

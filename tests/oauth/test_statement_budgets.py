@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code
 from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse fixture)
     basic,
     isolated_throttle,
@@ -70,3 +72,27 @@ def test_a_refresh_costs_three_statements(password_app, admin):
 
 def _basic(app_with_secret) -> str:
     return basic(app_with_secret.app.client_id, app_with_secret.client_secret)
+
+
+@pytest.mark.parametrize("scope", ["profile offline_access", "openid profile offline_access"])
+def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
+    """The app generation, one read (the code with its user and the user's org controls),
+    one write (claim the code, insert the ID token when openid is granted, the pair, the
+    authorization's stamp and the audit event)."""
+    app = make_app(scopes=["openid", "profile", "offline_access"])
+    browser = Client()
+    browser.force_login(admin)
+
+    def exchange():
+        verifier, challenge = pkce_pair()
+        code = obtain_code(browser, app.app, challenge=challenge, scope=scope)["code"]
+        with CaptureQueriesContext(connection) as captured:
+            response = redeem_code(Client(), app, code, verifier)
+        assert response.status_code == 200, response.content
+        assert ("id_token" in response.json()) == ("openid" in scope)
+        return [query["sql"] for query in captured.captured_queries]
+
+    exchange()  # the app is remembered from here on
+    sent = exchange()
+    assert len(sent) == 3, sent
+    assert sent[-1].startswith("WITH claimed AS (UPDATE")

@@ -123,7 +123,7 @@ def test_a_revocation_during_a_refresh_leaves_no_live_member(
     def slow_write(decided, rows, now):
         with transaction.atomic():
             written = write(decided, rows, now)
-            if decided.rotating is not None:  # the refresh token's row is locked to the commit
+            if decided.claim is not None:  # the refresh token's row is locked to the commit
                 claimed.set()
                 time.sleep(1.0)
         return written
