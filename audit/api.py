@@ -14,7 +14,7 @@ from audit import api_schema as docs
 from audit import selectors
 from audit.models import AuditExport, AuditExportStatus
 from audit.services import audit_export_start
-from config.api_support import paginated
+from core.api_support import paginated
 
 
 class CSVRenderer(renderers.BaseRenderer):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent, AuditExport, AuditExportStatus
 from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_list, csv_row
-from config.db import statement_timeout_lifted
+from core.db import statement_timeout_lifted
 
 PROGRESS_EVERY = 500
 # A finished export's CSV is kept this long for its download, then purged with the events.

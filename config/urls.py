@@ -4,7 +4,7 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
-from config import health
+from core import health
 from oauth.api import PlatformLogoutAPI
 from oauth.views.oidc import DoormanDiscoveryView
 from oauth.views.platform_login import PlatformLoginView
@@ -29,7 +29,7 @@ urlpatterns = [
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]
 
-handler400 = "config.api_errors.json_bad_request"
-handler403 = "config.api_errors.json_forbidden"
-handler404 = "config.api_errors.json_not_found"
-handler500 = "config.api_errors.json_server_error"
+handler400 = "core.api_errors.json_bad_request"
+handler403 = "core.api_errors.json_forbidden"
+handler404 = "core.api_errors.json_not_found"
+handler500 = "core.api_errors.json_server_error"

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
 from accounts.serializers import StrictSerializer
-from config.api_support import paginated, validated
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 from connected_apps import controls
 from connected_apps.models import OrgAppSettings
+from core.api_support import paginated, validated
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 
 TAG = "Org controls"
 NOTHING_TO_CHANGE = "Send enabled and/or allowlist_enabled."

@@ -17,10 +17,10 @@ from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
 from accounts.catalog import SpecialScope
-from config.api_support import paginated
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 from connected_apps import selectors
 from connected_apps.models import Authorization
+from core.api_support import paginated
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 
 LIST_SCOPES = (SpecialScope.PROFILE.value, SpecialScope.READ_FULL.value)
 REVOKE_SCOPES = (SpecialScope.FULL.value,)
