@@ -23,8 +23,7 @@ urlpatterns = [
     path("developer/", include("developer.urls")),
     path("accounts/api/", include("connected_apps.urls_api")),
     path("accounts/api/", include("accounts.urls_api")),
-    path("accounts/api/", include("audit.urls_api")),
-    path("", include("audit.urls", namespace="audit")),
+    path("", include("accounts.urls_audit", namespace="audit")),
     path("", include("connected_apps.urls", namespace="connected_apps")),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]
