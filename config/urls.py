@@ -4,7 +4,9 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
+from connected_apps import urls as connected_apps_pages
 from core import health
+from oauth import urls_portal as revocation_pages
 from oauth.api import PlatformLogoutAPI
 from oauth.views.oidc import DoormanDiscoveryView
 from oauth.views.platform_login import PlatformLoginView
@@ -22,9 +24,19 @@ urlpatterns = [
     path("accounts/api/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-schema-yaml"),
     path("developer/", include("developer.urls")),
     path("accounts/api/", include("connected_apps.urls_api")),
+    path("accounts/api/", include("oauth.urls_api")),
     path("accounts/api/", include("accounts.urls_api")),
     path("", include("accounts.urls_audit", namespace="audit")),
-    path("", include("connected_apps.urls", namespace="connected_apps")),
+    # connected_apps' pages and oauth's pages revoking what they list, in one namespace.
+    path(
+        "",
+        include(
+            (
+                [*connected_apps_pages.urlpatterns, *revocation_pages.urlpatterns],
+                connected_apps_pages.app_name,
+            )
+        ),
+    ),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]
 
