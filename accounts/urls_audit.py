@@ -3,7 +3,7 @@ trail is the audit app's; who may read which org's is accounts'."""
 
 from django.urls import path
 
-from accounts import views_audit as views
+from accounts import views
 
 app_name = "audit"
 
