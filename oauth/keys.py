@@ -91,6 +91,11 @@ def _active_row() -> SigningKey:
         return SigningKey.objects.get(is_active=True)
 
 
+def active_jwk() -> jwk.JWK:
+    """The active key as a JWK: what DOT signs ID tokens with (ConnectedApp.jwk_key)."""
+    return active_signing_key().jwk
+
+
 def active_signing_key(kid: str | None = None) -> ActiveKey:
     """The key that signs new ID tokens (created on first use); `kid`, when the caller read
     the active key's id already (the token engine reads it with the grant)."""

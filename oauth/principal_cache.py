@@ -47,7 +47,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 from redis.exceptions import RedisError, ResponseError
 
-from config.cache import (
+from core.cache import (
     HotPathUnavailable,
     cache_key,
     cache_value,

@@ -27,8 +27,8 @@ from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 
-from config.metrics import endpoint_label, request_observe
 from connected_apps.models import GrantType
+from core.metrics import endpoint_label, request_observe
 from oauth.engine.client_credentials import client_credentials_issue
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited

@@ -22,9 +22,9 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
-from config.db import rows_insert
 from connected_apps.models import GrantType
 from connected_apps.usage import usage_record_token_issued
+from core.db import rows_insert
 from oauth import principal_cache
 from oauth.engine.clients import (
     CLIENT_ID_SHAPE,

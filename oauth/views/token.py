@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
 from audit.models import AuditAction, AuditOutcome
-from config.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.engine.client_credentials import client_credentials_token
 from oauth.engine.endpoint import AUDITED_ERRORS, token_response

@@ -3,7 +3,7 @@
 `/healthz`: the process answers (no dependency is asked). `/readyz`: PostgreSQL answers and
 every migration is applied (else 503 with Retry-After: send no traffic here yet); Redis is
 reported, `ok` or `degraded`, never a reason to be unready, since the service runs without it
-(slower, from PostgreSQL). `/metrics`: Prometheus's exposition (config/metrics.py) for a
+(slower, from PostgreSQL). `/metrics`: Prometheus's exposition (core/metrics.py) for a
 scraper sending DOORMAN_METRICS_TOKEN, asking neither PostgreSQL nor Redis.
 """
 
@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from config.api_errors import error_body
-from config.cache import redis_status
-from config.metrics import exposition
+from core.api_errors import error_body
+from core.cache import redis_status
+from core.metrics import exposition
 
 RETRY_AFTER_SECONDS = 5
 

@@ -1,4 +1,4 @@
-"""Component schemas of the authorization server's OpenAPI fragment (config.schema.oauth):
+"""Component schemas of the authorization server's OpenAPI fragment (oauth.api_schema.paths):
 the bodies of the token, introspection, revocation, userinfo, JWKS and discovery endpoints and
 of `POST /accounts/login`, as the RFC each endpoint cites defines them."""
 

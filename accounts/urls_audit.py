@@ -1,8 +1,9 @@
-"""Portal pages of the audit log, under /access-management/audit/."""
+"""Portal pages of the audit log, under /access-management/audit/ (namespace "audit"). The
+trail is the audit app's; who may read which org's is accounts'."""
 
 from django.urls import path
 
-from audit import views
+from accounts import views
 
 app_name = "audit"
 

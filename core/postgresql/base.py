@@ -4,7 +4,7 @@ While PostgreSQL cannot be reached, every request would wait DOORMAN_DB_CONNECT_
 seconds for its own attempt, and with one thread per worker the requests behind it would
 wait in line for much longer. After a failed connect, this process answers the requests of
 the next DOORMAN_DB_RETRY_SECONDS at once with the same error (a 503 with Retry-After, see
-config/api_errors.py) and then tries again: an unreachable database costs one wait per
+core/api_errors.py) and then tries again: an unreachable database costs one wait per
 interval, not one per request. A connection that works is never affected, nor one to another
 database: Django falls back to the project's database at once when the server refuses the
 `postgres` one (creating the test database, `_nodb_cursor`).

@@ -9,12 +9,13 @@ from rest_framework import renderers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import api_audit_schema as docs
 from accounts.api import AccountsAPIView
-from audit import api_schema as docs
+from accounts.selectors import audit_org_get
 from audit import selectors
 from audit.models import AuditExport, AuditExportStatus
 from audit.services import audit_export_start
-from config.api_support import paginated
+from core.api_support import paginated
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -69,7 +70,7 @@ def export_data(request: Request, export: AuditExport) -> dict:
 @extend_schema_view(get=docs.audit_log_list)
 class AuditLogsAPI(AuditAPIView):
     def get(self, request: Request, org_id: str):
-        org = selectors.audit_org_get(access=self.access, org_id=org_id)
+        org = audit_org_get(access=self.access, org_id=org_id)
         filters = selectors.AuditFilters.parse(request.query_params)
         events = selectors.audit_event_list(org=org, filters=filters)
         if request.accepted_renderer.format == "csv":
@@ -78,7 +79,7 @@ class AuditLogsAPI(AuditAPIView):
 
 
 def _export_get(view: AuditAPIView, org_id: str, export_id: str) -> AuditExport:
-    org = selectors.audit_org_get(access=view.access, org_id=org_id)
+    org = audit_org_get(access=view.access, org_id=org_id)
     export = selectors.audit_export_get(org=org, export_id=export_id)
     if export is None:
         raise Http404("Export not found.")
@@ -88,7 +89,7 @@ def _export_get(view: AuditAPIView, org_id: str, export_id: str) -> AuditExport:
 @extend_schema_view(post=docs.audit_export_create)
 class AuditExportsAPI(AuditAPIView):
     def post(self, request: Request, org_id: str) -> Response:
-        org = selectors.audit_org_get(access=self.access, org_id=org_id)
+        org = audit_org_get(access=self.access, org_id=org_id)
         filters = selectors.AuditFilters.parse(request.query_params)
         export = audit_export_start(org=org, user=request.user, filters=filters)
         return Response(export_data(request, export), status=status.HTTP_202_ACCEPTED)

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from config.api_support import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from core.api_support import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 
 class ApiError(serializers.Serializer):

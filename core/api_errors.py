@@ -3,6 +3,8 @@
 DRF exceptions, Django's `ValidationError`/`PermissionDenied`/`Http404` raised by services and
 selectors, and oversize bodies all end here, so no API URL ever answers with an HTML page.
 (config/asgi.py answers a body too large or too slow to arrive with `error_body` too.)
+REST_FRAMEWORK's EXCEPTION_HANDLER is oauth.api_errors', which adds the RFC 6750 codes
+of bearer requests to what `api_exception_handler` answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views import defaults
+from django.views.csrf import csrf_failure
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -124,19 +129,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         response.data = error_body(response.status_code, str(detail))
-    _add_bearer_error(response, exc, context)
     return response
-
-
-def _add_bearer_error(response: Response, exc: Exception, context: dict) -> None:
-    """RFC 6750 §3.1 codes: `invalid_token` (401) and `insufficient_scope` (403)."""
-    from oauth.authentication import insufficient_scope_header, is_bearer_request
-
-    if response.status_code == 401 and getattr(exc, "default_code", "") == "invalid_token":
-        response.data["error"] = "invalid_token"
-    elif response.status_code == 403 and is_bearer_request(context.get("request")):
-        response.data["error"] = "insufficient_scope"
-        response["WWW-Authenticate"] = insufficient_scope_header()
 
 
 def _is_api(request) -> bool:
@@ -147,9 +140,7 @@ def json_not_found(request, exception=None):
     """404 for API paths as JSON; the portal keeps its HTML page."""
     if _is_api(request):
         return JsonResponse(error_body(404, "Not found."), status=404)
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def json_server_error(request):
@@ -160,9 +151,7 @@ def json_server_error(request):
         return unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body(500, "Internal server error."), status=500)
-    from django.views.defaults import server_error
-
-    return server_error(request)
+    return defaults.server_error(request)
 
 
 def unavailable(request):
@@ -170,9 +159,6 @@ def unavailable(request):
     if _is_api(request):
         response = JsonResponse(error_body(503, UNAVAILABLE_MESSAGE), status=503)
     else:
-        from django.http import HttpResponse
-        from django.template.loader import render_to_string
-
         # Rendered without the request: context processors would read the database.
         response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -186,17 +172,13 @@ def json_bad_request(request, exception=None):
         if isinstance(exception, TOO_LARGE):
             return JsonResponse(error_body(413, TOO_LARGE_MESSAGE), status=413)
         return JsonResponse(error_body(400, "Bad request."), status=400)
-    from django.views.defaults import bad_request
-
-    return bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def json_forbidden(request, exception=None):
     if _is_api(request):
         return JsonResponse(error_body(403, str(exception) or "Forbidden."), status=403)
-    from django.views.defaults import permission_denied
-
-    return permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
 
 
 def json_csrf_failure(request, reason: str = ""):
@@ -205,6 +187,4 @@ def json_csrf_failure(request, reason: str = ""):
     if _is_api(request):
         message = "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie."
         return JsonResponse(error_body(403, message), status=403)
-    from django.views.csrf import csrf_failure
-
     return csrf_failure(request, reason)

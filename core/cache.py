@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from config.metrics import REDIS_BREAKER_OPENINGS, REDIS_DEGRADED
+from core.metrics import REDIS_BREAKER_OPENINGS, REDIS_DEGRADED
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 from audit.models import AuditExportStatus, AuditOutcome
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 
 
 class AuditActorOutput(serializers.Serializer):

@@ -1,22 +1,21 @@
-"""The OpenAPI 3 schema of Doorman's JSON APIs (drf-spectacular).
+"""The OpenAPI 3 schema of Doorman's JSON APIs (drf-spectacular): what every API shares.
 
 - `shapes`: what every resource API shares (error body, list envelope, paging, errors);
 - `security`: the `bearerAuth` and `cookieAuth` security schemes;
-- `oauth` and `oauth_shapes`: the authorization server's plain-Django endpoints as a
-  hand-written fragment, merged in by `add_authorization_server` (a POSTPROCESSING_HOOK).
+- `DoormanAutoSchema`: the REST_FRAMEWORK `DEFAULT_SCHEMA_CLASS`.
 
-Each app documents its own views next to them (`<app>/api_schema.py`). The schema is served
-at /accounts/api/openapi.json (and .yaml) and browsed at /developer/api-docs.
+Each app documents its own views next to them (`<app>/api_schema.py`); the authorization
+server's plain-Django endpoints are a hand-written fragment in `oauth/api_schema/`, merged in
+by its POSTPROCESSING_HOOK. The schema is served at /accounts/api/openapi.json (and .yaml) and
+browsed at /developer/api-docs.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.openapi import AutoSchema
 
-from config.schema import security
-from config.schema.shapes import (
+from core.schema import security  # noqa: F401 (registers the security schemes)
+from core.schema.shapes import (
     BODY_ERRORS,
     ERROR_DESCRIPTIONS,
     INPUT_ERRORS,
@@ -35,7 +34,6 @@ __all__ = [
     "SEARCH",
     "ApiError",
     "DoormanAutoSchema",
-    "add_authorization_server",
     "error_responses",
     "list_of",
 ]
@@ -72,16 +70,3 @@ class DoormanAutoSchema(AutoSchema):
         if getattr(ok, "is_list_envelope", False):
             return operation_id.removesuffix("_retrieve") + "_list"
         return operation_id
-
-
-def add_authorization_server(result: dict[str, Any], generator, request, public) -> dict:
-    """POSTPROCESSING_HOOK: merge the authorization server's fragment into the schema."""
-    from config.schema import oauth, oauth_shapes
-
-    result["paths"] = dict(sorted({**result.get("paths", {}), **oauth.paths()}.items()))
-    components = result.setdefault("components", {})
-    components.setdefault("schemas", {}).update(oauth_shapes.schemas())
-    schemes = components.setdefault("securitySchemes", {})
-    schemes.update(oauth.SECURITY_SCHEMES)
-    schemes.setdefault("bearerAuth", security.BEARER_SCHEME)  # userinfo uses it too
-    return result

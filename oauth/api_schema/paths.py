@@ -1,7 +1,7 @@
 """The authorization server's endpoints as a hand-written OpenAPI fragment.
 
 They are plain Django views (django-oauth-toolkit's, customized in oauth/views/), which
-drf-spectacular does not see; `config.schema.add_authorization_server` merges this fragment
+drf-spectacular does not see; `oauth.api_schema.add_authorization_server` merges this fragment
 into the generated schema. Paths are SPEC §4's; bodies follow the RFC each endpoint cites.
 """
 

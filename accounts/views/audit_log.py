@@ -16,11 +16,12 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import access_for
+from accounts.api_audit import csv_response
+from accounts.selectors import audit_org_get
+from accounts.templatetags.audit_tags import audit_log_org_for
 from audit import selectors
-from audit.api import csv_response
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_export_start
-from audit.templatetags.audit_tags import audit_log_org_for
 
 EVENTS_PER_PAGE = 50
 
@@ -50,7 +51,7 @@ class AuditPageMixin(LoginRequiredMixin):
         if org is None:
             raise PermissionDenied("You need read:audit_logs to see the audit log.")
         self.access = access_for(request.user)
-        self.org = selectors.audit_org_get(access=self.access, org_id=org.id)
+        self.org = audit_org_get(access=self.access, org_id=org.id)
         self.filter_errors: dict[str, list[str]] = {}
         try:
             self.filters = selectors.AuditFilters.parse(request.GET)

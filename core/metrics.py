@@ -4,7 +4,7 @@ Redis, for a scraper holding DOORMAN_METRICS_TOKEN.
 prometheus_client, the Prometheus project's own client, rather than django-prometheus: the
 token fast path (oauth/wsgi.py) never reaches Django's middleware, so its requests must be
 counted by hand anyway; django-prometheus counts the database and the cache by replacing
-their backends (ours are custom: config/db.py, config/cache.py) and adds a dozen updates to
+their backends (ours are custom: core/db.py, core/cache.py) and adds a dozen updates to
 every request. Here a request costs one counter and one histogram update, in memory (or in
 an mmap'd file in multiprocess mode): no database statement, no Redis round trip.
 
