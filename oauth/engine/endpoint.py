@@ -13,6 +13,7 @@ from oauth.engine.authorization_code import AuthorizationCodeGrant
 from oauth.engine.client_credentials import ClientCredentialsGrant
 from oauth.engine.clients import ClientRefused
 from oauth.engine.issue import response_json
+from oauth.engine.password import PasswordGrant
 from oauth.engine.refresh_token import RefreshTokenGrant
 from oauth.engine.request import TokenRequest
 from oauth.errors import OAuthError
@@ -32,7 +33,12 @@ AUDITED_ERRORS = frozenset(
 CLIENT_CREDENTIALS = ClientCredentialsGrant()
 GRANTS = {
     grant.grant_type: grant
-    for grant in (AuthorizationCodeGrant(), RefreshTokenGrant(), CLIENT_CREDENTIALS)
+    for grant in (
+        AuthorizationCodeGrant(),
+        RefreshTokenGrant(),
+        PasswordGrant(),
+        CLIENT_CREDENTIALS,
+    )
 }
 # What a client_credentials request may carry to be answered ahead of Django (oauth.wsgi).
 FRONT_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})

@@ -72,6 +72,7 @@ class Issue:
     nonce: str | None = None  # the authentication request's, for the ID token
     signing_kid: str | None = None  # the active signing key's, as read with the grant
     only_if: tuple[str, list] | None = None  # an SQL condition the write needs (PostgreSQL)
+    authorization_scopes: list[str] | None = None  # the user's live authorization's, if read
 
 
 def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
