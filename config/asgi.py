@@ -37,6 +37,7 @@ from django.conf import settings
 
 from config import wsgi  # first: it sets Django up, which the imports below need
 from core.api_errors import TOO_LARGE_MESSAGE, error_body
+from oauth.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def refusal(path: str, status: int) -> tuple[int, list[tuple[bytes, bytes]], byt
     message = TOO_LARGE_MESSAGE if status == 413 else TOO_SLOW_MESSAGE
     if path.startswith(OAUTH_PREFIXES):
         # RFC 6749 §5.2 has a code for neither: invalid_request is the malformed request's
-        body: dict[str, Any] = {"error": "invalid_request", "error_description": message}
+        body: dict[str, Any] = InvalidRequest(message).body()
     else:
         body = error_body(status, message)
     content = json.dumps(body).encode()

@@ -23,11 +23,19 @@ class OAuthError(Exception):
     description = "The request is missing a parameter or is otherwise malformed."
     status_code = 400
 
-    def __init__(self, description: str | None = None, *, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
         if description is not None:
             self.description = description
         if status_code is not None:
             self.status_code = status_code
+        if error is not None:  # a code another component reported (oauthlib's, RFC 6750's)
+            self.error = error
         self.retry_after: int | None = None
         super().__init__(self.description)
 
@@ -51,12 +59,15 @@ class InvalidRequest(OAuthError):
 
 
 class MethodNotAllowed(InvalidRequest):
-    description = "Use POST."
     status_code = 405
+
+    def __init__(self, allowed: tuple[str, ...] = ("POST",)) -> None:
+        super().__init__(f"Use {', '.join(allowed)}.")
+        self.allowed = allowed
 
     def response(self) -> JsonResponse:
         response = super().response()
-        response["Allow"] = "POST"
+        response["Allow"] = ", ".join(self.allowed)
         return response
 
 
@@ -96,6 +107,20 @@ class UnsupportedTokenType(OAuthError):  # RFC 7009 §2.2.1
     description = "The server does not support the revocation of this token type."
 
 
+class BearerError(OAuthError):
+    """RFC 6750 §3: a protected resource's refusal of a bearer token, with its challenge
+    (`Bearer realm=…, error=…`; no error code when the request carried no token)."""
+
+    def __init__(self, error: str, description: str, status_code: int, *, challenge: str) -> None:
+        super().__init__(description, status_code=status_code, error=error)
+        self.challenge = challenge
+
+    def response(self) -> JsonResponse:
+        response = super().response()
+        response["WWW-Authenticate"] = self.challenge
+        return response
+
+
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     description = "The server is busy; retry."
@@ -108,10 +133,10 @@ class ServerError(OAuthError):
     status_code = 500
 
 
-def oauth_error_code(content: bytes) -> str:
+def error_code_of(content: bytes) -> str:
     """The `error` of an RFC 6749 §5.2 JSON body ("" for anything else)."""
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, TypeError):
         return ""
     return body.get("error", "") if isinstance(body, dict) else ""

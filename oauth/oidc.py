@@ -12,7 +12,16 @@ from typing import Any
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.catalog import SpecialScope
+from oauth.errors import OAuthError
 from oauth.principals import access_token_resolve
+
+# RFC 6750 §3.1, as DOT's bearer checks hand them to oauthlib.
+INVALID_TOKEN = OAuthError(
+    "The access token is invalid, expired or revoked.", error="invalid_token", status_code=401
+)
+INSUFFICIENT_SCOPE = OAuthError(
+    "The access token lacks a required scope.", error="insufficient_scope", status_code=403
+)
 
 # Claim -> the scope that releases it. DOT drops every claim not named here (get_oidc_claims).
 OIDC_CLAIM_SCOPE: dict[str, str] = {
@@ -108,23 +117,13 @@ class OIDCValidatorMixin:
         insufficient_scope. `request.scopes` becomes the token's effective scopes."""
         principal = access_token_resolve(token or "")
         if principal is None or principal.user is None:
-            request.oauth2_error = OrderedDict(
-                [
-                    ("error", "invalid_token"),
-                    ("error_description", "The access token is invalid, expired or revoked."),
-                ]
-            )
+            request.oauth2_error = OrderedDict(INVALID_TOKEN.body())
             return False
         request.client = principal.app
         request.user = principal.user
         request.scopes = sorted(principal.effective_scopes)
         request.access_token = principal.token
         if not set(scopes or ()) <= principal.effective_scopes:
-            request.oauth2_error = OrderedDict(
-                [
-                    ("error", "insufficient_scope"),
-                    ("error_description", "The access token lacks a required scope."),
-                ]
-            )
+            request.oauth2_error = OrderedDict(INSUFFICIENT_SCOPE.body())
             return False
         return True

@@ -22,13 +22,11 @@ DOORMAN_RATELIMIT_ENABLED=false turns every limiter off without touching the cac
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from django.conf import settings
 from django.core.cache import caches
@@ -39,6 +37,8 @@ from django.urls import reverse
 
 from core.cache import counter_add, redis_optional
 from core.client_ip import client_ip, client_ip_bucket
+from oauth.engine.credentials import basic_client_id
+from oauth.errors import TemporarilyUnavailable
 
 KEY_PREFIX = "ratelimit"
 # WSGI environ key set once a token request has been checked: oauth.wsgi checks it first and
@@ -166,12 +166,9 @@ def rate_limit_spend(limits: list[Limit], *, wait: bool = False) -> None:
 
 def oauth_rate_limited(retry_after: int) -> JsonResponse:
     """RFC 6749 §5.2-style 429 for the token endpoint and /accounts/login."""
-    response = JsonResponse(
-        {"error": "temporarily_unavailable", "error_description": RATE_LIMITED_DESCRIPTION},
-        status=429,
-    )
-    response["Retry-After"] = str(retry_after)
-    return response
+    limited = TemporarilyUnavailable(RATE_LIMITED_DESCRIPTION, status_code=429)
+    limited.retry_after = retry_after
+    return limited.response()
 
 
 def _client_budget(client_id: str) -> Limit:
@@ -205,18 +202,6 @@ def token_request_authenticated(client_id: str) -> None:
     Redis without waiting (a successful request waits on no extra round trip); a burst may
     overshoot the limit by the requests in flight."""
     rate_limit_spend([_client_budget(client_id)])
-
-
-def basic_client_id(header: str) -> str:
-    """The client_id of `Authorization: Basic …`, unverified and undecoded beyond Base64."""
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic" or not credentials:
-        return ""
-    try:
-        decoded = base64.b64decode(credentials.strip()[:1024], validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII text
-        return ""
-    return unquote(decoded.partition(":")[0])  # RFC 6749 §2.3.1: form-urlencoded
 
 
 class LoginPageRateLimitMiddleware:

@@ -11,7 +11,8 @@ import pytest
 from django.test import Client, override_settings
 
 from oauth import ratelimit
-from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, basic_client_id, parse_rate
+from oauth.engine.credentials import basic_client_id
+from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, parse_rate
 from tests.factories import DEFAULT_PASSWORD
 from tests.oauth.tokenkit import isolated_throttle  # noqa: F401 (autouse fixture)
 

@@ -13,11 +13,11 @@ from oauth2_provider.views import ConnectDiscoveryInfoView, JwksInfoView, UserIn
 
 from accounts.catalog import ALL_SCOPES
 from connected_apps.models import GrantType
+from oauth.errors import REALM, BearerError, MethodNotAllowed
 from oauth.keys import SIGNING_ALGORITHM, published_keys
 from oauth.oidc import CLAIMS_SUPPORTED
 from oauth.principals import access_token_resolve
 
-REALM = "doorman"
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 # RFC 7523 assertions (private_key_jwt and the jwt-bearer grant): asymmetric only (SPEC §5).
 CLIENT_ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256"]
@@ -62,13 +62,8 @@ class JsonMethodNotAllowed:
     HTML one); public GET endpoints take no cookie, so a POST meets no CSRF page first."""
 
     def http_method_not_allowed(self, request, *args, **kwargs) -> HttpResponse:
-        allowed = [m.upper() for m in self.http_method_names if hasattr(self, m)]
-        response = JsonResponse(
-            {"error": "invalid_request", "error_description": f"Use {', '.join(allowed)}."},
-            status=405,
-        )
-        response["Allow"] = ", ".join(allowed)
-        return response
+        allowed = tuple(m.upper() for m in self.http_method_names if hasattr(self, m))
+        return MethodNotAllowed(allowed).response()
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -95,10 +90,7 @@ class DoormanJwksView(JsonMethodNotAllowed, JwksInfoView):
 
 
 def _bearer_error(status: int, error: str, description: str, challenge: str) -> HttpResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
-    response["WWW-Authenticate"] = challenge
-    response["Cache-Control"] = "no-store"
-    return response
+    return BearerError(error, description, status, challenge=challenge).response()
 
 
 def _presented_token(request) -> str | None:

@@ -18,10 +18,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
 from oauth.backends import MalformedBody, parse_oauth_body
+from oauth.errors import (
+    InvalidGrant,
+    InvalidRequest,
+    MethodNotAllowed,
+    TemporarilyUnavailable,
+)
 from oauth.issuance import platform_token_issue, request_meta
 from oauth.ratelimit import limit_address
 from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
-from oauth.views.token import guarded, oauth_error
+from oauth.views.token import guarded
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -33,29 +39,27 @@ class PlatformLoginView(View):
 
     def _post_only(self, request) -> HttpResponse:
         if request.method != "POST":
-            response = oauth_error("invalid_request", "Use POST.", 405)
-            response["Allow"] = "POST"
-            return response
+            return MethodNotAllowed().response()
         return self._sign_in(request)
 
     def _sign_in(self, request) -> HttpResponse:
         try:
             params = dict(parse_oauth_body(request))
         except MalformedBody as exc:
-            return oauth_error("invalid_request", str(exc))
+            return InvalidRequest(str(exc)).response()
         username, password = params.get("username"), params.get("password")
         if not username or not password:
-            return oauth_error("invalid_request", "username and password are required.")
+            return InvalidRequest("username and password are required.").response()
         address = limit_address(request)
         refusal = login_throttle_check(username=username, address=address)
         if refusal is not None:
-            response = oauth_error("temporarily_unavailable", refusal.description, refusal.status)
-            response["Retry-After"] = str(refusal.retry_after)
-            return response
+            throttled = TemporarilyUnavailable(refusal.description, status_code=refusal.status)
+            throttled.retry_after = refusal.retry_after
+            return throttled.response()
         user = authenticate(request, username=username, password=password)
         if user is None or not user.is_active:
             login_throttle_failure(username=username, address=address)
-            response = oauth_error("invalid_grant", "Invalid username or password.", 401)
+            response = InvalidGrant("Invalid username or password.", status_code=401).response()
             del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
             return response
         login_throttle_success(username=username, address=address)

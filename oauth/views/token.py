@@ -8,7 +8,6 @@ Responses are never cached (RFC 6749 §5.1).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -23,36 +22,31 @@ from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenVie
 from audit.models import AuditAction, AuditOutcome
 from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
+from oauth.engine.credentials import basic_client_id
 from oauth.engine.endpoint import AUDITED_ERRORS, token_response
+from oauth.errors import (
+    BASIC_CHALLENGE,
+    InvalidClient,
+    InvalidRequest,
+    MethodNotAllowed,
+    ServerError,
+    TemporarilyUnavailable,
+    error_code_of,
+)
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import (
-    basic_client_id,
     token_request_authenticated,
     token_request_rate_limited,
 )
 
 log = logging.getLogger(__name__)
 
-REALM = "doorman"
-BASIC_CHALLENGE = f'Basic realm="{REALM}"'
-
-
-def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
-    """An RFC 6749 §5.2 error body."""
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = BASIC_CHALLENGE
-    return response
-
 
 def oauth_error_code(response: HttpResponse) -> str:
     """The RFC 6749 §5.2 `error` of a JSON error response ("" for anything else)."""
-    try:
-        return json.loads(response.content).get("error", "")
-    except (ValueError, AttributeError):
-        return ""
+    return error_code_of(getattr(response, "content", b""))
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -69,16 +63,17 @@ def guarded(request, handle: Callable[[HttpRequest], HttpResponse | None]) -> Ht
     try:
         response = handle(request)
     except (RequestDataTooBig, TooManyFieldsSent):
-        response = oauth_error("invalid_request", "The request body is too large.", 413)
+        response = InvalidRequest("The request body is too large.", status_code=413).response()
     except SuspiciousOperation:  # a foreign Host, a forged header Django refuses
-        response = oauth_error("invalid_request", "The request is not acceptable.", 400)
+        response = InvalidRequest("The request is not acceptable.").response()
     except DATABASE_UNAVAILABLE:
         log.exception("Database unavailable at %s", request.path)
-        response = oauth_error("temporarily_unavailable", "The server is busy; retry.", 503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        unavailable = TemporarilyUnavailable()
+        unavailable.retry_after = RETRY_AFTER_SECONDS
+        response = unavailable.response()
     except Exception:
         log.exception("Unexpected error at %s", request.path)
-        response = oauth_error("server_error", "The server could not handle the request.", 500)
+        response = ServerError().response()
     return no_store(response) if response is not None else None
 
 
@@ -94,21 +89,19 @@ class OAuthEndpointMixin:
 
     def _checked_dispatch(self, request) -> HttpResponse:
         if request.method != "POST":
-            response = oauth_error("invalid_request", "Use POST.", 405)
-            response["Allow"] = "POST"
-            return response
+            return MethodNotAllowed().response()
         if request.META.get("QUERY_STRING"):
             # RFC 6749 §3.2 / RFC 7009 §2.1: parameters go in the body.
-            return oauth_error("invalid_request", "URL query parameters are not allowed.")
+            return InvalidRequest("URL query parameters are not allowed.").response()
         try:
             params = parse_oauth_body(request)
         except MalformedBody as exc:
-            return oauth_error("invalid_request", str(exc))
+            return InvalidRequest(str(exc)).response()
         names = [name for name, _ in params]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             # RFC 6749 §3.2: parameters MUST NOT be included more than once.
-            return oauth_error("invalid_request", f"Repeated parameter: {repeated[0][:64]}.")
+            return InvalidRequest(f"Repeated parameter: {repeated[0][:64]}.").response()
         request.doorman_params = params
         limited = self._rate_limited(request)
         if limited is not None:
@@ -220,12 +213,12 @@ class DoormanIntrospectView(OAuthEndpointMixin, IntrospectTokenView):
         # RFC 7662 §2.1: the caller authenticates as a client (same methods as /token).
         client = self.get_oauthlib_core().authenticated_client(request)
         if client is None:
-            refusal = oauth_error("invalid_client", "Client authentication failed.", 401)
+            refusal = InvalidClient().response()
             return self._finish(request, refusal)
         params = dict(request.doorman_params)
         token = params.get("token")
         if not token:
-            return oauth_error("invalid_request", "Missing token parameter.")
+            return InvalidRequest("Missing token parameter.").response()
         return JsonResponse(
             token_introspect(token, client=client, hint=params.get("token_type_hint"))
         )
