@@ -1,21 +1,16 @@
-"""Input and output shapes of the accounts API (SPEC §4), in Anypoint's camelCase."""
+"""Input and output serializers of the accounts API (SPEC §4), in Anypoint's camelCase: the
+views parse bodies and render answers with them, and drf-spectacular documents them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
-from accounts.models import (
-    Environment,
-    EnvironmentType,
-    FederatedIdentity,
-    IdentityProvider,
-    Organization,
-    User,
-)
+from accounts.models import EnvironmentType
 
 
 class StrictCharField(serializers.CharField):
@@ -108,56 +103,80 @@ class PermissionsInput(StrictSerializer):
 
 
 # -- output -------------------------------------------------------------------------------------
-def organization_data(org: Organization) -> dict[str, Any]:
-    ancestors = org.ancestor_ids[:-1]
-    return {
-        "id": str(org.id),
-        "name": org.name,
-        "parentId": str(org.parent_id) if org.parent_id else None,
-        "parentOrganizationIds": [str(a) for a in ancestors],
-        "isRoot": org.is_root,
-        "createdAt": org.created_at,
-        "updatedAt": org.updated_at,
-    }
+class Derived(serializers.Field):
+    """An output field computed from the whole object (`compute(obj)`), documented as the
+    field `shape` says (with this field's own `help_text` and `allow_null`)."""
+
+    def __init__(self, compute: Callable[[Any], Any], shape: serializers.Field, **kwargs: Any):
+        super().__init__(source="*", **kwargs)
+        self.compute = compute
+        self._spectacular_annotation = {"field": shape}
+
+    def to_representation(self, value: Any) -> Any:
+        return self.compute(value)
 
 
-def environment_data(environment: Environment) -> dict[str, Any]:
-    return {
-        "id": str(environment.id),
-        "name": environment.name,
-        "type": environment.type,
-        "isProduction": environment.type == EnvironmentType.PRODUCTION,
-        "organizationId": str(environment.organization_id),
-        "createdAt": environment.created_at,
-    }
+class UserOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The Anypoint-style id; never changes.")
+    username = serializers.CharField()
+    firstName = serializers.CharField(source="first_name")
+    lastName = serializers.CharField(source="last_name")
+    email = serializers.EmailField()
+    organizationId = serializers.UUIDField(
+        source="organization_id", help_text="The user's root organization."
+    )
+    createdAt = serializers.DateTimeField(source="date_joined")
+    enabled = serializers.BooleanField(source="is_active")
 
 
-def user_data(user: User) -> dict[str, Any]:
-    return {
-        "id": str(user.id),
-        "username": user.username,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "email": user.email,
-        "organizationId": str(user.organization_id),
-        "createdAt": user.date_joined,
-        "enabled": user.is_active,
-    }
+class OrganizationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    parentId = serializers.UUIDField(
+        source="parent_id", allow_null=True, help_text="Null for a root organization."
+    )
+    parentOrganizationIds = Derived(
+        lambda org: [str(a) for a in org.ancestor_ids[:-1]],
+        serializers.ListField(child=serializers.UUIDField()),
+        help_text="Ancestors, the root first.",
+    )
+    isRoot = serializers.BooleanField(source="is_root")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
 
 
-def identity_provider_data(provider: IdentityProvider) -> dict[str, Any]:
-    return {
-        "id": str(provider.id),
-        "name": provider.name,
-        "organizationId": str(provider.organization_id),
-        "createdAt": provider.created_at,
-    }
+class EnvironmentOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=EnvironmentType.choices)
+    isProduction = Derived(
+        lambda environment: environment.type == EnvironmentType.PRODUCTION,
+        serializers.BooleanField(),
+    )
+    organizationId = serializers.UUIDField(source="organization_id")
+    createdAt = serializers.DateTimeField(source="created_at")
 
 
-def identity_link_data(link: FederatedIdentity) -> dict[str, Any]:
-    return {
-        "user_id": str(link.user_id),
-        "username": link.user.username,
-        "subject": link.subject,
-        "linked_at": link.created_at,
-    }
+class IdentityProviderOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The `idp_id` that jwt-bearer `sub` claims name.")
+    name = serializers.CharField()
+    organizationId = serializers.UUIDField(source="organization_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class IdentityLinkOutput(serializers.Serializer):  # a FederatedIdentity
+    user_id = serializers.UUIDField()
+    username = serializers.CharField(source="user.username")
+    subject = serializers.CharField(help_text="The username the provider's assertions name.")
+    linked_at = serializers.DateTimeField(source="created_at")
+
+
+class UserPermissionsOutput(serializers.Serializer):  # accounts.selectors.UserPermissions
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=Permission.choices),
+        help_text="Permissions granted in this organization.",
+    )
+    environments = serializers.ListField(
+        child=serializers.UUIDField(), help_text="Environments the grants are limited to."
+    )
+    role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
