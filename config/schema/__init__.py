@@ -5,8 +5,10 @@
 - `oauth` and `oauth_shapes`: the authorization server's plain-Django endpoints as a
   hand-written fragment, merged in by `add_authorization_server` (a POSTPROCESSING_HOOK).
 
-Each app documents its own views next to them (`<app>/api_schema.py`). The schema is served
-at /accounts/api/openapi.json (and .yaml) and browsed at /developer/api-docs.
+Each app's API views say their schema beside them (`extend_schema` in `<app>/api.py`), from
+the serializers they parse and render with (`<app>/serializers.py`); `ResourceAutoSchema` adds
+the refusals they all share. The schema is served at /accounts/api/openapi.json (and .yaml)
+and browsed at /developer/api-docs.
 """
 
 from __future__ import annotations
