@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.access import Access
-from accounts.catalog import Permission, Role
 from accounts.serializers import (
     EnvironmentInput,
     EnvironmentOutput,
@@ -169,19 +168,6 @@ class UsersAPI(AccountsAPIView):
         summary="Add a member",
         request=UserInput,
         responses={201: UserOutput},
-        examples=[
-            OpenApiExample(
-                "A new member",
-                request_only=True,
-                value={
-                    "username": "jane.doe",
-                    "email": "jane.doe@example.com",
-                    "password": "seven long words make a passphrase",
-                    "firstName": "Jane",
-                    "lastName": "Doe",
-                },
-            )
-        ],
     )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -229,23 +215,6 @@ class UserPermissionsAPI(AccountsAPIView):
         '`{"role": "Organization Administrator"}` (`null` removes the role).',
         request=PermissionsInput,
         responses=UserPermissionsOutput,
-        examples=[
-            OpenApiExample(
-                "Permissions",
-                request_only=True,
-                value={
-                    "permissions": [
-                        Permission.READ_ORGANIZATION.value,
-                        Permission.READ_USERS.value,
-                    ]
-                },
-            ),
-            OpenApiExample(
-                "The administrator role",
-                request_only=True,
-                value={"role": Role.ORGANIZATION_ADMINISTRATOR.value},
-            ),
-        ],
     )
     def put(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)

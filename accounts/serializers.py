@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
@@ -55,6 +55,21 @@ class EnvironmentInput(StrictSerializer):
     type = serializers.ChoiceField(choices=EnvironmentType.choices)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new member",
+            request_only=True,
+            value={
+                "username": "jane.doe",
+                "email": "jane.doe@example.com",
+                "password": "seven long words make a passphrase",
+                "firstName": "Jane",
+                "lastName": "Doe",
+            },
+        )
+    ]
+)
 class UserInput(StrictSerializer):
     username = StrictCharField(max_length=150)
     email = StrictCharField(max_length=254)
@@ -87,6 +102,22 @@ class RoleName(StrictCharField):
     pass
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Permissions",
+            request_only=True,
+            value={
+                "permissions": [Permission.READ_ORGANIZATION.value, Permission.READ_USERS.value]
+            },
+        ),
+        OpenApiExample(
+            "The administrator role",
+            request_only=True,
+            value={"role": Role.ORGANIZATION_ADMINISTRATOR.value},
+        ),
+    ]
+)
 class PermissionsInput(StrictSerializer):
     permissions = serializers.ListField(
         child=PermissionName(max_length=64), required=False, max_length=100

@@ -12,7 +12,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -119,20 +118,6 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
         summary="Register an app",
         description=f"At most 2000 apps per root organization. {NO_STORE_NOTE}",
         request=AppInput,
-        examples=[
-            OpenApiExample(
-                "An app acting for its users",
-                request_only=True,
-                value={
-                    "client_name": "Reporting dashboard",
-                    "grant_types": ["authorization_code", "refresh_token"],
-                    "redirect_uris": ["https://dashboard.example.com/callback"],
-                    "scopes": ["openid", "profile", "offline_access", "read:organization"],
-                    "audience": "internal",
-                    "website_url": "https://dashboard.example.com",
-                },
-            )
-        ],
         responses={201: AppCreatedOutput},
     )
     def post(self, request: Request, org_id: str | None = None) -> Response:

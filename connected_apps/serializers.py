@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.catalog import ALL_SCOPES
@@ -62,6 +62,22 @@ class PublicKeyField(serializers.JSONField):
 
 
 # -- apps ----------------------------------------------------------------------------------------
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An app acting for its users",
+            request_only=True,
+            value={
+                "client_name": "Reporting dashboard",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": ["https://dashboard.example.com/callback"],
+                "scopes": ["openid", "profile", "offline_access", "read:organization"],
+                "audience": "internal",
+                "website_url": "https://dashboard.example.com",
+            },
+        )
+    ]
+)
 class AppInput(StrictSerializer):
     client_name = serializers.CharField(min_length=1, max_length=100)
     grant_types = serializers.ListField(
