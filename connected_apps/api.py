@@ -75,6 +75,7 @@ def _body(request: Request, shape: type[serializers.Serializer]) -> dict[str, An
     return dict(request.data)
 
 
+@extend_schema(tags=[TAG])
 class ConnectedAppsAPIView(AccountsAPIView):
     """Resolves the optional `{org_id}` of the org-addressed routes."""
 
@@ -90,7 +91,6 @@ class ConnectedAppsAPIView(AccountsAPIView):
         )
 
 
-@extend_schema(tags=[TAG])
 class ConnectedAppsAPI(ConnectedAppsAPIView):
     @extend_schema(
         summary="Apps the caller administers",
@@ -144,7 +144,6 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
-@extend_schema(tags=[TAG])
 class ConnectedAppAPI(ConnectedAppsAPIView):
     @extend_schema(summary="An app", parameters=[INCLUDE_USAGE], responses=AppOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
@@ -192,7 +191,6 @@ def _secret_response(created: services.AppWithSecret) -> Response:
     return Response(AppSecretOutput(created).data, headers={"Cache-Control": "no-store"})
 
 
-@extend_schema(tags=[TAG])
 class ConnectedAppSecretAPI(ConnectedAppsAPIView):
     @extend_schema(
         summary="Rotate the client secret",
@@ -207,7 +205,6 @@ class ConnectedAppSecretAPI(ConnectedAppsAPIView):
         )
 
 
-@extend_schema(tags=[TAG])
 class ConnectedAppScopesAPI(ConnectedAppsAPIView):
     @extend_schema(summary="The app's scopes with their contexts", responses=AppScopesOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
@@ -231,7 +228,6 @@ class ConnectedAppScopesAPI(ConnectedAppsAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(tags=[TAG])
 class ConnectedAppUsageAPI(ConnectedAppsAPIView):
     @extend_schema(summary="Who uses the app, and tokens issued per day", responses=AppUsageOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:

@@ -30,6 +30,7 @@ ADMIN_NOTE = (
 
 
 # -- views ---------------------------------------------------------------------------------------
+@extend_schema(tags=[TAG])
 class OrgControlsAPIView(AccountsAPIView):
     def controlled_org(self, org_id: str, *, write: bool):
         return controls.controlled_org_get(access=self.access, org_id=org_id, write=write)
@@ -37,7 +38,6 @@ class OrgControlsAPIView(AccountsAPIView):
 
 class OrgAppSettingsAPI(OrgControlsAPIView):
     @extend_schema(
-        tags=[TAG],
         summary="The org's connected-apps settings",
         description=ADMIN_NOTE,
         responses=SettingsIO,
@@ -47,7 +47,6 @@ class OrgAppSettingsAPI(OrgControlsAPIView):
         return Response(SettingsIO(controls.org_settings_get(org=org)).data)
 
     @extend_schema(
-        tags=[TAG],
         summary="Change the feature switch or the allowlist toggle",
         description=f"{ADMIN_NOTE} Takes effect on every user's next request. Switching "
         "apps off revokes nothing: tokens stop working while off.",
@@ -63,7 +62,6 @@ class OrgAppSettingsAPI(OrgControlsAPIView):
 
 class AllowlistAPI(OrgControlsAPIView):
     @extend_schema(
-        tags=[TAG],
         summary="Allowlisted apps with their approved scopes",
         description=ADMIN_NOTE,
         parameters=PAGING,
@@ -75,7 +73,6 @@ class AllowlistAPI(OrgControlsAPIView):
         return Response(paginated(request, rows, AllowlistEntryOutput().to_representation))
 
     @extend_schema(
-        tags=[TAG],
         summary="Approve (or re-approve) an app's current scopes",
         description=f"{ADMIN_NOTE} Records the app's scopes as they are now.",
         request=AllowlistInput,
@@ -92,7 +89,6 @@ class AllowlistAPI(OrgControlsAPIView):
 
 class AllowlistEntryAPI(OrgControlsAPIView):
     @extend_schema(
-        tags=[TAG],
         summary="Remove an app from the allowlist",
         description=f"{ADMIN_NOTE} Its tokens for the org's users stop on their next request.",
         responses={204: NO_CONTENT},
@@ -105,7 +101,6 @@ class AllowlistEntryAPI(OrgControlsAPIView):
 
 class AuthorizedAppsAPI(OrgControlsAPIView):
     @extend_schema(
-        tags=[TAG],
         summary="Apps the org's users authorized",
         description=ADMIN_NOTE,
         parameters=PAGING,
