@@ -28,8 +28,8 @@ from accounts.serializers import (
     UserPermissionsOutput,
 )
 from audit.services import RequestMeta
-from config.api_support import JSONParser, paginated, renamed_fields, validated
-from config.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
+from core.api_support import JSONParser, paginated, renamed_fields, validated
+from core.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
 
 # Service field names -> the API's camelCase names.
 USER_FIELD_NAMES = {"first_name": "firstName", "last_name": "lastName"}

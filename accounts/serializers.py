@@ -1,5 +1,6 @@
 """Input and output serializers of the accounts API (SPEC §4), in Anypoint's camelCase: the
-views parse bodies and render answers with them, and drf-spectacular documents them."""
+views parse bodies and render answers with them, and drf-spectacular documents them. The
+audit API's (accounts.api_audit) answer shapes are at the end."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
 from accounts.models import EnvironmentType
+from audit.models import AuditExportStatus, AuditOutcome
 
 
 class StrictCharField(serializers.CharField):
@@ -211,3 +213,43 @@ class UserPermissionsOutput(serializers.Serializer):  # accounts.selectors.UserP
         child=serializers.UUIDField(), help_text="Environments the grants are limited to."
     )
     role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
+
+
+# -- the audit API's answers (accounts.api_audit) -----------------------------------------------
+# Response shapes only: the events are rendered by audit.selectors.event_data (the CSV export's
+# columns too) and the exports by accounts.api_audit.export_data, whose timestamps are
+# `isoformat()` (`+00:00`) where DRF's DateTimeField would write `Z`.
+class AuditActorOutput(serializers.Serializer):
+    type = serializers.CharField(help_text="`user` or `app`.")
+    id = serializers.CharField(help_text="The user's id, or the app's client_id.")
+    name = serializers.CharField()
+
+
+class AuditTargetOutput(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.CharField()
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    timestamp = serializers.DateTimeField()
+    action = serializers.CharField(help_text="`app.created`, `token.issued`, …")
+    outcome = serializers.ChoiceField(choices=AuditOutcome.choices)
+    org_id = serializers.UUIDField(allow_null=True)
+    actor = AuditActorOutput(allow_null=True, help_text="Null for a system event.")
+    target = AuditTargetOutput()
+    client_ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+    details = serializers.DictField(help_text="Never holds a secret, a token or a code.")
+
+
+class AuditExportOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=AuditExportStatus.choices)
+    progress = serializers.IntegerField(help_text="Percent done, 0-100.")
+    total = serializers.IntegerField()
+    rowCount = serializers.IntegerField()
+    filters = serializers.DictField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField()
+    finishedAt = serializers.DateTimeField(allow_null=True)
+    downloadUrl = serializers.CharField(allow_null=True)

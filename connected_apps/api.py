@@ -24,8 +24,6 @@ from rest_framework.response import Response
 from accounts import selectors as account_selectors
 from accounts.api import AccountsAPIView
 from accounts.models import Organization
-from config.api_support import bool_param, paginated
-from config.schema import PAGING, SEARCH, list_of
 from connected_apps import selectors, services
 from connected_apps.models import ConnectedApp
 from connected_apps.serializers import (
@@ -38,6 +36,8 @@ from connected_apps.serializers import (
     AppSecretOutput,
     AppUsageOutput,
 )
+from core.api_support import bool_param, paginated
+from core.schema import PAGING, SEARCH, list_of
 
 BODY_NOT_OBJECT = "Expected a JSON object."
 TAG = "Connected apps"

@@ -47,7 +47,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 from redis.exceptions import RedisError, ResponseError
 
-from config.cache import (
+from core.cache import (
     HotPathUnavailable,
     cache_key,
     cache_value,
@@ -124,7 +124,7 @@ class WorkerMemo:
     def recent(self, key: object) -> Entry | None:
         """The entry for `key` if it is young enough and unexpired, whatever the generation:
         trusted only by a caller that checks `entry.generation` in the same step as it acts
-        (oauth.client_credentials, inside its insert)."""
+        (oauth.engine.client_credentials, inside its insert)."""
         entry = self._entries.get(key)
         if entry is None:
             return None

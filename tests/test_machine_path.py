@@ -1,4 +1,4 @@
-"""config.middleware (machine requests skip the portal stack) and config.db's hot-path rows."""
+"""core.middleware (machine requests skip the portal stack) and core.db's hot-path rows."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db import IntegrityError
 from django.test import Client
 
 from audit.models import AuditAction, AuditEvent
-from config import middleware
-from config.db import rows_insert
+from core import middleware
+from core.db import rows_insert
 from oauth.models import AccessToken
 from tests.oauth.helpers import bearer, mint_access_token
 from tests.oauth.tokenkit import client_credentials, post_form
@@ -160,7 +160,7 @@ def test_rows_insert_refuses_an_unknown_field():
 def test_model_build_makes_what_the_constructor_makes(cc_app, org, admin):
     from django.utils import timezone
 
-    from config.db import model_build
+    from core.db import model_build
 
     expires = timezone.now()
     built = model_build(AccessToken, application_id=cc_app.app.pk, scope="p", expires=expires)
@@ -211,7 +211,7 @@ def test_the_hot_path_redis_connection_is_never_shared_between_threads(settings)
 
     from django.core.cache import cache
 
-    from config.cache import counter_incr
+    from core.cache import counter_incr
 
     if "Redis" not in settings.CACHES["default"]["BACKEND"]:
         pytest.skip("needs Redis")

@@ -17,7 +17,7 @@ import redis
 import requests
 from django.test import override_settings
 
-from config.cache import HotPathRedis, HotPathUnavailable
+from core.cache import HotPathRedis, HotPathUnavailable
 from tests.redis_kit import PrivateRedis
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
@@ -47,7 +47,7 @@ def persistent_redis(tmp_path):
 
 
 def on(url: str):
-    backend = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": url}
+    backend = {"BACKEND": "core.cache.SharedClientRedisCache", "LOCATION": url}
     return override_settings(
         CACHES={"default": backend},
         DOORMAN_REDIS_TIMEOUT=TIMEOUT,
@@ -112,13 +112,13 @@ def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(
     from django.conf import settings
     from django.core.cache import caches
 
-    from config.cache import redis_optional
+    from core.cache import redis_optional
 
     options = settings.CACHES["default"].get("OPTIONS")
     if options is None:
         pytest.skip("the suite runs without REDIS_URL: the production options are not set")
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": options,
     }
@@ -142,7 +142,7 @@ def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(
 @pytest.fixture
 def hot_path_reset():
     """The process's hot path as it was: the tests below open its breaker."""
-    from config import cache as cache_module
+    from core import cache as cache_module
 
     def reset() -> None:  # its connections name the Redis they were made for
         cache_module._hot_path._retry_at = 0.0
@@ -172,7 +172,7 @@ def test_a_revocation_during_an_outage_is_not_lost(
     from tests.factories import DEFAULT_PASSWORD
 
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }
@@ -232,7 +232,7 @@ def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
     retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT, "retry": retry}
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": options,
     }
@@ -318,7 +318,7 @@ def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_p
     """A change Redis could not be told of (here: every remembered resolution must go) is
     made up for seconds after Redis is back, with no request coming to this worker: its
     recovery probe starts a new generation, which every other worker then sees."""
-    from config.cache import cache_key, cache_value
+    from core.cache import cache_key, cache_value
     from oauth.principal_cache import GENERATION_KEY, generation_current, principals_invalidate
 
     with on(persistent_redis.url):
@@ -354,7 +354,7 @@ def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, 
 
     prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": redis_url,
         "KEY_PREFIX": prefix,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
@@ -506,7 +506,7 @@ def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, 
     from oauth.principal_cache import generation_current, principals_invalidate
 
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }

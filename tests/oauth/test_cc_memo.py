@@ -42,7 +42,7 @@ def test_a_remembered_app_issues_without_reading_anything(cc_app, monkeypatch):
     def no_round_trip(*commands):
         raise AssertionError(f"a cache round trip: {commands}")
 
-    monkeypatch.setattr("config.cache.hot_path_commands", no_round_trip)
+    monkeypatch.setattr("core.cache.hot_path_commands", no_round_trip)
     monkeypatch.setattr("oauth.principal_cache.hot_path_commands", no_round_trip)
     with CaptureQueriesContext(connection) as queries:
         assert issued(cc_app) == 200

@@ -1,4 +1,4 @@
-"""The direct client_credentials path (oauth.client_credentials) issues exactly what the
+"""The direct client_credentials path (oauth.engine.client_credentials) issues exactly what the
 oauthlib path issues, and hands every request it is not certain of to that path."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from audit.models import AuditAction, AuditEvent
-from oauth import client_credentials as fast_path
+from oauth.engine import client_credentials as fast_path
 from oauth.models import AccessToken
 from tests.oauth.tokenkit import basic, client_credentials, post_form, post_json, sha256
 

@@ -40,7 +40,7 @@ def private_redis():
 
 
 def on(url: str):
-    backend = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": url}
+    backend = {"BACKEND": "core.cache.SharedClientRedisCache", "LOCATION": url}
     return override_settings(CACHES={"default": backend}, DOORMAN_TOKEN_CACHE=True)
 
 
