@@ -51,7 +51,7 @@ def audit_event_values(
     meta: RequestMeta | None = None,
     organization_id: Any | None = None,
 ) -> dict[str, Any]:
-    """An event's field values by attname (`core.db.rows_insert` takes them as they are).
+    """An event's field values by attname (the token engine inserts them as they are).
     `details` must never contain a secret, a token or a password. The org may be given by
     its id alone (the token path has it without loading the row). `app` is the connected
     app the event is about when the target is not the app itself (an allowlist entry, a

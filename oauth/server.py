@@ -41,14 +41,10 @@ class DoormanServer(Server):
             grant._code_challenge_methods = s256_only
         # Not forwarding **kwargs: they carry DOT's device-flow settings.
         self.jwt_bearer_grant = OpenIDUserGrant(JWTBearerGrant(request_validator))
-        self.password_grant = OpenIDUserGrant(self.password_grant)
         self.unsupported_grant = UnsupportedGrant(request_validator)
-        self._grant_types = {
-            "authorization_code": self.token_grant_choice,
-            "password": self.password_grant,
-            "client_credentials": self.credentials_grant,
-            JWT_BEARER: self.jwt_bearer_grant,
-        }
+        # The token engine (oauth.engine) decides the code, refresh, password and
+        # client_credentials grants; oauthlib still serves jwt-bearer.
+        self._grant_types = {JWT_BEARER: self.jwt_bearer_grant}
         self._response_types = {"code": self.auth_grant_choice}
 
     @property

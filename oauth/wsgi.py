@@ -29,7 +29,7 @@ from django.urls import resolve
 
 from connected_apps.models import GrantType
 from core.metrics import endpoint_label, request_observe
-from oauth.engine.client_credentials import client_credentials_issue
+from oauth.engine.endpoint import client_credentials_issue
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited
 from oauth.views.token import guarded, no_store, oauth_error_code

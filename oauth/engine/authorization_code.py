@@ -23,8 +23,8 @@ from oauth.engine.clients import client_authenticate
 from oauth.engine.credentials import token_digest
 from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
 from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
-from oauth.engine.request import TokenRequest
-from oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
+from oauth.engine.request import TokenRequest, requested_resource
+from oauth.errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
 from oauth.models import Grant
 
 MISSING_CODE = "Missing code parameter."
@@ -103,6 +103,7 @@ class AuthorizationCodeGrant:
                 assignments={"used_at": now, "token_family": family},
             ),
             nonce=grant.nonce or None,
+            resource=self._resource(req, grant),
             signing_kid=facts.signing_kid,
         )
 
@@ -131,6 +132,18 @@ class AuthorizationCodeGrant:
             redirect_uri = registered[0]
         if not grant.redirect_uri_allowed(redirect_uri):
             raise InvalidGrant(REDIRECT_URI_MISMATCH)
+
+    def _resource(self, req: TokenRequest, grant: Grant) -> list[str]:
+        """RFC 8707 §2.2: the authorization's resources, or the one of them the request
+        names (a request may narrow them, never widen them)."""
+        granted = list(grant.resource or [])
+        named = requested_resource(req)
+        if named and granted and named[0] not in granted:
+            raise InvalidTarget(
+                f"The requested resource '{named[0][:200]}' is not allowed. Token request "
+                "cannot escalate resource permissions beyond the original authorization grant"
+            )
+        return named or granted
 
     def create_token_response(self, req: TokenRequest, issue: Issue) -> dict:
         try:

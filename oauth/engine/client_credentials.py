@@ -1,151 +1,113 @@
-"""The client_credentials grant (RFC 6749 §4.4) on a direct path: machine-to-machine traffic's
-hot path, without oauthlib's request machinery.
+"""The client_credentials grant (RFC 6749 §4.4): machine-to-machine traffic's hot path.
 
-Only a request that will certainly succeed takes it: a confidential client authenticating with
-HTTP Basic or `client_id`/`client_secret` in the body, registered for client_credentials, whose
-owner org has connected apps on, asking for scopes it holds (or none: its defaults). It then
-issues exactly what the oauthlib path would: the same token row, response body, usage count
-and audit event. Anything else — a failed check of any kind, a client assertion, an unusual
-parameter — returns None and the request goes through oauthlib (DoormanValidator), which
-gives every refusal its RFC 6749 error and audit event. Nothing is decided differently here.
+A confidential client authenticates (Basic, body credentials or private_key_jwt), must be
+registered for the grant, and its owner org must have connected apps on (SPEC §6); it gets
+the scopes it asks for among those it holds now, or its defaults (never offline access or
+openid). The token has no user and no family, and no refresh token.
+
+An app this worker remembers is used without asking whether it is still current: the insert
+carries the condition that the app generation still holds the value it was remembered under
+(oauth.principal_cache), so a stale memory issues nothing, and the request is decided again
+on current facts. One statement in all, on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import json
-from contextlib import nullcontext
-from datetime import timedelta
+from django.db import IntegrityError
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.http import HttpResponse
-from django.utils import timezone
-
-from audit.models import AuditAction, AuditEvent
-from connected_apps.models import GrantType
-from connected_apps.usage import usage_record_token_issued
-from core.db import rows_insert
+from connected_apps.controls import FEATURE_DISABLED_FOR_OWNER
+from connected_apps.models import ConnectedApp, GrantType
 from oauth import principal_cache
 from oauth.engine.clients import (
     CLIENT_ID_SHAPE,
-    SECRET_HASHER,
+    app_named,
+    client_authenticate,
     token_endpoint_app,
-    token_endpoint_app_load,
 )
 from oauth.engine.credentials import basic_credentials
-from oauth.issuance import request_meta, token_event_values
-from oauth.models import AccessToken
-from oauth.ratelimit import token_request_authenticated
+from oauth.engine.issue import Issue, NotWritten, tokens_issue
+from oauth.engine.request import TokenRequest, requested_resource
+from oauth.errors import InvalidScope, OAuthError, UnauthorizedClient
 from oauth.scopes import ConnectedAppScopes
-from oauth.tokens import generate_token, token_stored_values
 
-# Parameters this path understands; any other (resource indicators, assertions...) goes the
-# general way.
-KNOWN_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 SCOPES = ConnectedAppScopes()
 
 
-def _client_credentials(request, params: dict[str, str]) -> tuple[str, str] | None:
-    """(client_id, client_secret) from exactly one of Basic or the body."""
-    authorization = request.META.get("HTTP_AUTHORIZATION")
-    if authorization is None:
-        client_id, secret = params.get("client_id"), params.get("client_secret")
-        return (client_id, secret) if client_id and secret else None
-    credentials = basic_credentials(authorization)
-    if credentials is None or "client_secret" in params:
+class ClientCredentialsGrant:
+    grant_type = GrantType.CLIENT_CREDENTIALS.value
+
+    def validate_token_request(self, req: TokenRequest, *, lookup=app_named) -> Issue:
+        identity = client_authenticate(
+            req.params,
+            req.authorization,
+            req.context.audiences,
+            public_allowed=False,
+            lookup=lookup,
+        )
+        req.client_is(identity)
+        app = identity.app
+        if self.grant_type not in app.grant_types:
+            raise UnauthorizedClient()
+        if not app.doorman_owner_enabled:
+            # SPEC §6: the owner org switched connected apps off (RFC 6749 §5.2).
+            raise UnauthorizedClient(FEATURE_DISABLED_FOR_OWNER)
+        requested = req.params.get("scope")
+        if requested is None:
+            scopes = SCOPES.get_default_scopes(app)
+        else:
+            scopes = requested.strip().split(" ")  # oauthlib's scope_to_list
+            if not set(scopes) <= set(SCOPES.get_available_scopes(app)):
+                raise InvalidScope()
+        return Issue(
+            app=app,
+            user=None,
+            scopes=scopes,
+            family=None,
+            refresh_token=False,
+            resource=requested_resource(req),
+        )
+
+    def create_token_response(self, req: TokenRequest, issue: Issue) -> dict:
+        return tokens_issue(req, issue)
+
+    def respond(self, req: TokenRequest) -> dict:
+        """The token response's body: on what this worker remembers of the app when that
+        issues a token, else decided on current facts (raising the refusal)."""
+        remembered = _remembered(req)
+        if remembered is not None:
+            try:
+                issue = self.validate_token_request(req, lookup=remembered.app)
+                issue.only_if = remembered.condition
+                return self.create_token_response(req, issue)
+            except (OAuthError, NotWritten, IntegrityError):
+                # Refused, or stale (the app changed, or went away): decide on current facts.
+                req.context.client = req.context.user = None
+                req.context.authenticated = False
+        issue = self.validate_token_request(req)
+        return self.create_token_response(req, issue)
+
+
+class _Remembered:
+    def __init__(self, app: ConnectedApp, condition: tuple[str, list]) -> None:
+        self._app, self.condition = app, condition
+
+    def app(self, client_id: object) -> ConnectedApp | None:
+        return self._app if client_id == self._app.client_id and self._app.enabled else None
+
+
+def _remembered(req: TokenRequest) -> _Remembered | None:
+    """The app the request names as this worker remembers it, with the SQL condition that
+    it is still current (PostgreSQL only); None when it remembers nothing usable."""
+    if not principal_cache.enabled():
         return None
-    if params.get("client_id", credentials[0]) != credentials[0]:
+    client_id = req.params.get("client_id")
+    if client_id is None:
+        credentials = basic_credentials(req.authorization)
+        client_id = credentials[0] if credentials else None
+    if not isinstance(client_id, str) or not CLIENT_ID_SHAPE.fullmatch(client_id):
         return None
-    return credentials
-
-
-def client_credentials_token(request, params: dict[str, str]) -> HttpResponse | None:
-    """The token response for a client_credentials request certain to succeed, else None."""
-    body = client_credentials_issue(request, params)
-    return None if body is None else HttpResponse(body, content_type="application/json")
-
-
-def client_credentials_issue(request, params: dict[str, str]) -> bytes | None:
-    """The token response's JSON body for a client_credentials request certain to
-    succeed, else None."""
-    if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or set(params) - KNOWN_PARAMETERS:
+    entry = principal_cache.app_facts.recent(client_id)
+    condition = entry and principal_cache.app_generation_is(entry.generation)
+    if not condition:
         return None
-    credentials = _client_credentials(request, params)
-    if credentials is None:
-        return None
-    client_id, secret = credentials
-    if not CLIENT_ID_SHAPE.fullmatch(client_id):
-        return None
-    # An app this worker remembers is used without asking whether it is still current: the
-    # insert itself checks that (one round trip in all), and issues nothing if it is not.
-    remembered = principal_cache.app_facts.recent(client_id) if principal_cache.enabled() else None
-    current = remembered and principal_cache.app_generation_is(remembered.generation)
-    if current:
-        app = token_endpoint_app(remembered.value)
-        scope = _granted_scope(request, app, secret, params.get("scope"))
-        if scope is not None:
-            body = _issue(request, app, scope, only_if=current)
-            if body is not None:
-                return body
-    # Refused or issued nothing on what this worker remembered: decide on current facts.
-    app = token_endpoint_app_load(client_id)
-    scope = _granted_scope(request, app, secret, params.get("scope"))
-    return None if scope is None else _issue(request, app, scope)
-
-
-def _granted_scope(request, app, secret: str, requested: str | None) -> str | None:
-    """The scope to grant `app` authenticating with `secret`, or None for anything but a
-    certain success."""
-    if (
-        app is None
-        or not app.is_usable(request)
-        or app.client_type != app.CLIENT_CONFIDENTIAL
-        or GrantType.CLIENT_CREDENTIALS not in app.grant_types
-        or not app.doorman_owner_enabled
-        or not app.client_secret.startswith(f"{SECRET_HASHER.algorithm}$")
-        or not SECRET_HASHER.verify(secret, app.client_secret)
-    ):
-        return None
-    if requested is None:
-        scopes = SCOPES.get_default_scopes(app)
-    else:
-        scopes = requested.split(" ")
-        if not all(scopes) or not set(scopes) <= set(SCOPES.get_available_scopes(app)):
-            return None
-    return " ".join(scopes) if scopes else None
-
-
-def _issue(request, app, scope: str, *, only_if: tuple[str, list] | None = None) -> bytes | None:
-    """Issue a token (its row and audit event), `only_if` that SQL condition holds."""
-    raw = generate_token()
-    lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
-    token = {
-        **token_stored_values(raw),
-        "application_id": app.pk,
-        "scope": scope,
-        "expires": timezone.now() + timedelta(seconds=lifetime),
-        "resource": [],
-    }
-    event = token_event_values(
-        action=AuditAction.TOKEN_ISSUED,
-        app=app,
-        user=None,
-        details={
-            "grant_type": GrantType.CLIENT_CREDENTIALS.value,
-            "scope": scope,
-            "refresh_token_issued": False,
-        },
-        meta=request_meta(request.META),
-    )
-    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    try:
-        with savepoint:
-            # The token and its audit event: both or neither.
-            if not rows_insert((AccessToken, token), (AuditEvent, event), only_if=only_if):
-                return None
-    except IntegrityError:
-        return None  # the app went away meanwhile: the general path refuses it properly
-    usage_record_token_issued(app=app)
-    token_request_authenticated(app.client_id)
-    body = {"access_token": raw, "expires_in": lifetime, "token_type": "Bearer", "scope": scope}
-    return json.dumps(body).encode()
+    return _Remembered(token_endpoint_app(entry.value), condition)

@@ -12,6 +12,7 @@ be enabled.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import check_password, identify_hasher
@@ -97,33 +98,36 @@ def secret_matches(presented: str, stored: str) -> bool:
 
 
 def client_identify(
-    params: dict[str, str], authorization: str | None, audiences: frozenset[str]
+    params: dict[str, str],
+    authorization: str | None,
+    audiences: frozenset[str],
+    *,
+    lookup: Callable[[object], ConnectedApp | None] = app_named,
 ) -> ClientIdentity:
     """The app a token-endpoint request is from and whether it authenticated (see the
-    module's rules). Never raises: the caller decides what an unproven client may do."""
+    module's rules), apps found by `lookup`. Never raises: the caller decides what an
+    unproven client may do."""
     client_id = params.get("client_id") or None
     if params.get("client_assertion_type") is not None:
-        app = private_key_jwt_app(params, audiences)
+        app = private_key_jwt_app(params, audiences, lookup=lookup)
         if app is None:
-            issuer = assertion_issuer(params.get("client_assertion"))
-            return ClientIdentity(app_named(issuer), False)
+            return ClientIdentity(lookup(assertion_issuer(params.get("client_assertion"))), False)
         return ClientIdentity(app, True)
     basic = basic_credentials(authorization) if authorization else None
     secret = params.get("client_secret")
     named: ConnectedApp | None = None
     if basic is not None:
-        named = app_named(basic[0])
+        named = lookup(basic[0])
         if named is not None and secret_matches(basic[1], named.client_secret):
             return _matching(named, client_id)
     if client_id and secret:
-        named = app_named(client_id)
+        named = lookup(client_id)
         if named is not None and secret_matches(secret, named.client_secret):
             return _matching(named, client_id)
         return ClientIdentity(named, False)
     if basic is not None or (authorization or "").startswith("Basic "):
         return ClientIdentity(named, False)
-    named = app_named(client_id)
-    return ClientIdentity(named, False)
+    return ClientIdentity(lookup(client_id), False)
 
 
 def _matching(app: ConnectedApp, client_id: str | None) -> ClientIdentity:
@@ -137,10 +141,11 @@ def client_authenticate(
     audiences: frozenset[str],
     *,
     public_allowed: bool,
+    lookup: Callable[[object], ConnectedApp | None] = app_named,
 ) -> ClientIdentity:
     """The app, authenticated, or (with `public_allowed`, for the code and refresh grants) a
     public app that named itself. Raises InvalidClient with the identity it found."""
-    identity = client_identify(params, authorization, audiences)
+    identity = client_identify(params, authorization, audiences, lookup=lookup)
     app = identity.app
     if identity.authenticated:
         return identity
@@ -161,7 +166,12 @@ class ClientRefused(InvalidClient):
         self.identity = identity
 
 
-def private_key_jwt_app(params: dict[str, str], audiences: frozenset[str]) -> ConnectedApp | None:
+def private_key_jwt_app(
+    params: dict[str, str],
+    audiences: frozenset[str],
+    *,
+    lookup: Callable[[object], ConnectedApp | None] = app_named,
+) -> ConnectedApp | None:
     """RFC 7523 §2.2 / §3: the app whose registered key signed `client_assertion`, with
     iss = sub = its client_id (and the body's `client_id`, when sent), for one of
     `audiences`, seen once (its jti is consumed). None when any of that fails."""
@@ -172,7 +182,7 @@ def private_key_jwt_app(params: dict[str, str], audiences: frozenset[str]) -> Co
     client_id = params.get("client_id")
     if issuer is None or (client_id and client_id != issuer):
         return None
-    app = app_named(issuer)
+    app = lookup(issuer)
     if app is None:
         return None
     try:

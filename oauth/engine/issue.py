@@ -28,12 +28,11 @@ from audit.models import AuditAction, AuditEvent
 from connected_apps.models import Authorization, ConnectedApp
 from connected_apps.usage import usage_record_token_issued
 from oauth.engine import sql
-from oauth.engine.credentials import token_digest
 from oauth.engine.id_tokens import id_token_sign
 from oauth.engine.request import TokenRequest
 from oauth.issuance import token_event_record, token_event_values
 from oauth.models import AccessToken, IDToken, RefreshToken
-from oauth.tokens import generate_token
+from oauth.tokens import generate_token, token_stored_values
 
 
 @dataclass
@@ -50,7 +49,11 @@ class Claim:
     drops_access_id: int | None = None
 
 
-class ClaimLost(Exception):
+class NotWritten(Exception):
+    """The write's condition did not hold (nothing was written)."""
+
+
+class ClaimLost(NotWritten):
     """Someone else claimed the row first: the request is a replay (nothing was written)."""
 
 
@@ -68,6 +71,8 @@ class Issue:
     resource: list = field(default_factory=list)
     nonce: str | None = None  # the authentication request's, for the ID token
     signing_kid: str | None = None  # the active signing key's, as read with the grant
+    only_if: tuple[str, list] | None = None  # an SQL condition the write needs (PostgreSQL)
+    authorization_scopes: list[str] | None = None  # the user's live authorization's, if read
 
 
 def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
@@ -97,7 +102,7 @@ def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
     now = timezone.now()
     rows = _rows(req, issue, body, scope, now, lifetime, id_token)
     if not _write(issue, rows, now):
-        raise ClaimLost()
+        raise ClaimLost() if issue.claim is not None else NotWritten()
     usage_record_token_issued(app=issue.app)  # today's count and last_used_at (SPEC §2 usage)
     return body
 
@@ -107,8 +112,7 @@ def _rows(req, issue, body, scope, now, lifetime, id_token) -> dict[str, dict]:
     access = sql.row_values(
         AccessToken,
         {
-            "token": "",
-            "token_checksum": token_digest(body["access_token"]),
+            **token_stored_values(body["access_token"]),
             "user_id": user_id,
             "application_id": issue.app.pk,
             "scope": scope,
@@ -137,8 +141,7 @@ def _rows(req, issue, body, scope, now, lifetime, id_token) -> dict[str, dict]:
         rows["refresh"] = sql.row_values(
             RefreshToken,
             {
-                "token": "",
-                "token_checksum": token_digest(body["refresh_token"]),
+                **token_stored_values(body["refresh_token"]),
                 "user_id": user_id,
                 "application_id": issue.app.pk,
                 "access_token_id": None,  # the new access token's: set by the writer
@@ -167,9 +170,12 @@ def _rows(req, issue, body, scope, now, lifetime, id_token) -> dict[str, dict]:
 
 
 def _write(issue: Issue, rows: dict[str, dict], now) -> bool:
-    if connection.vendor == "postgresql":
+    if connection.vendor != "postgresql":
+        return _write_in_steps(issue, rows, now)
+    if not connection.in_atomic_block:
         return _write_one_statement(issue, rows, now)
-    return _write_in_steps(issue, rows, now)
+    with transaction.atomic():  # a savepoint: a failed statement spoils no caller's transaction
+        return _write_one_statement(issue, rows, now)
 
 
 def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
@@ -191,6 +197,9 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
             )
             params.append(claim.drops_access_id)
         source = " FROM claimed"
+    elif issue.only_if is not None:
+        condition, condition_params = issue.only_if
+        source = f" WHERE {condition}"
     access = rows["access"]
     if "id_token" in rows:
         id_sql, id_params = sql.insert_values(IDToken, rows["id_token"])
@@ -205,6 +214,8 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
         f"RETURNING {q('id')})"
     )
     params += access_params
+    if claim is None and issue.only_if is not None:
+        params += condition_params
     last = "new_access"
     if "refresh" in rows:
         refresh = {**rows["refresh"], "access_token_id": sql.Expression("new_access.id")}

@@ -22,7 +22,7 @@ from oauth.engine.clients import client_authenticate
 from oauth.engine.credentials import token_digest
 from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
 from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
-from oauth.engine.request import TokenRequest
+from oauth.engine.request import TokenRequest, requested_resource
 from oauth.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -74,14 +74,14 @@ def _read(raw: str) -> list[_Found]:
 def _resource(req: TokenRequest, refresh: RefreshToken) -> list[str]:
     """RFC 8707 §2.2: the refresh token's resources, or the one of them the request names."""
     held = list(refresh.resource or [])
-    named = req.params.get("resource")
-    if not named:
-        return held
-    if named not in held:
+    named = requested_resource(req)
+    if not named or not held:
+        return named or held
+    if named[0] not in held:
         raise InvalidTarget(
             "Token refresh cannot request resources beyond the original refresh token's."
         )
-    return [named]
+    return named
 
 
 class RefreshTokenGrant:

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.http import HttpRequest
+from oauth2_provider.oauth2_validators import _parse_and_validate_uri
 
 from audit.services import RequestMeta
 from oauth.backends import EndpointContext
 from oauth.engine.clients import ClientIdentity
+from oauth.errors import InvalidTarget
 from oauth.issuance import request_meta
 
 
@@ -42,3 +44,17 @@ class TokenRequest:
 
     def user_is(self, user) -> None:
         self.context.user = user
+
+
+def requested_resource(req: TokenRequest) -> list[str]:
+    """RFC 8707 §2: the `resource` the request names, as DOT checks it (an absolute URI
+    with a scheme and host, no userinfo or fragment); [] for none."""
+    resource = req.params.get("resource")
+    if not resource or not resource.strip():
+        return []
+    if _parse_and_validate_uri(resource) is None:
+        raise InvalidTarget(
+            f"The resource '{resource[:200]}' is not a valid resource indicator: "
+            "it must be an absolute URI with a scheme and host."
+        )
+    return [resource]

@@ -10,7 +10,7 @@ them.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from django.db import connection
@@ -81,13 +81,16 @@ def execute(sql: str, params: list | tuple) -> int:
 
 @lru_cache(maxsize=64)
 def insert_columns(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
-    """(attname, column, encoder) of every column an insert writes (not a generated key)."""
+    """(attname, column, encode) of every column an insert writes (not a generated key):
+    `encode` makes a JSON field's value its JSON text (with the field's encoder)."""
     columns = []
     for field in model._meta.local_concrete_fields:
         if isinstance(field, AutoFieldMixin) or field.generated:
             continue
-        encoder = field.encoder if isinstance(field, JSONField) else None
-        columns.append((field.attname, field.column, encoder))
+        encode = None
+        if isinstance(field, JSONField):
+            encode = partial(json.dumps, cls=field.encoder)
+        columns.append((field.attname, field.column, encode))
     return tuple(columns)
 
 
@@ -97,15 +100,15 @@ def insert_values(model: type[Model], values: dict[str, Any]) -> tuple[str, list
     A value that is an `Expression` goes into the SQL as it is (a reference to another
     clause's row)."""
     names, expressions, params = [], [], []
-    for attname, column, encoder in insert_columns(model):
+    for attname, column, encode in insert_columns(model):
         value = values[attname]
         names.append(quote(column))
         if isinstance(value, Expression):
             expressions.append(value.sql)
             continue
         expressions.append("%s")
-        if encoder is not None and value is not None:
-            value = json.dumps(value, cls=encoder)
+        if encode is not None and value is not None:
+            value = encode(value)
         elif connection.vendor != "postgresql":
             value = _adapted(model, attname, value)
         params.append(value)

@@ -15,7 +15,6 @@ from connected_apps.controls import SCOPES_NONE_APPROVED
 from connected_apps.models import (
     AllowlistEntry,
     ConnectedApp,
-    GrantType,
     OrgAppSettings,
 )
 from oauth.backends import endpoint_context
@@ -28,8 +27,6 @@ from oauth.grants import (
     federated_subject_parse,
 )
 from oauth.issuance import request_meta
-from oauth.ratelimit import limit_address
-from oauth.throttle import login_throttle_check, login_throttle_failure, login_throttle_success
 from oauth.validators.common import (
     FEDERATED_SUBJECT_FORMAT,
     FEDERATED_USER_CONCURRENT,
@@ -86,32 +83,7 @@ class ClientValidatorMixin:
             return context.audiences
         return frozenset({settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"})
 
-    # -- password grant (RFC 6749 §4.3) ------------------------------------------------------
-    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
-        # oauthlib asks this before validate_grant_type: an app not registered for the
-        # password grant must never learn whether a password is right.
-        if client is None or GrantType.PASSWORD not in client.grant_types:
-            raise errors.UnauthorizedClientError(request=request)
-        address = limit_address(request.headers)  # oauthlib's copy of the WSGI environ
-        refusal = login_throttle_check(username=username, address=address)
-        if refusal is not None:
-            context = endpoint_context(request)
-            if context is not None:
-                context.retry_after = refusal.retry_after
-            raise errors.CustomOAuth2Error(
-                error="temporarily_unavailable",
-                description=refusal.description,
-                status_code=refusal.status,
-                request=request,
-            )
-        if not super().validate_user(username, password, client, request, *args, **kwargs):
-            login_throttle_failure(username=username, address=address)
-            return False
-        login_throttle_success(username=username, address=address)
-        self._check_org_controls(request, request.user, client)
-        note_user(request)
-        return True
-
+    # -- jwt-bearer grant (RFC 7523 §2.1, §3) ------------------------------------------------
     def _check_org_controls(self, request, user, app) -> None:
         """SPEC §2 audience and §6 org controls for a grant without a browser. A request that
         names no scope gets the app's defaults narrowed to what the user's org approved."""
@@ -126,7 +98,6 @@ class ClientValidatorMixin:
                 raise errors.InvalidScopeError(description=SCOPES_NONE_APPROVED, request=request)
             request.scopes = narrowed
 
-    # -- jwt-bearer grant (RFC 7523 §2.1, §3) ------------------------------------------------
     def validate_jwt_bearer_assertion(self, assertion, request) -> None:
         """Verify the assertion and consume its jti; sets request.client. Raises."""
         issuer = assertion_issuer(assertion)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from audit.models import AuditAction
 from oauth.backends import endpoint_context
+from oauth.engine.credentials import token_digest
 from oauth.engine.facts import (  # noqa: F401 (re-exported: the validator's parts use them)
     USER_NOT_ALLOWED,
     user_app_check,
@@ -40,13 +40,8 @@ FEDERATED_USER_REFUSALS = {
 }
 
 
-def code_digest(code: str) -> str:
-    """What Grant.code stores: the code itself never reaches the database."""
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
-
-
-def token_checksum(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+# What Grant.code and a token's checksum store: the value itself never reaches the database.
+code_digest = token_checksum = token_digest
 
 
 def requested_scopes(request) -> list[str] | None:

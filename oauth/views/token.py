@@ -23,7 +23,6 @@ from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenVie
 from audit.models import AuditAction, AuditOutcome
 from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
-from oauth.engine.client_credentials import client_credentials_token
 from oauth.engine.endpoint import AUDITED_ERRORS, token_response
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
@@ -170,9 +169,6 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        issued = client_credentials_token(request, dict(request.doorman_params))
-        if issued is not None:  # machine-to-machine's hot path (oauth.engine.client_credentials)
-            return self._finish(request, issued)
         params = dict(request.doorman_params)
         response = token_response(request, params, request.doorman_context)
         if response is None:  # a grant oauthlib still serves

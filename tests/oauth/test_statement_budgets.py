@@ -42,6 +42,27 @@ def password_app(make_app):
     )
 
 
+def test_a_password_grant_costs_four_statements(password_app, admin):
+    """The app generation, the user (Django's authenticate()), one read (the user's org
+    controls and live authorization of the app), one write."""
+
+    def sign_in():
+        response = post_form(
+            {
+                "grant_type": "password",
+                "username": admin.username,
+                "password": DEFAULT_PASSWORD,
+                "scope": "profile",
+            },
+            HTTP_AUTHORIZATION=_basic(password_app),
+        )
+        assert response.status_code == 200, response.content
+
+    sent = statements(sign_in)
+    assert len(sent) == 4, sent
+    assert sent[-1].startswith("WITH new_access AS (INSERT")
+
+
 def test_a_refresh_costs_three_statements(password_app, admin):
     """The app generation (its memo still current), one read (the refresh token with its
     access token, user and the user's org controls), one write (rotate, issue, stamp, audit)."""
