@@ -6,38 +6,43 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from drf_spectacular.utils import extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import api_schema as docs
 from accounts import selectors, services
 from accounts.access import Access
 from accounts.serializers import (
     EnvironmentInput,
+    EnvironmentOutput,
     IdentityLinkInput,
+    IdentityLinkOutput,
+    IdentityProviderOutput,
     NameInput,
+    OrganizationOutput,
     PermissionsInput,
     UserInput,
-    environment_data,
-    identity_link_data,
-    identity_provider_data,
-    organization_data,
-    user_data,
+    UserOutput,
+    UserPermissionsOutput,
 )
 from audit.services import RequestMeta
 from core.api_support import JSONParser, paginated, renamed_fields, validated
+from core.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
 
 # Service field names -> the API's camelCase names.
 USER_FIELD_NAMES = {"first_name": "firstName", "last_name": "lastName"}
 
 
 class AccountsAPIView(APIView):
-    """Base view: `self.access` is the caller's permission check, built once per request."""
+    """Base view: `self.access` is the caller's permission check, built once per request.
+
+    Its operations document their success answers (`extend_schema`); ResourceAutoSchema adds
+    the refusals every one of them may answer (400, 401, 403, 404)."""
 
     parser_classes = [JSONParser]
+    schema = ResourceAutoSchema()
 
     @cached_property
     def access(self) -> Access:
@@ -54,78 +59,116 @@ class AccountsAPIView(APIView):
 PROFILE_SCOPES = ("profile", "read:full")
 
 
-@extend_schema_view(get=docs.profile_read)
+@extend_schema(tags=["Profile"])
 class ProfileAPI(AccountsAPIView):
     """The caller's profile; a bearer token needs `profile` (or `full`/`read:full`). An app
     acting on its own behalf reads its creator's profile (SPEC §3)."""
 
+    @extend_schema(
+        summary="The caller's profile",
+        description="Needs `profile` (or `full` / `read:full`) with a bearer token. An app "
+        "acting on its own behalf reads the profile of the user who created it.",
+        responses=UserOutput,
+    )
     def get(self, request: Request) -> Response:
         token_allows = getattr(request.auth, "allows", None)
         if token_allows is not None and not any(token_allows(s) for s in PROFILE_SCOPES):
             raise PermissionDenied("This token does not hold the profile scope.")
-        return Response(user_data(request.user))
+        return Response(UserOutput(request.user).data)
 
 
-@extend_schema_view(
-    get=docs.organization_read, put=docs.organization_rename, patch=docs.organization_rename
-)
+@extend_schema(tags=["Organizations"])
 class OrganizationAPI(AccountsAPIView):
+    @extend_schema(summary="An organization or business group", responses=OrganizationOutput)
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_read(access=self.access, org_id=org_id)
-        return Response(organization_data(org))
+        return Response(OrganizationOutput(org).data)
 
+    @extend_schema(
+        summary="Rename an organization or business group",
+        request=NameInput,
+        responses=OrganizationOutput,
+    )
     def put(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(NameInput, request)
         org = services.organization_rename(
             access=self.access, org=org, name=body["name"], meta=self.meta
         )
-        return Response(organization_data(org))
+        return Response(OrganizationOutput(org).data)
 
     patch = put
 
 
-@extend_schema_view(get=docs.business_group_list, post=docs.business_group_create)
+@extend_schema(tags=["Organizations"])
 class BusinessGroupsAPI(AccountsAPIView):
+    @extend_schema(
+        summary="The business groups below an organization",
+        parameters=PAGING,
+        responses=list_of(OrganizationOutput),
+    )
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         groups = selectors.business_group_list(access=self.access, org=org)
-        return Response(paginated(request, groups, organization_data))
+        return Response(paginated(request, groups, OrganizationOutput().to_representation))
 
+    @extend_schema(
+        summary="Create a business group", request=NameInput, responses={201: OrganizationOutput}
+    )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(NameInput, request)
         group = services.business_group_create(
             access=self.access, parent=org, name=body["name"], meta=self.meta
         )
-        return Response(organization_data(group), status=status.HTTP_201_CREATED)
+        return Response(OrganizationOutput(group).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=docs.environment_list, post=docs.environment_create)
+@extend_schema(tags=["Environments"])
 class EnvironmentsAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Environments of an organization",
+        parameters=PAGING,
+        responses=list_of(EnvironmentOutput),
+    )
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         environments = selectors.environment_list(access=self.access, org=org)
-        return Response(paginated(request, environments, environment_data))
+        return Response(paginated(request, environments, EnvironmentOutput().to_representation))
 
+    @extend_schema(
+        summary="Create an environment",
+        request=EnvironmentInput,
+        responses={201: EnvironmentOutput},
+    )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(EnvironmentInput, request)
         environment = services.environment_create(
             access=self.access, org=org, name=body["name"], type=body["type"], meta=self.meta
         )
-        return Response(environment_data(environment), status=status.HTTP_201_CREATED)
+        return Response(EnvironmentOutput(environment).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=docs.user_list, post=docs.user_create)
+@extend_schema(tags=["Users"])
 class UsersAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Members of an organization",
+        parameters=[*PAGING, SEARCH],
+        responses=list_of(UserOutput),
+    )
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         users = selectors.user_list(
             access=self.access, org=org, search=request.query_params.get("search", "")
         )
-        return Response(paginated(request, users, user_data))
+        return Response(paginated(request, users, UserOutput().to_representation))
 
+    @extend_schema(
+        summary="Add a member",
+        request=UserInput,
+        responses={201: UserOutput},
+    )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(UserInput, request)
@@ -142,32 +185,37 @@ class UsersAPI(AccountsAPIView):
             )
         except ValidationError as exc:
             raise renamed_fields(exc, USER_FIELD_NAMES) from exc
-        return Response(user_data(user), status=status.HTTP_201_CREATED)
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=docs.user_read)
+@extend_schema(tags=["Users"])
 class UserAPI(AccountsAPIView):
+    @extend_schema(summary="A member", responses=UserOutput)
     def get(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         user = selectors.user_get(access=self.access, org=org, user_id=user_id)
-        return Response(user_data(user))
+        return Response(UserOutput(user).data)
 
 
-@extend_schema_view(get=docs.user_permissions_read, put=docs.user_permissions_set)
+@extend_schema(tags=["Users"])
 class UserPermissionsAPI(AccountsAPIView):
     def _data(self, org, user) -> dict:
         held = selectors.user_permissions_get(access=self.access, org=org, user=user)
-        return {
-            "permissions": held.permissions,
-            "environments": held.environments,
-            "role": held.role,
-        }
+        return UserPermissionsOutput(held).data
 
+    @extend_schema(summary="What a user holds in an organization", responses=UserPermissionsOutput)
     def get(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         user = selectors.user_get(access=self.access, org=org, user_id=user_id)
         return Response(self._data(org, user))
 
+    @extend_schema(
+        summary="Replace a user's permissions or role in an organization",
+        description='`{"permissions": [...], "environments": [...]}`, or '
+        '`{"role": "Organization Administrator"}` (`null` removes the role).',
+        request=PermissionsInput,
+        responses=UserPermissionsOutput,
+    )
     def put(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         user = selectors.user_get(access=self.access, org=org, user_id=user_id)
@@ -187,34 +235,58 @@ class UserPermissionsAPI(AccountsAPIView):
         return Response(self._data(org, user))
 
 
-@extend_schema_view(get=docs.identity_provider_list, post=docs.identity_provider_create)
+@extend_schema(tags=["Identity providers"])
 class IdentityProvidersAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Identity providers of an organization",
+        parameters=PAGING,
+        responses=list_of(IdentityProviderOutput),
+    )
     def get(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         providers = selectors.identity_provider_list(access=self.access, org=org)
-        return Response(paginated(request, providers, identity_provider_data))
+        return Response(paginated(request, providers, IdentityProviderOutput().to_representation))
 
+    @extend_schema(
+        summary="Register an identity provider",
+        request=NameInput,
+        responses={201: IdentityProviderOutput},
+    )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         body = validated(NameInput, request)
         provider = services.identity_provider_create(
             access=self.access, org=org, name=body["name"], meta=self.meta
         )
-        return Response(identity_provider_data(provider), status=status.HTTP_201_CREATED)
+        return Response(IdentityProviderOutput(provider).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=docs.identity_link_list, post=docs.identity_link_create)
+@extend_schema(tags=["Identity providers"])
 class IdentityLinksAPI(AccountsAPIView):
     """The users an identity provider reaches: only they can be named by its assertions."""
 
+    @extend_schema(
+        summary="Users an identity provider reaches",
+        description="Only linked users can be named by the provider's jwt-bearer assertions "
+        "(SPEC §5): those it created, and those an administrator linked.",
+        parameters=PAGING,
+        responses=list_of(IdentityLinkOutput),
+    )
     def get(self, request: Request, org_id: str, provider_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         provider = selectors.identity_provider_get(
             access=self.access, org=org, provider_id=provider_id
         )
         links = selectors.identity_link_list(access=self.access, provider=provider)
-        return Response(paginated(request, links, identity_link_data))
+        return Response(paginated(request, links, IdentityLinkOutput().to_representation))
 
+    @extend_schema(
+        summary="Link a member to an identity provider",
+        description="Organization Administrator (with full access) of the provider's org only: "
+        "the provider's assertions then sign the member in.",
+        request=IdentityLinkInput,
+        responses={201: IdentityLinkOutput},
+    )
     def post(self, request: Request, org_id: str, provider_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         provider = selectors.identity_provider_get(
@@ -225,11 +297,16 @@ class IdentityLinksAPI(AccountsAPIView):
         link = services.identity_link_create(
             access=self.access, provider=provider, user=user, meta=self.meta
         )
-        return Response(identity_link_data(link), status=status.HTTP_201_CREATED)
+        return Response(IdentityLinkOutput(link).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(delete=docs.identity_link_delete)
+@extend_schema(tags=["Identity providers"])
 class IdentityLinkAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Unlink a member from an identity provider",
+        request=None,
+        responses={204: OpenApiResponse(description="Done; no body.")},
+    )
     def delete(self, request: Request, org_id: str, provider_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         provider = selectors.identity_provider_get(

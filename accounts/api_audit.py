@@ -4,18 +4,49 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import api_audit_schema as docs
 from accounts.api import AccountsAPIView
 from accounts.selectors import audit_org_get
+from accounts.serializers import AuditEventOutput, AuditExportOutput
 from audit import selectors
-from audit.models import AuditExport, AuditExportStatus
+from audit.models import AuditExport, AuditExportStatus, AuditOutcome
 from audit.services import audit_export_start
 from core.api_support import paginated
+from core.schema import PAGING, list_of
+
+FILTERS = [
+    OpenApiParameter(
+        "from", OpenApiTypes.DATETIME, description="Events at or after this ISO 8601 time."
+    ),
+    OpenApiParameter(
+        "to", OpenApiTypes.DATETIME, description="Events at or before this ISO 8601 time."
+    ),
+    OpenApiParameter(
+        "actor", OpenApiTypes.STR, description="A username, a user id or an app's client_id."
+    ),
+    OpenApiParameter(
+        "client_id",
+        OpenApiTypes.STR,
+        description="Every event of this app's history, also after it was deleted: what was "
+        "done to it (created, changed, secret rotated, scopes, allowlist, consents, revoked, "
+        "deleted) and what it did (tokens issued and refused, the writes of its API calls).",
+    ),
+    OpenApiParameter("action", OpenApiTypes.STR, description="One action, e.g. `token.issued`."),
+    OpenApiParameter(
+        "outcome", OpenApiTypes.STR, enum=AuditOutcome.values, description="success or failure."
+    ),
+]
+FORMAT = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    enum=["json", "csv"],
+    description="`csv` (or `Accept: text/csv`) streams every matching event as CSV.",
+)
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -37,6 +68,7 @@ def csv_response(lines, filename: str) -> StreamingHttpResponse:
     return response
 
 
+@extend_schema(tags=["Audit"])
 class AuditAPIView(AccountsAPIView):
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
 
@@ -67,8 +99,16 @@ def export_data(request: Request, export: AuditExport) -> dict:
     }
 
 
-@extend_schema_view(get=docs.audit_log_list)
 class AuditLogsAPI(AuditAPIView):
+    @extend_schema(
+        summary="Audit events of an organization and its business groups",
+        description="Needs `read:audit_logs` in the organization. Newest first.",
+        parameters=[*FILTERS, *PAGING, FORMAT],
+        responses={
+            (200, "application/json"): list_of(AuditEventOutput),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV export."),
+        },
+    )
     def get(self, request: Request, org_id: str):
         org = audit_org_get(access=self.access, org_id=org_id)
         filters = selectors.AuditFilters.parse(request.query_params)
@@ -86,8 +126,14 @@ def _export_get(view: AuditAPIView, org_id: str, export_id: str) -> AuditExport:
     return export
 
 
-@extend_schema_view(post=docs.audit_export_create)
 class AuditExportsAPI(AuditAPIView):
+    @extend_schema(
+        summary="Start a background CSV export",
+        description="Same filters as the list; poll the export until `status` is `done`.",
+        parameters=FILTERS,
+        request=None,
+        responses={202: AuditExportOutput},
+    )
     def post(self, request: Request, org_id: str) -> Response:
         org = audit_org_get(access=self.access, org_id=org_id)
         filters = selectors.AuditFilters.parse(request.query_params)
@@ -95,14 +141,17 @@ class AuditExportsAPI(AuditAPIView):
         return Response(export_data(request, export), status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema_view(get=docs.audit_export_read)
 class AuditExportAPI(AuditAPIView):
+    @extend_schema(summary="An export's status and progress", responses=AuditExportOutput)
     def get(self, request: Request, org_id: str, export_id: str) -> Response:
         return Response(export_data(request, _export_get(self, org_id, export_id)))
 
 
-@extend_schema_view(get=docs.audit_export_download)
 class AuditExportDownloadAPI(AuditAPIView):
+    @extend_schema(
+        summary="The CSV of a finished export",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV.")},
+    )
     def get(self, request: Request, org_id: str, export_id: str):
         export = _export_get(self, org_id, export_id)
         if export.status != AuditExportStatus.DONE:

@@ -1,21 +1,18 @@
-"""Input and output shapes of the accounts API (SPEC §4), in Anypoint's camelCase."""
+"""Input and output serializers of the accounts API (SPEC §4), in Anypoint's camelCase: the
+views parse bodies and render answers with them, and drf-spectacular documents them. The
+audit API's (accounts.api_audit) answer shapes are at the end."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
-from accounts.models import (
-    Environment,
-    EnvironmentType,
-    FederatedIdentity,
-    IdentityProvider,
-    Organization,
-    User,
-)
+from accounts.models import EnvironmentType
+from audit.models import AuditExportStatus, AuditOutcome
 
 
 class StrictCharField(serializers.CharField):
@@ -60,6 +57,21 @@ class EnvironmentInput(StrictSerializer):
     type = serializers.ChoiceField(choices=EnvironmentType.choices)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new member",
+            request_only=True,
+            value={
+                "username": "jane.doe",
+                "email": "jane.doe@example.com",
+                "password": "seven long words make a passphrase",
+                "firstName": "Jane",
+                "lastName": "Doe",
+            },
+        )
+    ]
+)
 class UserInput(StrictSerializer):
     username = StrictCharField(max_length=150)
     email = StrictCharField(max_length=254)
@@ -92,6 +104,22 @@ class RoleName(StrictCharField):
     pass
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Permissions",
+            request_only=True,
+            value={
+                "permissions": [Permission.READ_ORGANIZATION.value, Permission.READ_USERS.value]
+            },
+        ),
+        OpenApiExample(
+            "The administrator role",
+            request_only=True,
+            value={"role": Role.ORGANIZATION_ADMINISTRATOR.value},
+        ),
+    ]
+)
 class PermissionsInput(StrictSerializer):
     permissions = serializers.ListField(
         child=PermissionName(max_length=64), required=False, max_length=100
@@ -108,56 +136,120 @@ class PermissionsInput(StrictSerializer):
 
 
 # -- output -------------------------------------------------------------------------------------
-def organization_data(org: Organization) -> dict[str, Any]:
-    ancestors = org.ancestor_ids[:-1]
-    return {
-        "id": str(org.id),
-        "name": org.name,
-        "parentId": str(org.parent_id) if org.parent_id else None,
-        "parentOrganizationIds": [str(a) for a in ancestors],
-        "isRoot": org.is_root,
-        "createdAt": org.created_at,
-        "updatedAt": org.updated_at,
-    }
+class Derived(serializers.Field):
+    """An output field computed from the whole object (`compute(obj)`), documented as the
+    field `shape` says (with this field's own `help_text` and `allow_null`)."""
+
+    def __init__(self, compute: Callable[[Any], Any], shape: serializers.Field, **kwargs: Any):
+        super().__init__(source="*", **kwargs)
+        self.compute = compute
+        self._spectacular_annotation = {"field": shape}
+
+    def to_representation(self, value: Any) -> Any:
+        return self.compute(value)
 
 
-def environment_data(environment: Environment) -> dict[str, Any]:
-    return {
-        "id": str(environment.id),
-        "name": environment.name,
-        "type": environment.type,
-        "isProduction": environment.type == EnvironmentType.PRODUCTION,
-        "organizationId": str(environment.organization_id),
-        "createdAt": environment.created_at,
-    }
+class UserOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The Anypoint-style id; never changes.")
+    username = serializers.CharField()
+    firstName = serializers.CharField(source="first_name")
+    lastName = serializers.CharField(source="last_name")
+    email = serializers.EmailField()
+    organizationId = serializers.UUIDField(
+        source="organization_id", help_text="The user's root organization."
+    )
+    createdAt = serializers.DateTimeField(source="date_joined")
+    enabled = serializers.BooleanField(source="is_active")
 
 
-def user_data(user: User) -> dict[str, Any]:
-    return {
-        "id": str(user.id),
-        "username": user.username,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "email": user.email,
-        "organizationId": str(user.organization_id),
-        "createdAt": user.date_joined,
-        "enabled": user.is_active,
-    }
+class OrganizationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    parentId = serializers.UUIDField(
+        source="parent_id", allow_null=True, help_text="Null for a root organization."
+    )
+    parentOrganizationIds = Derived(
+        lambda org: [str(a) for a in org.ancestor_ids[:-1]],
+        serializers.ListField(child=serializers.UUIDField()),
+        help_text="Ancestors, the root first.",
+    )
+    isRoot = serializers.BooleanField(source="is_root")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
 
 
-def identity_provider_data(provider: IdentityProvider) -> dict[str, Any]:
-    return {
-        "id": str(provider.id),
-        "name": provider.name,
-        "organizationId": str(provider.organization_id),
-        "createdAt": provider.created_at,
-    }
+class EnvironmentOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=EnvironmentType.choices)
+    isProduction = Derived(
+        lambda environment: environment.type == EnvironmentType.PRODUCTION,
+        serializers.BooleanField(),
+    )
+    organizationId = serializers.UUIDField(source="organization_id")
+    createdAt = serializers.DateTimeField(source="created_at")
 
 
-def identity_link_data(link: FederatedIdentity) -> dict[str, Any]:
-    return {
-        "user_id": str(link.user_id),
-        "username": link.user.username,
-        "subject": link.subject,
-        "linked_at": link.created_at,
-    }
+class IdentityProviderOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The `idp_id` that jwt-bearer `sub` claims name.")
+    name = serializers.CharField()
+    organizationId = serializers.UUIDField(source="organization_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class IdentityLinkOutput(serializers.Serializer):  # a FederatedIdentity
+    user_id = serializers.UUIDField()
+    username = serializers.CharField(source="user.username")
+    subject = serializers.CharField(help_text="The username the provider's assertions name.")
+    linked_at = serializers.DateTimeField(source="created_at")
+
+
+class UserPermissionsOutput(serializers.Serializer):  # accounts.selectors.UserPermissions
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=Permission.choices),
+        help_text="Permissions granted in this organization.",
+    )
+    environments = serializers.ListField(
+        child=serializers.UUIDField(), help_text="Environments the grants are limited to."
+    )
+    role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
+
+
+# -- the audit API's answers (accounts.api_audit) -----------------------------------------------
+# Response shapes only: the events are rendered by audit.selectors.event_data (the CSV export's
+# columns too) and the exports by accounts.api_audit.export_data, whose timestamps are
+# `isoformat()` (`+00:00`) where DRF's DateTimeField would write `Z`.
+class AuditActorOutput(serializers.Serializer):
+    type = serializers.CharField(help_text="`user` or `app`.")
+    id = serializers.CharField(help_text="The user's id, or the app's client_id.")
+    name = serializers.CharField()
+
+
+class AuditTargetOutput(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.CharField()
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    timestamp = serializers.DateTimeField()
+    action = serializers.CharField(help_text="`app.created`, `token.issued`, …")
+    outcome = serializers.ChoiceField(choices=AuditOutcome.choices)
+    org_id = serializers.UUIDField(allow_null=True)
+    actor = AuditActorOutput(allow_null=True, help_text="Null for a system event.")
+    target = AuditTargetOutput()
+    client_ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+    details = serializers.DictField(help_text="Never holds a secret, a token or a code.")
+
+
+class AuditExportOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=AuditExportStatus.choices)
+    progress = serializers.IntegerField(help_text="Percent done, 0-100.")
+    total = serializers.IntegerField()
+    rowCount = serializers.IntegerField()
+    filters = serializers.DictField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField()
+    finishedAt = serializers.DateTimeField(allow_null=True)
+    downloadUrl = serializers.CharField(allow_null=True)

@@ -10,74 +10,72 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema_view
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.api import AccountsAPIView
 from accounts.models import Organization
-from connected_apps import api_schema as docs
 from connected_apps import selectors, services
 from connected_apps.models import ConnectedApp
-from core.api_support import bool_param, paginated
-
-CREATE_FIELDS = frozenset(
-    {
-        "client_name",
-        "grant_types",
-        "redirect_uris",
-        "scopes",
-        "public_keys",
-        "audience",
-        "owner_org_id",
-        "website_url",
-    }
+from connected_apps.serializers import (
+    AppChanges,
+    AppCreatedOutput,
+    AppInput,
+    AppOutput,
+    AppScopes,
+    AppScopesOutput,
+    AppSecretOutput,
+    AppUsageOutput,
 )
+from core.api_support import bool_param, paginated
+from core.schema import PAGING, SEARCH, list_of
+
 BODY_NOT_OBJECT = "Expected a JSON object."
+TAG = "Connected apps"
+INCLUDE_USAGE = OpenApiParameter(
+    "includeUsage",
+    OpenApiTypes.BOOL,
+    description="`true` adds each app's usage figures (`usage`); `false` (the default) does "
+    "not. Any other value is a 400.",
+)
+RESET_SECRET = OpenApiParameter(
+    "resetSecret",
+    OpenApiTypes.BOOL,
+    description="`true` rotates the client secret instead (the body is ignored) and answers "
+    "the new secret, shown once; `false` (the default) applies the body. Any other value is a "
+    "400.",
+)
+NO_CONTENT = OpenApiResponse(description="Done; no body.")
+NO_STORE_NOTE = "Answered with `Cache-Control: no-store`."
 
 
 def app_data(app: ConnectedApp, usage: selectors.AppUsage | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "client_id": app.client_id,
-        "client_name": app.name,
-        "grant_types": list(app.grant_types),
-        "redirect_uris": app.redirect_uris.split(),
-        "scopes": sorted({s.scope for s in app.scope_grants.all()}),
-        "public_keys": list(app.public_keys),
-        "audience": app.audience,
-        "website_url": app.website_url,
-        "enabled": app.enabled,
-        "owner_org_id": str(app.owner_org_id),
-        "created_by": str(app.user_id) if app.user_id else None,
-        "created_at": app.created,
-        "updated_at": app.updated,
-        "last_used_at": app.last_used_at,
-    }
+    data = AppOutput(app).data
     if usage is not None:
-        data["usage"] = usage_data(usage)
+        data["usage"] = AppUsageOutput(usage).data
     return data
 
 
-def usage_data(usage: selectors.AppUsage) -> dict[str, Any]:
-    return {
-        "organizations": usage.organizations,
-        "users": usage.users,
-        "tokens_issued": usage.tokens_issued,
-        "last_used_at": usage.last_used_at,
-    }
-
-
-def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+def _body(request: Request, shape: type[serializers.Serializer]) -> dict[str, Any]:
+    """The body as sent, if it names only fields of `shape`; the service checks the values."""
     if not isinstance(request.data, dict):
         raise ValidationError({"non_field_errors": BODY_NOT_OBJECT})
-    unknown = sorted(set(request.data) - allowed)
+    unknown = sorted(set(request.data) - set(shape().fields))
     if unknown:
         raise ValidationError({name: "Unknown field." for name in unknown})
     return dict(request.data)
 
 
+@extend_schema(tags=[TAG])
 class ConnectedAppsAPIView(AccountsAPIView):
     """Resolves the optional `{org_id}` of the org-addressed routes."""
 
@@ -93,8 +91,14 @@ class ConnectedAppsAPIView(AccountsAPIView):
         )
 
 
-@extend_schema_view(get=docs.app_list, post=docs.app_create)
 class ConnectedAppsAPI(ConnectedAppsAPIView):
+    @extend_schema(
+        summary="Apps the caller administers",
+        description="Apps owned by the orgs and business groups where the caller holds "
+        "manage:connected_apps (or by `org_id` alone, on the org-addressed route).",
+        parameters=[*PAGING, SEARCH, INCLUDE_USAGE],
+        responses=list_of(AppOutput),
+    )
     def get(self, request: Request, org_id: str | None = None) -> Response:
         apps = selectors.connected_app_list(
             access=self.access,
@@ -110,8 +114,14 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
             page["data"] = [app_data(app) for app in page["data"]]
         return Response(page)
 
+    @extend_schema(
+        summary="Register an app",
+        description=f"At most 2000 apps per root organization. {NO_STORE_NOTE}",
+        request=AppInput,
+        responses={201: AppCreatedOutput},
+    )
     def post(self, request: Request, org_id: str | None = None) -> Response:
-        body = _body(request, CREATE_FIELDS)
+        body = _body(request, AppInput)
         owner = self.owner_from_url()
         owner_org_id = body.pop("owner_org_id", None)
         if owner is None:
@@ -134,10 +144,8 @@ class ConnectedAppsAPI(ConnectedAppsAPIView):
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
-@extend_schema_view(
-    get=docs.app_read, patch=docs.app_update, put=docs.app_update, delete=docs.app_delete
-)
 class ConnectedAppAPI(ConnectedAppsAPIView):
+    @extend_schema(summary="An app", parameters=[INCLUDE_USAGE], responses=AppOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         include_usage = bool_param(request, "includeUsage")
         app = self.get_app(client_id)
@@ -146,6 +154,17 @@ class ConnectedAppAPI(ConnectedAppsAPIView):
             usage = selectors.app_usage(app=app)
         return Response(app_data(app, usage))
 
+    @extend_schema(
+        summary="Change an app (or rotate its secret with resetSecret=true)",
+        description="Changes take effect for every token of the app on its next request.",
+        parameters=[RESET_SECRET],
+        request=AppChanges,
+        responses=PolymorphicProxySerializer(
+            component_name="AppOrSecret",
+            serializers=[AppOutput, AppSecretOutput],
+            resource_type_field_name=None,
+        ),
+    )
     def patch(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         reset_secret = bool_param(request, "resetSecret")
         app = self.get_app(client_id)
@@ -153,7 +172,7 @@ class ConnectedAppAPI(ConnectedAppsAPIView):
             return _secret_response(
                 services.connected_app_rotate_secret(access=self.access, app=app, meta=self.meta)
             )
-        body = _body(request, frozenset(services.UPDATABLE_FIELDS))
+        body = _body(request, AppChanges)
         app = services.connected_app_update(
             access=self.access, app=app, changes=body, meta=self.meta
         )
@@ -161,6 +180,7 @@ class ConnectedAppAPI(ConnectedAppsAPIView):
 
     put = patch
 
+    @extend_schema(summary="Delete an app and every token it holds", responses={204: NO_CONTENT})
     def delete(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
         services.connected_app_delete(access=self.access, app=app, meta=self.meta)
@@ -168,14 +188,16 @@ class ConnectedAppAPI(ConnectedAppsAPIView):
 
 
 def _secret_response(created: services.AppWithSecret) -> Response:
-    return Response(
-        {"client_id": created.app.client_id, "client_secret": created.client_secret},
-        headers={"Cache-Control": "no-store"},
-    )
+    return Response(AppSecretOutput(created).data, headers={"Cache-Control": "no-store"})
 
 
-@extend_schema_view(post=docs.app_rotate_secret)
 class ConnectedAppSecretAPI(ConnectedAppsAPIView):
+    @extend_schema(
+        summary="Rotate the client secret",
+        description=f"The old secret stops working at once. {NO_STORE_NOTE}",
+        request=None,
+        responses=AppSecretOutput,
+    )
     def post(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
         return _secret_response(
@@ -183,15 +205,21 @@ class ConnectedAppSecretAPI(ConnectedAppsAPIView):
         )
 
 
-@extend_schema_view(get=docs.app_scopes_read, put=docs.app_scopes_set)
 class ConnectedAppScopesAPI(ConnectedAppsAPIView):
+    @extend_schema(summary="The app's scopes with their contexts", responses=AppScopesOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
-        return Response({"scopes": selectors.app_scope_data(app)})
+        return Response(AppScopesOutput({"scopes": selectors.app_scope_data(app)}).data)
 
+    @extend_schema(
+        summary="Replace the app's scopes",
+        description="At most 1000 scopes. Tokens lose a removed scope on their next request.",
+        request=AppScopes,
+        responses={204: NO_CONTENT},
+    )
     def put(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
-        body = _body(request, frozenset({"scopes"}))
+        body = _body(request, AppScopes)
         if "scopes" not in body:
             raise ValidationError({"scopes": "This field is required."})
         services.connected_app_set_scopes(
@@ -200,8 +228,8 @@ class ConnectedAppScopesAPI(ConnectedAppsAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(get=docs.app_usage)
 class ConnectedAppUsageAPI(ConnectedAppsAPIView):
+    @extend_schema(summary="Who uses the app, and tokens issued per day", responses=AppUsageOutput)
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
-        return Response(usage_data(selectors.app_usage(app=app)))
+        return Response(AppUsageOutput(selectors.app_usage(app=app)).data)

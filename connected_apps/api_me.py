@@ -7,52 +7,22 @@ to revoke; an app acting on its own behalf has no user, so no authorized apps to
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
 from accounts.catalog import SpecialScope
 from connected_apps import selectors
-from connected_apps.models import Authorization
+from connected_apps.serializers import AuthorizedAppOutput
 from core.api_support import paginated
-from core.schema import INPUT_ERRORS, PAGING, error_responses, list_of
+from core.schema import PAGING, list_of
 
 LIST_SCOPES = (SpecialScope.PROFILE.value, SpecialScope.READ_FULL.value)
 REVOKE_SCOPES = (SpecialScope.FULL.value,)
 APP_TOKEN_REFUSED = "An app acting on its own behalf has no authorized apps."  # noqa: S105
 SCOPE_MISSING = "This token needs one of these scopes: {scopes}."
-
-
-def authorization_data(authorization: Authorization) -> dict[str, Any]:
-    app = authorization.app
-    return {
-        "client_id": app.client_id,
-        "client_name": app.name,
-        "website_url": app.website_url,
-        "owner_org_id": str(app.owner_org_id),
-        "scopes": list(authorization.scopes),
-        "authorized_at": authorization.created_at,
-        "last_used_at": getattr(authorization, "last_used", authorization.last_used_at),
-    }
-
-
-class AuthorizedAppOutput(serializers.Serializer):
-    """OpenAPI only: what `authorization_data` answers."""
-
-    client_id = serializers.CharField()
-    client_name = serializers.CharField()
-    website_url = serializers.CharField(allow_blank=True)
-    owner_org_id = serializers.UUIDField()
-    scopes = serializers.ListField(child=serializers.CharField(), help_text="As allowed.")
-    authorized_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(
-        allow_null=True, help_text="When a token was last issued to the app for the caller."
-    )
 
 
 TAG = "My apps"
@@ -84,8 +54,9 @@ class MyConnectedAppsAPI(MyConnectedAppsAPIView):
         description="Live authorizations only. A bearer token needs `profile`, `read:full` or "
         "`full`.",
         parameters=PAGING,
-        responses={200: list_of(AuthorizedAppOutput), **error_responses(*INPUT_ERRORS)},
+        responses=list_of(AuthorizedAppOutput),
     )
     def get(self, request: Request) -> Response:
         authorizations = selectors.user_authorization_list(user=request.user)
-        return Response(paginated(request, authorizations, authorization_data))
+        rendered = AuthorizedAppOutput().to_representation
+        return Response(paginated(request, authorizations, rendered))

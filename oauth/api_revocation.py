@@ -14,10 +14,8 @@ from rest_framework.response import Response
 
 from connected_apps import controls, selectors
 from connected_apps.api_controls import ADMIN_NOTE, NO_CONTENT, OrgControlsAPIView
-from connected_apps.api_controls import TAG as ORG_CONTROLS_TAG
 from connected_apps.api_me import REVOKE_SCOPES, MyConnectedAppsAPIView
 from connected_apps.api_me import TAG as MY_APPS_TAG
-from core.schema import READ_ERRORS, error_responses
 from oauth.services import authorization_revoke, authorizations_revoke_for_org
 
 
@@ -29,10 +27,7 @@ class MyConnectedAppAPI(MyConnectedAppsAPIView):
         summary="Revoke an app the caller authorized",
         description="Its access and refresh tokens for the caller stop working at once. A "
         "bearer token needs `full`.",
-        responses={
-            204: OpenApiResponse(description="Revoked; no body."),
-            **error_responses(*READ_ERRORS),
-        },
+        responses={204: OpenApiResponse(description="Revoked; no body.")},
     )
     def delete(self, request: Request, client_id: str) -> Response:
         authorization = selectors.user_authorization_get(user=request.user, client_id=client_id)
@@ -42,10 +37,9 @@ class MyConnectedAppAPI(MyConnectedAppsAPIView):
 
 class AuthorizedAppAPI(OrgControlsAPIView):
     @extend_schema(
-        tags=[ORG_CONTROLS_TAG],
         summary="Revoke an app for every user of the org",
         description=f"{ADMIN_NOTE} Every token of the app for the org's users stops at once.",
-        responses={204: NO_CONTENT, **error_responses(*READ_ERRORS)},
+        responses={204: NO_CONTENT},
     )
     def delete(self, request: Request, org_id: str, client_id: str) -> Response:
         org = self.controlled_org(org_id, write=True)

@@ -1,8 +1,9 @@
 """Shapes every resource API shares, for the OpenAPI schema only: the error body, the
 `{"data": [...], "total": N}` list envelope, the paging parameters and the error responses.
 
-Nothing here validates or renders a request; the views build their dicts themselves
-(config.api_support, config.api_errors). These serializers describe those dicts.
+Nothing here validates or renders a request: core.api_errors builds the error body and
+core.api_support.paginated the envelope (around items the apps' serializers render). These
+serializers describe those dicts.
 """
 
 from __future__ import annotations
