@@ -19,9 +19,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from connected_apps.models import ConnectedApp
+from oauth.engine.credentials import token_digest
+from oauth.engine.facts import user_may_use_app
 from oauth.models import RefreshToken
 from oauth.principals import TokenPrincipal, access_token_resolve, app_current_scopes
-from oauth.validators import token_checksum, user_may_use_app
 
 INACTIVE = {"active": False}
 
@@ -59,7 +60,7 @@ def _access_token_claims(principal: TokenPrincipal) -> dict[str, Any]:
 def _refresh_token_claims(raw: str, client: ConnectedApp) -> dict[str, Any] | None:
     refresh = (
         RefreshToken.objects.select_related("application", "user", "access_token")
-        .filter(token_checksum=token_checksum(raw), revoked__isnull=True)
+        .filter(token_checksum=token_digest(raw), revoked__isnull=True)
         .first()
     )
     if refresh is None or refresh.application is None or refresh.access_token is None:

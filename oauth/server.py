@@ -1,18 +1,15 @@
 """The oauthlib server class (DOT's OAUTH2_SERVER_CLASS / OIDC_SERVER_CLASS seam).
 
-oauthlib's OpenID Connect server, narrowed to what Doorman offers (SPEC §4, §5): the five
-grants (RFC 7523 jwt-bearer added, device flow dropped), the `code` response type only, and
-PKCE with S256 only. Every grant that acts for a user returns an id_token when `openid` is
-granted: oauthlib's code and refresh grants do, the password and jwt-bearer grants are
-wrapped the same way (oauth.grants.OpenIDUserGrant).
+oauthlib's OpenID Connect server, narrowed to what DOT's views still ask of it (SPEC §4, §5):
+the authorization endpoint (the `code` response type only, PKCE with S256 only), revocation,
+introspection and userinfo. It serves no grant: the token endpoint is the token engine's
+(oauth.engine), which decides every grant, device flow and implicit not among them.
 """
 
 from __future__ import annotations
 
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 from oauthlib.openid import Server
-
-from oauth.grants import JWT_BEARER, JWTBearerGrant, OpenIDUserGrant, UnsupportedGrant
 
 
 class DoormanServer(Server):
@@ -40,14 +37,5 @@ class DoormanServer(Server):
         for grant in (self.auth_grant, self.openid_connect_auth.proxy_target):
             grant._code_challenge_methods = s256_only
         # Not forwarding **kwargs: they carry DOT's device-flow settings.
-        self.jwt_bearer_grant = OpenIDUserGrant(JWTBearerGrant(request_validator))
-        self.unsupported_grant = UnsupportedGrant(request_validator)
-        # The token engine (oauth.engine) decides the code, refresh, password and
-        # client_credentials grants; oauthlib still serves jwt-bearer.
-        self._grant_types = {JWT_BEARER: self.jwt_bearer_grant}
+        self._grant_types = {}  # the token engine's (oauth.engine.endpoint.GRANTS)
         self._response_types = {"code": self.auth_grant_choice}
-
-    @property
-    def default_grant_type_handler(self):
-        """oauthlib sends an unknown grant_type to the default grant; refuse it instead."""
-        return self.unsupported_grant

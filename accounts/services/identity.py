@@ -68,9 +68,10 @@ def _field_error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 
-def _federated_fields(
+def federated_fields(
     *, username: str, email: str, first_name: str, last_name: str
 ) -> dict[str, str]:
+    """An assertion's user fields, cleaned and checked (ValidationError with a code)."""
     fields = _clean_user_fields(
         username=username, email=email, first_name=first_name, last_name=last_name
     )
@@ -110,7 +111,7 @@ def federated_user_resolve(
     refused (ValidationError, code `username_taken`) and that account is neither read back
     to the caller nor changed. A deactivated linked user is refused (`inactive`). Writes
     nothing."""
-    fields = _federated_fields(
+    fields = federated_fields(
         username=username, email=email, first_name=first_name, last_name=last_name
     )
     link = (
@@ -118,14 +119,33 @@ def federated_user_resolve(
         .filter(provider=provider, subject__iexact=fields["username"])
         .first()
     )
-    if link is None:
-        if User.objects.filter(username__iexact=fields["username"]).exists():
+    taken = link is None and User.objects.filter(username__iexact=fields["username"]).exists()
+    return federated_user_decide(
+        provider=provider,
+        fields=fields,
+        linked=link.user if link is not None else None,
+        username_taken=taken,
+    )
+
+
+def federated_user_decide(
+    *,
+    provider: IdentityProvider,
+    fields: dict[str, str],
+    linked: User | None,
+    username_taken: bool,
+) -> FederatedUser:
+    """`federated_user_resolve`'s rule on facts already read: `fields` from
+    `federated_fields`, `linked` the user the provider's link for that username reaches,
+    `username_taken` whether another account holds the username (asked only without a link)."""
+    if linked is None:
+        if username_taken:
             raise _field_error("username", FEDERATED_USERNAME_TAKEN, "username_taken")
         root_id = provider.organization.root_id_or_self
         user = User(organization_id=root_id, **fields)
         user.set_unusable_password()
         return FederatedUser(provider=provider, user=user, created=True, changed=[])
-    user = link.user
+    user = linked
     if not user.is_active:
         raise _field_error("username", USER_INACTIVE.format(username=user.username), "inactive")
     # The email of an account that also has a password is the account's own: password

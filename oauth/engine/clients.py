@@ -21,9 +21,7 @@ from django.utils.crypto import constant_time_compare
 from connected_apps.controls import org_apps_enabled
 from connected_apps.models import AppScope, ConnectedApp
 from oauth import principal_cache
-from oauth.engine.credentials import basic_credentials
-from oauth.errors import InvalidClient
-from oauth.grants import (
+from oauth.engine.assertions import (
     CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
     CLIENT_ASSERTION_TYPE,
     AssertionRejected,
@@ -31,6 +29,8 @@ from oauth.grants import (
     assertion_issuer,
     assertion_verify,
 )
+from oauth.engine.credentials import basic_credentials
+from oauth.errors import InvalidClient
 from oauth.hashers import ClientSecretHasher
 
 # SPEC §2: client ids are 32 lowercase hex characters; nothing else can name an app.

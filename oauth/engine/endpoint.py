@@ -13,10 +13,11 @@ from oauth.engine.authorization_code import AuthorizationCodeGrant
 from oauth.engine.client_credentials import ClientCredentialsGrant
 from oauth.engine.clients import ClientRefused
 from oauth.engine.issue import response_json
+from oauth.engine.jwt_bearer import JWTBearerGrant
 from oauth.engine.password import PasswordGrant
 from oauth.engine.refresh_token import RefreshTokenGrant
 from oauth.engine.request import TokenRequest
-from oauth.errors import OAuthError
+from oauth.errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from oauth.issuance import token_event_record
 from oauth.ratelimit import token_request_authenticated
 
@@ -37,23 +38,22 @@ GRANTS = {
         AuthorizationCodeGrant(),
         RefreshTokenGrant(),
         PasswordGrant(),
+        JWTBearerGrant(),
         CLIENT_CREDENTIALS,
     )
 }
+MISSING_GRANT_TYPE = "Missing grant_type parameter."
 # What a client_credentials request may carry to be answered ahead of Django (oauth.wsgi).
 FRONT_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 
 
 def token_response(
     http: HttpRequest, params: dict[str, str], context: EndpointContext
-) -> HttpResponse | None:
-    """The answer to a token request whose grant the engine decides; None for the others."""
-    grant = GRANTS.get(params.get("grant_type", ""))
-    if grant is None:
-        return None
+) -> HttpResponse:
+    """The answer to a token request (RFC 6749 §5.1, §5.2)."""
     req = TokenRequest(http=http, params=params, context=context)
     try:
-        body = _decide(grant, req)
+        body = _decide(_grant(req), req)
     except ClientRefused as refused:
         req.client_is(refused.identity)
         refusal_record(req, refused)
@@ -78,6 +78,15 @@ def refusal_record(req: TokenRequest, error: OAuthError) -> None:
         details={"grant_type": req.grant_type[:100], "error": error.error},
         meta=req.meta,
     )
+
+
+def _grant(req: TokenRequest):
+    if not req.grant_type:
+        raise InvalidRequest(MISSING_GRANT_TYPE)
+    grant = GRANTS.get(req.grant_type)
+    if grant is None:  # RFC 6749 §5.2
+        raise UnsupportedGrantType()
+    return grant
 
 
 def _decide(grant, req: TokenRequest) -> dict:

@@ -25,19 +25,23 @@ class UserFacts:
     approved: list[str] | None
     signing_kid: str | None  # the active signing key's, should an ID token be due
 
-    def gate(self, app: ConnectedApp) -> OrgGate:
-        """The org controls for this user and `app` (the user's root org's settings)."""
+    def gate(self, app: ConnectedApp, org_id: object = None) -> OrgGate:
+        """The org controls for this user (or a user about to be created in `org_id`) and
+        `app`: the user's root org's settings."""
         return org_gate_decide(
             app=app,
-            org_id=self.user.organization_id,
+            org_id=org_id if org_id is not None else self.user.organization_id,
             switches=self.switches,
             approved=self.approved,
         )
 
 
-def user_facts_sql(user_column: str, app_column: str) -> tuple[str, str]:
-    """(select list, joins) reading the user `user_column` names and that user's org
-    controls for the app `app_column` names, and the active signing key's id."""
+def user_facts_sql(
+    user_column: str, app_column: str, org_column: str = "u.organization_id"
+) -> tuple[str, str]:
+    """(select list, joins) reading the user `user_column` names, the org controls of the
+    root org `org_column` names (the user's own by default) for the app `app_column` names,
+    and the active signing key's id."""
     q = sql.quote
     select = (
         f"{sql.select_list(User, 'u')}, s.{q('enabled')}, s.{q('allowlist_enabled')}, "
@@ -47,10 +51,8 @@ def user_facts_sql(user_column: str, app_column: str) -> tuple[str, str]:
     )
     joins = (
         f"LEFT JOIN {sql.table(User)} u ON u.{q('id')} = {user_column} "
-        f"LEFT JOIN {sql.table(OrgAppSettings)} s "
-        f"ON s.{q('organization_id')} = u.{q('organization_id')} "
-        f"LEFT JOIN {sql.table(AllowlistEntry)} al "
-        f"ON al.{q('organization_id')} = u.{q('organization_id')} "
+        f"LEFT JOIN {sql.table(OrgAppSettings)} s ON s.{q('organization_id')} = {org_column} "
+        f"LEFT JOIN {sql.table(AllowlistEntry)} al ON al.{q('organization_id')} = {org_column} "
         f"AND al.{q('app_id')} = {app_column}"
     )
     return select, joins

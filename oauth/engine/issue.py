@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -37,16 +37,21 @@ from oauth.tokens import generate_token, token_stored_values
 
 @dataclass
 class Claim:
-    """A single-use row the grant consumes (a refresh token rotated, an authorization code
-    used): `model`'s row `pk`, taken only while `unused` (a nullable column) is still null,
-    by setting `assignments`. `drops_access_id` is an access token that goes with it (the
-    rotated refresh token's)."""
+    """A single-use row the grant consumes, in the writing statement. Either an existing row
+    (a refresh token rotated, an authorization code used): `model`'s row `pk`, taken only
+    while `unused` (a nullable column) is still null, by setting `assignments`;
+    `drops_access_id` is an access token that goes with it (the rotated refresh token's).
+    Or a new row (an assertion's jti): `insert`, taken unless a row with the same `unique`
+    value exists whose `unused` column (an expiry) is not yet before `reclaimable_before`."""
 
     model: type[Model]
-    pk: int
+    pk: int | None
     unused: str
     assignments: dict[str, Any]
     drops_access_id: int | None = None
+    insert: dict[str, Any] | None = None
+    unique: str | None = None
+    reclaimable_before: Any = None
 
 
 class NotWritten(Exception):
@@ -73,6 +78,7 @@ class Issue:
     signing_kid: str | None = None  # the active signing key's, as read with the grant
     only_if: tuple[str, list] | None = None  # an SQL condition the write needs (PostgreSQL)
     authorization_scopes: list[str] | None = None  # the user's live authorization's, if read
+    federated: Any = None  # jwt-bearer: the user the assertion names (accounts.FederatedUser)
 
 
 def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
@@ -183,7 +189,18 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
     clauses, params = [], []
     source = ""
     claim = issue.claim
-    if claim is not None:
+    if claim is not None and claim.insert is not None:
+        table = sql.table(claim.model)
+        values_sql, values_params = sql.insert_values(claim.model, claim.insert)
+        replaced = ", ".join(f"{q(column)} = EXCLUDED.{q(column)}" for column in claim.insert)
+        clauses.append(
+            f"claimed AS (INSERT INTO {table} {values_sql} ON CONFLICT ({q(claim.unique)}) "
+            f"DO UPDATE SET {replaced} WHERE {table}.{q(claim.unused)} < %s "
+            f"RETURNING {q('id')})"
+        )
+        params += [*values_params, claim.reclaimable_before]
+        source = " FROM claimed"
+    elif claim is not None:
         assignments = ", ".join(f"{q(column)} = %s" for column in claim.assignments)
         clauses.append(
             f"claimed AS (UPDATE {sql.table(claim.model)} SET {assignments} "
@@ -245,7 +262,10 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
 def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
     with transaction.atomic():
         claim = issue.claim
-        if claim is not None:
+        if claim is not None and claim.insert is not None:
+            if not _inserted_or_reclaimed(claim):
+                return False
+        elif claim is not None:
             unused = claim.model.objects.filter(pk=claim.pk, **{f"{claim.unused}__isnull": True})
             if not unused.update(**claim.assignments):
                 return False
@@ -267,6 +287,17 @@ def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
             ).update(last_used_at=now)
         AuditEvent(**rows["event"]).save(force_insert=True)
     return True
+
+
+def _inserted_or_reclaimed(claim: Claim) -> bool:
+    try:
+        with transaction.atomic():
+            claim.model.objects.create(**claim.insert)
+        return True
+    except IntegrityError:
+        expired = {claim.unique: claim.insert[claim.unique]}
+        expired[f"{claim.unused}__lt"] = claim.reclaimable_before
+        return claim.model.objects.filter(**expired).update(**claim.insert) == 1
 
 
 def family_revoke_recorded(req: TokenRequest, family: uuid.UUID | None, reason: str) -> None:

@@ -12,17 +12,16 @@ from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
 from accounts.models import User
-from connected_apps.controls import SCOPES_NONE_APPROVED
 from connected_apps.models import Authorization, GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_authenticate
-from oauth.engine.facts import UserFacts, user_app_check, user_facts_from, user_facts_sql
+from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
 from oauth.engine.issue import Issue, tokens_issue
 from oauth.engine.request import TokenRequest, requested_resource
+from oauth.engine.scopes import user_admitted, user_grant_scopes
 from oauth.errors import (
     InvalidGrant,
     InvalidRequest,
-    InvalidScope,
     TemporarilyUnavailable,
     UnauthorizedClient,
 )
@@ -70,21 +69,9 @@ class PasswordGrant:
             raise UnauthorizedClient()  # before the password is looked at
         user = self._user(req)
         facts, held = _facts(user, app.pk)
-        requested = (req.params.get("scope") or "").split() or None
-        gate = user_app_check(user, app, requested, gate=facts.gate(app))
-        if gate.refusal:
-            raise InvalidGrant(gate.refusal)
+        checked = user_admitted(req, app, user, facts.gate(app))
         req.user_is(user)
-        if requested is None:
-            scopes = SCOPES.get_default_scopes(app)
-            if gate.approved_scopes is not None:  # SPEC §6: only what the org approved
-                scopes = [scope for scope in scopes if scope in gate.approved_scopes]
-                if not scopes:
-                    raise InvalidScope(SCOPES_NONE_APPROVED)
-        else:
-            scopes = req.params["scope"].strip().split(" ")  # oauthlib's scope_to_list
-        if not set(scopes) <= set(SCOPES.get_available_scopes(app)):
-            raise InvalidScope()
+        scopes = user_grant_scopes(req, app, checked)
         return Issue(
             app=app,
             user=user,

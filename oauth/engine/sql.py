@@ -10,6 +10,8 @@ them.
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 
@@ -66,14 +68,14 @@ def _converted(model: type[Model], values: list) -> list:
 
 def fetch_all(sql: str, params: list | tuple) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _bound(params))
         return cursor.fetchall()
 
 
 def execute(sql: str, params: list | tuple) -> int:
     """Run one statement; its row count (or, with RETURNING, the rows' count)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _bound(params))
         if cursor.description is not None:
             return len(cursor.fetchall())
         return cursor.rowcount
@@ -113,6 +115,22 @@ def insert_values(model: type[Model], values: dict[str, Any]) -> tuple[str, list
             value = _adapted(model, attname, value)
         params.append(value)
     return f"({', '.join(names)}) SELECT {', '.join(expressions)}", params
+
+
+def _bound(params: list | tuple) -> list | tuple:
+    """Parameters as the database takes them: PostgreSQL (psycopg) adapts UUIDs and aware
+    datetimes itself; elsewhere they go as Django's fields store them."""
+    if connection.vendor == "postgresql":
+        return params
+    return [_bound_value(value) for value in params]
+
+
+def _bound_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 def _adapted(model: type[Model], attname: str, value: Any) -> Any:

@@ -162,15 +162,7 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        params = dict(request.doorman_params)
-        response = token_response(request, params, request.doorman_context)
-        if response is None:  # a grant oauthlib still serves
-            # DOT's authorization_flow_token_response would look the new token up again only
-            # to send its app_authorized signal, which nothing here listens to.
-            _url, headers, body, status = self.create_token_response(request)
-            response = HttpResponse(content=body, status=status)
-            for name, value in headers.items():
-                response[name] = value
+        response = token_response(request, dict(request.doorman_params), request.doorman_context)
         client_id = self._authenticated_client_id(request, response)
         if client_id:
             token_request_authenticated(client_id)

@@ -15,8 +15,8 @@ from accounts.access import Access
 from accounts.services import identity_link_create
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_update
+from oauth.engine.jwt_bearer import FEDERATED_USER_REFUSALS
 from oauth.models import AccessToken, RefreshToken, UsedAssertion
-from oauth.validators.common import FEDERATED_USER_REFUSALS
 from tests.factories import IdentityProviderFactory, OrganizationFactory, UserFactory
 from tests.oauth.tokenkit import (
     JWT_BEARER,

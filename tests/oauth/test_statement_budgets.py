@@ -10,12 +10,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
 from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code
+from tests.oauth.test_grant_jwt_bearer import assertion_for, grant, subject
 from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse fixture)
+    JWT_BEARER,
     basic,
     isolated_throttle,
     post_form,
+    public_pem,
+    rsa_key,
 )
 
 pytestmark = [
@@ -117,3 +121,26 @@ def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
     sent = exchange()
     assert len(sent) == 3, sent
     assert sent[-1].startswith("WITH claimed AS (UPDATE")
+
+
+def test_a_jwt_bearer_grant_costs_four_statements(make_app, org):
+    """For a user already linked: the app generation, one read (the provider, its org, the
+    app's owner, the reach's approval, the linked user, their org controls and authorization),
+    the user's power within the reach, one write (the jti's claim with the tokens)."""
+    key = rsa_key()
+    app = make_app(
+        grant_types=[JWT_BEARER],
+        redirect_uris=[],
+        public_keys=[public_pem(key)],
+        scopes=["profile", "email"],
+    )
+    idp = IdentityProviderFactory(organization=org, name="Corporate SSO")
+
+    def sign_in():
+        response = post_form(grant(assertion_for(app, key, subject(idp))))
+        assert response.status_code == 200, response.content
+
+    sign_in()  # the user is created, linked and authorized
+    sent = statements(sign_in)
+    assert len(sent) == 4, sent
+    assert sent[-1].startswith("WITH claimed AS (INSERT")

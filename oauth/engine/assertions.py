@@ -9,7 +9,6 @@ secret. Every `jti` is accepted once (UsedAssertion, a unique digest), until it 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,6 @@ import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
-from oauthlib.openid.connect.core.grant_types.base import GrantTypeBase as OpenIDGrantTypeBase
 
 from connected_apps.models import ConnectedApp, GrantType
 from oauth.models import UsedAssertion
@@ -197,110 +193,3 @@ def federated_subject_parse(sub: str) -> FederatedSubject | None:
         email=parts[5].strip(),
         external_groups=parts[6],
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Grant handlers
-# ---------------------------------------------------------------------------------------------
-class JWTBearerGrant(GrantTypeBase):
-    """RFC 7523 §2.1: an assertion, signed by the app, names the user; no refresh token."""
-
-    refresh_token = False
-
-    def create_token_response(self, request, token_handler):
-        headers = self._get_default_headers()
-        try:
-            self.validate_token_request(request)
-        except errors.OAuth2Error as error:
-            headers.update(error.headers)
-            return headers, error.json, error.status_code
-        try:
-            # SPEC §5: the user is written in the same transaction as the token (and the
-            # id_token record), after every check: a refused request leaves no user behind.
-            with transaction.atomic():
-                self.request_validator.jwt_bearer_user_save(request)
-                token = token_handler.create_token(request, refresh_token=self.refresh_token)
-                for modifier in self._token_modifiers:
-                    token = modifier(token, token_handler, request)
-                self.request_validator.save_token(token, request)
-        except errors.OAuth2Error as error:
-            headers.update(error.headers)
-            return headers, error.json, error.status_code
-        return headers, json.dumps(token), 200
-
-    def validate_token_request(self, request) -> None:
-        if request.grant_type != JWT_BEARER:
-            raise errors.UnsupportedGrantTypeError(request=request)
-        for validator in self.custom_validators.pre_token:
-            validator(request)
-        assertion = getattr(request, "assertion", None)
-        if not assertion:
-            raise errors.InvalidRequestError(
-                description="Missing assertion parameter.", request=request
-            )
-        # RFC 7523 §3.1: client authentication is optional here (the signed assertion
-        # identifies the app); when credentials are sent they must be right.
-        if self.request_validator.client_credentials_presented(request):
-            self.validate_client_authentication(request)
-        self.request_validator.validate_jwt_bearer_assertion(assertion, request)
-        # Before the subject is looked at: an app not registered for this grant never
-        # creates or updates a user.
-        self.validate_grant_type(request)
-        self.request_validator.validate_jwt_bearer_subject(request)
-        self.validate_scopes(request)
-        for validator in self.custom_validators.post_token:
-            validator(request)
-
-
-class OpenIDUserGrant(OpenIDGrantTypeBase):
-    """An OAuth 2 grant that acts for a user without /authorize (password, jwt-bearer), made
-    to return an `id_token` whenever `openid` is granted (SPEC §5), as oauthlib makes its
-    code and refresh grants OpenID: a proxy whose `add_id_token` (oauthlib's) builds the
-    token's claims and signature through the validator (DOT's `finalize_id_token`) exactly
-    as in the code flow. No nonce: no authentication request sent one.
-
-    oauthlib's password grant calls token modifiers with the token alone, so the id_token
-    is added by the token handler the grant is given instead."""
-
-    def __init__(self, proxy_target: GrantTypeBase) -> None:
-        self.proxy_target = proxy_target
-
-    def create_token_response(self, request, token_handler):
-        issuer = _WithIdToken(token_handler, self)
-        return self.proxy_target.create_token_response(request, issuer)
-
-    def add_id_token(self, token, token_handler, request, nonce=None):
-        # OIDC Core §2: `aud` is the client the token went to, however it authenticated
-        # (Basic, private_key_jwt, or only its signed assertion: no client_id parameter).
-        request.client_id = request.client.client_id
-        request.nonce = None  # a `nonce` body parameter is not an authentication request's
-        return super().add_id_token(token, token_handler, request)
-
-
-class _WithIdToken:
-    """A token handler that adds the grant's id_token to every token it creates."""
-
-    def __init__(self, handler, grant: OpenIDUserGrant) -> None:
-        self._handler, self._grant = handler, grant
-
-    def create_token(self, request, *args, **kwargs) -> dict:
-        token = self._handler.create_token(request, *args, **kwargs)
-        return self._grant.add_id_token(token, self._handler, request)
-
-    def __getattr__(self, name: str):
-        return getattr(self._handler, name)
-
-
-class UnsupportedGrant(GrantTypeBase):
-    """The handler for any grant_type the server does not offer (RFC 6749 §5.2)."""
-
-    def create_token_response(self, request, token_handler):
-        headers = self._get_default_headers()
-        if not request.grant_type:
-            error = errors.InvalidRequestError(
-                description="Missing grant_type parameter.", request=request
-            )
-        else:
-            error = errors.UnsupportedGrantTypeError(request=request)
-        headers.update(error.headers)
-        return headers, error.json, error.status_code

@@ -1,0 +1,43 @@
+"""The scopes a grant without a browser (password, jwt-bearer) gives a user: SPEC §2's
+audience and §6's org controls, then what the app holds (RFC 6749 §3.3)."""
+
+from __future__ import annotations
+
+from accounts.models import User
+from connected_apps.controls import SCOPES_NONE_APPROVED, OrgGate
+from connected_apps.models import ConnectedApp
+from oauth.engine.facts import user_app_check
+from oauth.engine.request import TokenRequest
+from oauth.errors import InvalidGrant, InvalidScope
+from oauth.scopes import ConnectedAppScopes
+
+SCOPES = ConnectedAppScopes()
+
+
+def user_admitted(req: TokenRequest, app: ConnectedApp, user: User, gate: OrgGate) -> OrgGate:
+    """SPEC §2 audience and §6 org controls for `user` asking through `app` (the scopes it
+    names, when it names any): the org's gate, or InvalidGrant saying why not."""
+    checked = user_app_check(user, app, _requested(req), gate=gate)
+    if checked.refusal:
+        raise InvalidGrant(checked.refusal)
+    return checked
+
+
+def user_grant_scopes(req: TokenRequest, app: ConnectedApp, checked: OrgGate) -> list[str]:
+    """The scopes to grant an admitted user: those the request names, or (none named) the
+    app's defaults narrowed to what the user's org approved. Raises InvalidScope."""
+    if _requested(req) is None:
+        scopes = SCOPES.get_default_scopes(app)
+        if checked.approved_scopes is not None:  # SPEC §6: only what the org approved
+            scopes = [scope for scope in scopes if scope in checked.approved_scopes]
+            if not scopes:
+                raise InvalidScope(SCOPES_NONE_APPROVED)
+    else:
+        scopes = req.params["scope"].strip().split(" ")  # oauthlib's scope_to_list
+    if not set(scopes) <= set(SCOPES.get_available_scopes(app)):
+        raise InvalidScope()
+    return scopes
+
+
+def _requested(req: TokenRequest) -> list[str] | None:
+    return (req.params.get("scope") or "").split() or None
