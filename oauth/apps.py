@@ -6,8 +6,6 @@ class OauthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauth.principal_cache import invalidation_connect
         from oauth.receivers import receivers_connect
 
-        invalidation_connect()
         receivers_connect()
