@@ -28,6 +28,11 @@ write that nothing remembered is computed from):
   (oauth.principal_cache.lookup), so a revocation (a delete) needs no generation, and
   issuing tokens never waits on this row's lock.
 
+The price is a row lock: a transaction that changes a watched table holds this row's lock
+from that change until it commits, so such transactions (administrators' writes; the hot
+paths write only ignored columns, or nothing watched) run one at a time from that point, and
+two that then lock each other's rows in opposite order deadlock (PostgreSQL aborts one).
+
 On PostgreSQL a TRUNCATE of a watched table advances it too. On SQLite a table that a later
 migration rebuilds loses its triggers, and an UPDATE trigger lists the columns it compares:
 tests/oauth/test_generation.py checks every watched table's triggers and columns, so such a
