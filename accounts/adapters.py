@@ -7,8 +7,8 @@ from django import forms
 
 from accounts.services import organization_signup
 from audit.services import RequestMeta
-from config.cache import SIGN_IN_COUNTERS_AWAY, redis_status
-from config.client_ip import client_ip
+from core.cache import SIGN_IN_COUNTERS_AWAY, redis_status
+from core.client_ip import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -26,7 +26,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return result.admin
 
     def get_client_ip(self, request) -> str:
-        """The address every other limit uses (config.client_ip, SPEC §10), for allauth's
+        """The address every other limit uses (core.client_ip, SPEC §10), for allauth's
         rate limits too."""
         return client_ip(request) or super().get_client_ip(request)
 

@@ -28,7 +28,7 @@ from accounts.serializers import (
     user_data,
 )
 from audit.services import RequestMeta
-from config.api_support import JSONParser, paginated, renamed_fields, validated
+from core.api_support import JSONParser, paginated, renamed_fields, validated
 
 # Service field names -> the API's camelCase names.
 USER_FIELD_NAMES = {"first_name": "firstName", "last_name": "lastName"}

@@ -19,7 +19,7 @@ from accounts.serializers import (
     PermissionsInput,
     UserInput,
 )
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 
 
 # -- response shapes (accounts.serializers.*_data) ----------------------------------------------

@@ -25,6 +25,14 @@ from accounts.models import (
 )
 
 
+def audit_org_get(*, access: Access, org_id: object) -> Organization:
+    """The org/BG whose audit log the caller may read: 404 outside their tree, 403 without
+    read:audit_logs there."""
+    org = organization_get(access=access, org_id=org_id)
+    access.require(Permission.READ_AUDIT_LOGS, org)
+    return org
+
+
 def _as_uuid(value: object) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))

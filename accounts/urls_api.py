@@ -1,8 +1,8 @@
-"""URLs of the accounts API, mounted at /accounts/api/."""
+"""URLs of the accounts API, mounted at /accounts/api/, the audit log's included."""
 
 from django.urls import path
 
-from accounts import api
+from accounts import api, api_audit
 
 urlpatterns = [
     path("profile", api.ProfileAPI.as_view(), name="api-profile"),
@@ -43,5 +43,26 @@ urlpatterns = [
         "organizations/<str:org_id>/identityProviders/<str:provider_id>/users/<str:user_id>",
         api.IdentityLinkAPI.as_view(),
         name="api-identity-link",
+    ),
+    # The audit log (SPEC §4, §7): list, streamed CSV, background exports.
+    path(
+        "organizations/<str:org_id>/auditLogs",
+        api_audit.AuditLogsAPI.as_view(),
+        name="api-audit-logs",
+    ),
+    path(
+        "organizations/<str:org_id>/auditLogs/exports",
+        api_audit.AuditExportsAPI.as_view(),
+        name="api-audit-exports",
+    ),
+    path(
+        "organizations/<str:org_id>/auditLogs/exports/<str:export_id>",
+        api_audit.AuditExportAPI.as_view(),
+        name="api-audit-export",
+    ),
+    path(
+        "organizations/<str:org_id>/auditLogs/exports/<str:export_id>/download",
+        api_audit.AuditExportDownloadAPI.as_view(),
+        name="api-audit-export-download",
     ),
 ]

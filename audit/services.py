@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
-from config.client_ip import client_ip as request_client_ip
-from config.db import model_build
+from audit.tasks import audit_export_queue, audit_export_run
+from core.client_ip import client_ip as request_client_ip
+from core.db import model_build
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def audit_event_values(
     meta: RequestMeta | None = None,
     organization_id: Any | None = None,
 ) -> dict[str, Any]:
-    """An event's field values by attname (`config.db.rows_insert` takes them as they are).
+    """An event's field values by attname (the token engine inserts them as they are).
     `details` must never contain a secret, a token or a password. The org may be given by
     its id alone (the token path has it without loading the row). `app` is the connected
     app the event is about when the target is not the app itself (an allowlist entry, a
@@ -96,21 +98,8 @@ def audit_record(**fields: Any) -> AuditEvent:
 def audit_export_start(*, org: Any, user: Any, filters: Any) -> AuditExport:
     """Create a background CSV export of `org`'s events (the caller checked read:audit_logs)
     and queue it once the transaction commits."""
-    from django.db import transaction
-
-    from audit.tasks import audit_export_run
-
     export = AuditExport.objects.create(
         organization=org, requested_by=user, filters=filters.as_params()
     )
     transaction.on_commit(lambda: audit_export_queue(audit_export_run, str(export.id)))
     return export
-
-
-def audit_export_queue(task: Any, export_id: str) -> None:
-    """Send `task` for the export to the worker. A broker (Redis) that is away leaves the
-    export pending, not the request failed: `audit.exports_resume` sends it again once the
-    broker is back."""
-    from config.cache import redis_optional
-
-    redis_optional(lambda: task.delay(export_id), None)

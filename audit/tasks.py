@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -13,7 +14,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent, AuditExport, AuditExportStatus
 from audit.selectors import CSV_CHUNK, CSV_COLUMNS, AuditFilters, audit_event_list, csv_row
-from config.db import statement_timeout_lifted
+from core.cache import redis_optional
+from core.db import statement_timeout_lifted
 
 PROGRESS_EVERY = 500
 # A finished export's CSV is kept this long for its download, then purged with the events.
@@ -71,12 +73,17 @@ def audit_export_run(export_id: str) -> dict:
         raise
 
 
+def audit_export_queue(task: Any, export_id: str) -> None:
+    """Send `task` for the export to the worker. A broker (Redis) that is away leaves the
+    export pending, not the request failed: `audit.exports_resume` sends it again once the
+    broker is back."""
+    redis_optional(lambda: task.delay(export_id), None)
+
+
 @shared_task(name="audit.exports_resume")
 def audit_exports_resume() -> int:
     """Send again the exports still pending a minute after they were asked for: their
     message was lost to a broker outage (audit_export_queue). Returns how many."""
-    from audit.services import audit_export_queue
-
     stale = AuditExport.objects.filter(
         status=AuditExportStatus.PENDING, created_at__lt=timezone.now() - RESUME_AFTER
     ).values_list("id", flat=True)[:RESUME_BATCH]

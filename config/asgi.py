@@ -12,7 +12,7 @@ read first, on the event loop, where a waiting client costs a coroutine and no t
   anyway) is `413` before it is read;
 
 both as JSON in the shape the path's own errors have (RFC 6749 §5.2 on the OAuth token side,
-config.api_errors' elsewhere), with the connection closed. Only then does the WSGI
+core.api_errors' elsewhere), with the connection closed. Only then does the WSGI
 application run, in a small thread pool (DOORMAN_THREADS per process), with the body already
 in memory: one hand-over to a thread and back per request. A streamed response (the audit
 CSV) is iterated in that one thread, where it started (Django's connections are per thread),
@@ -36,7 +36,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 
 from config import wsgi  # first: it sets Django up, which the imports below need
-from config.api_errors import TOO_LARGE_MESSAGE, error_body
+from core.api_errors import TOO_LARGE_MESSAGE, error_body
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ Send = Callable[[dict], Awaitable[None]]
 
 TOO_SLOW_MESSAGE = "The request body did not arrive in time."
 # Paths whose errors are RFC 6749 §5.2 bodies (oauth.views.token.oauth_error); the rest of the
-# API answers with config.api_errors.error_body.
+# API answers with core.api_errors.error_body.
 OAUTH_PREFIXES = ("/accounts/api/v2/oauth2/", "/accounts/login")
 STREAM_PIECE = 32 * 1024  # a streamed response reaches the loop in pieces of about this size
 HTTP_VERSIONS = {"1": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2", "3": "HTTP/3"}

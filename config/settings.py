@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from static/, never from a CDN
     "allauth",
     "allauth.account",
+    "core",
     "accounts",
     "connected_apps",
     "oauth",
@@ -93,11 +94,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: times and counts every request Django answers (config/metrics.py).
-    "config.metrics.RequestMetricsMiddleware",
+    # First: times and counts every request Django answers (core/metrics.py).
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Token endpoints and bearer API calls skip the session/CSRF/portal stack below.
-    "config.middleware.MachineRequestMiddleware",
+    "core.middleware.MachineRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,15 +138,15 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # A database that stalls or goes away must not hold a request: connecting, each statement and
 # each wait for a lock are bounded; a request that meets the limit (or a lost connection)
-# answers 503 with Retry-After (config/api_errors.py), and the next request connects anew.
+# answers 503 with Retry-After (core/api_errors.py), and the next request connects anew.
 DOORMAN_DB_CONNECT_TIMEOUT = max(int(os.environ.get("DOORMAN_DB_CONNECT_TIMEOUT", "3")), 2)
 DOORMAN_DB_STATEMENT_TIMEOUT = int(os.environ.get("DOORMAN_DB_STATEMENT_TIMEOUT", "10000"))
-# After a failed connect, this process does not try again for this long (config/postgresql).
+# After a failed connect, this process does not try again for this long (core/postgresql).
 DOORMAN_DB_RETRY_SECONDS = float(os.environ.get("DOORMAN_DB_RETRY_SECONDS", "1"))
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["ENGINE"] = "config.postgresql"
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "connect_timeout": DOORMAN_DB_CONNECT_TIMEOUT,
@@ -186,7 +187,7 @@ DOORMAN_REDIS_RETRY_SECONDS = float(os.environ.get("DOORMAN_REDIS_RETRY_SECONDS"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.SharedClientRedisCache",
+            "BACKEND": "core.cache.SharedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("DOORMAN_CACHE_PREFIX", "doorman"),
             # A stalled Redis must not hold a request: every connect and reply is bounded.
@@ -234,7 +235,7 @@ CELERY_TIMEZONE = "UTC"
 DOORMAN_AUDIT_RETENTION_DAYS = max(int(os.environ.get("DOORMAN_AUDIT_RETENTION_DAYS", "365")), 0)
 
 # ---------------------------------------------------------------------------------------------
-# Metrics: Prometheus exposition at /metrics (config/metrics.py)
+# Metrics: Prometheus exposition at /metrics (core/metrics.py)
 # ---------------------------------------------------------------------------------------------
 # The bearer token a scraper sends (Authorization: Bearer …); unset, /metrics answers 404.
 DOORMAN_METRICS_TOKEN = os.environ.get("DOORMAN_METRICS_TOKEN", "").strip()
@@ -315,7 +316,7 @@ DOORMAN_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("DOORMAN_LOGIN_MAX_FAILUR
 DOORMAN_LOGIN_FAILURE_WINDOW = int(os.environ.get("DOORMAN_LOGIN_FAILURE_WINDOW", "900"))
 DOORMAN_LOGIN_LOCKOUT = int(os.environ.get("DOORMAN_LOGIN_LOCKOUT", "300"))
 # Request-rate limits (oauth/ratelimit.py): fixed windows in the cache, "N/s|m|h|d", 429 with
-# Retry-After. The client IP (config/client_ip.py, also lockouts' and the audit trail's) is
+# Retry-After. The client IP (core/client_ip.py, also lockouts' and the audit trail's) is
 # REMOTE_ADDR, which a trusted reverse proxy must set to the client's address; or
 # DOORMAN_TRUSTED_PROXY_COUNT=N takes the Nth X-Forwarded-For entry from the right. The
 # per-client budget is spent only by requests that authenticated as the client; the password
@@ -395,7 +396,7 @@ DOORMAN_THREADS = max(int(os.environ.get("DOORMAN_THREADS", "2")), 1)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-CSRF_FAILURE_VIEW = "config.api_errors.json_csrf_failure"  # JSON on API paths
+CSRF_FAILURE_VIEW = "core.api_errors.json_csrf_failure"  # JSON on API paths
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -415,13 +416,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api_support.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api_support.JSONParser"],
+    "EXCEPTION_HANDLER": "oauth.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "config.schema.DoormanAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.DoormanAutoSchema",
 }
 
-# OpenAPI 3 schema of the JSON APIs (drf-spectacular): config/schema/ adds the shared shapes,
+# OpenAPI 3 schema of the JSON APIs (drf-spectacular): core/schema/ adds the shared shapes,
 # the security schemes and the authorization server's plain-Django endpoints.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doorman API",
@@ -439,7 +440,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_authorization_server",
+        "oauth.api_schema.add_authorization_server",
     ],
 }
 

@@ -4,7 +4,9 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
-from config import health
+from connected_apps import urls as connected_apps_pages
+from core import health
+from oauth import urls_portal as revocation_pages
 from oauth.api import PlatformLogoutAPI
 from oauth.views.oidc import DoormanDiscoveryView
 from oauth.views.platform_login import PlatformLoginView
@@ -22,14 +24,23 @@ urlpatterns = [
     path("accounts/api/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-schema-yaml"),
     path("developer/", include("developer.urls")),
     path("accounts/api/", include("connected_apps.urls_api")),
+    path("accounts/api/", include("oauth.urls_api")),
     path("accounts/api/", include("accounts.urls_api")),
-    path("accounts/api/", include("audit.urls_api")),
-    path("", include("audit.urls", namespace="audit")),
-    path("", include("connected_apps.urls", namespace="connected_apps")),
+    path("", include("accounts.urls_audit", namespace="audit")),
+    # connected_apps' pages and oauth's pages revoking what they list, in one namespace.
+    path(
+        "",
+        include(
+            (
+                [*connected_apps_pages.urlpatterns, *revocation_pages.urlpatterns],
+                connected_apps_pages.app_name,
+            )
+        ),
+    ),
     path("", include(("accounts.urls", "portal"), namespace="portal")),
 ]
 
-handler400 = "config.api_errors.json_bad_request"
-handler403 = "config.api_errors.json_forbidden"
-handler404 = "config.api_errors.json_not_found"
-handler500 = "config.api_errors.json_server_error"
+handler400 = "core.api_errors.json_bad_request"
+handler403 = "core.api_errors.json_forbidden"
+handler404 = "core.api_errors.json_not_found"
+handler500 = "core.api_errors.json_server_error"

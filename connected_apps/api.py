@@ -18,10 +18,10 @@ from rest_framework.response import Response
 from accounts import selectors as account_selectors
 from accounts.api import AccountsAPIView
 from accounts.models import Organization
-from config.api_support import bool_param, paginated
 from connected_apps import api_schema as docs
 from connected_apps import selectors, services
 from connected_apps.models import ConnectedApp
+from core.api_support import bool_param, paginated
 
 CREATE_FIELDS = frozenset(
     {

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
 from accounts.serializers import StrictSerializer
-from config.api_support import paginated, validated
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 from connected_apps import controls
 from connected_apps.models import OrgAppSettings
+from core.api_support import paginated, validated
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 
 TAG = "Org controls"
 NOTHING_TO_CHANGE = "Send enabled and/or allowlist_enabled."
@@ -187,19 +187,3 @@ class AuthorizedAppsAPI(OrgControlsAPIView):
         org = self.controlled_org(org_id, write=False)
         rows = controls.authorized_app_list(org=org)
         return Response(paginated(request, rows, authorized_app_data))
-
-
-class AuthorizedAppAPI(OrgControlsAPIView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Revoke an app for every user of the org",
-        description=f"{ADMIN_NOTE} Every token of the app for the org's users stops at once.",
-        responses={204: NO_CONTENT, **error_responses(*READ_ERRORS)},
-    )
-    def delete(self, request: Request, org_id: str, client_id: str) -> Response:
-        from oauth.services import authorizations_revoke_for_org  # oauth builds on us
-
-        org = self.controlled_org(org_id, write=True)
-        row = controls.authorized_app_get(org=org, client_id=client_id)
-        authorizations_revoke_for_org(access=self.access, org=org, app=row.app, meta=self.meta)
-        return Response(status=status.HTTP_204_NO_CONTENT)

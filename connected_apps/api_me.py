@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import AccountsAPIView
 from accounts.catalog import SpecialScope
-from config.api_support import paginated
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, error_responses, list_of
 from connected_apps import selectors
 from connected_apps.models import Authorization
+from core.api_support import paginated
+from core.schema import INPUT_ERRORS, PAGING, error_responses, list_of
 
 LIST_SCOPES = (SpecialScope.PROFILE.value, SpecialScope.READ_FULL.value)
 REVOKE_SCOPES = (SpecialScope.FULL.value,)
@@ -89,24 +89,3 @@ class MyConnectedAppsAPI(MyConnectedAppsAPIView):
     def get(self, request: Request) -> Response:
         authorizations = selectors.user_authorization_list(user=request.user)
         return Response(paginated(request, authorizations, authorization_data))
-
-
-class MyConnectedAppAPI(MyConnectedAppsAPIView):
-    token_scopes = REVOKE_SCOPES
-
-    @extend_schema(
-        tags=[TAG],
-        summary="Revoke an app the caller authorized",
-        description="Its access and refresh tokens for the caller stop working at once. A "
-        "bearer token needs `full`.",
-        responses={
-            204: OpenApiResponse(description="Revoked; no body."),
-            **error_responses(*READ_ERRORS),
-        },
-    )
-    def delete(self, request: Request, client_id: str) -> Response:
-        from oauth.services import authorization_revoke  # oauth builds on connected_apps
-
-        authorization = selectors.user_authorization_get(user=request.user, client_id=client_id)
-        authorization_revoke(actor=request.user, authorization=authorization, meta=self.meta)
-        return Response(status=status.HTTP_204_NO_CONTENT)

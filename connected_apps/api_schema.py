@@ -20,8 +20,8 @@ from rest_framework import serializers
 
 from accounts.catalog import ALL_SCOPES
 from accounts.serializers import StrictSerializer
-from config.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 from connected_apps.models import Audience, GrantType
+from core.schema import INPUT_ERRORS, PAGING, READ_ERRORS, SEARCH, error_responses, list_of
 
 TAG = "Connected apps"
 INCLUDE_USAGE = OpenApiParameter(

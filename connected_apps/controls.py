@@ -82,18 +82,33 @@ def org_gate(*, user: User, app: ConnectedApp) -> OrgGate:
         .values_list("enabled", "allowlist_enabled")
         .first()
     )
-    if row is None:
+    approved = None
+    if row is not None and all(row) and app.root_org_id != org_id:
+        approved = (
+            AllowlistEntry.objects.filter(organization_id=org_id, app_id=app.pk)
+            .values_list("approved_scopes", flat=True)
+            .first()
+        )
+    return org_gate_decide(app=app, org_id=org_id, switches=row, approved=approved)
+
+
+def org_gate_decide(
+    *,
+    app: ConnectedApp,
+    org_id: object,
+    switches: tuple[bool, bool] | None,
+    approved: Iterable[str] | None,
+) -> OrgGate:
+    """The org controls' rule, on facts already read: `switches` is the user's root org's
+    (enabled, allowlist_enabled), None without a settings row; `approved` the scopes its
+    allowlist entry for `app` approves, None without one."""
+    if switches is None:
         return OPEN
-    enabled, allowlist_enabled = row
+    enabled, allowlist_enabled = switches
     if not enabled:
         return OrgGate(refusal=FEATURE_DISABLED, approved_scopes=frozenset())
     if not allowlist_enabled or app.root_org_id == org_id:
         return OPEN
-    approved = (
-        AllowlistEntry.objects.filter(organization_id=org_id, app_id=app.pk)
-        .values_list("approved_scopes", flat=True)
-        .first()
-    )
     if approved is None:
         return OrgGate(refusal=APP_NOT_ALLOWLISTED, approved_scopes=frozenset())
     return OrgGate(approved_scopes=frozenset(approved))
@@ -109,9 +124,16 @@ def org_apps_enabled(*, org_id: object) -> bool:
     return enabled is not False
 
 
-def org_check(*, user: User, app: ConnectedApp, scopes: Iterable[str] | None = None) -> OrgGate:
-    """The org's gate for the app, refusing `scopes` (when given) outside the approved set."""
-    gate = org_gate(user=user, app=app)
+def org_check(
+    *,
+    user: User,
+    app: ConnectedApp,
+    scopes: Iterable[str] | None = None,
+    gate: OrgGate | None = None,
+) -> OrgGate:
+    """The org's gate for the app (`gate`, when already decided), refusing `scopes` (when
+    given) outside the approved set."""
+    gate = gate if gate is not None else org_gate(user=user, app=app)
     if gate.refusal or scopes is None or gate.approved_scopes is None:
         return gate
     outside = sorted(set(scopes) - gate.approved_scopes)

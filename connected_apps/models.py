@@ -7,6 +7,10 @@ creator: a client-credentials app acts with its creator's profile (SPEC §3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from oauth2_provider.models import AbstractApplication
@@ -33,6 +37,10 @@ _DOT_GRANT_NAMES = {
 class Audience(models.TextChoices):
     INTERNAL = "internal", "Members of the owner's organization"
     EVERYONE = "everyone", "Any platform user"
+
+
+def _signing_key_missing() -> Any:
+    raise ImproperlyConfigured("The oauth app provides the OIDC signing key when it is ready.")
 
 
 class ConnectedApp(AbstractApplication):
@@ -86,12 +94,14 @@ class ConnectedApp(AbstractApplication):
         """Exact string match against a registered URI (SPEC §2), nothing looser."""
         return uri if uri in self.redirect_uris.split() else None
 
+    # DOT signs and checks ID tokens with `app.jwk_key`, but the key is the server's: oauth,
+    # which builds on this app, sets where it comes from (oauth.apps, oauth.keys.active_jwk).
+    signing_key_source: ClassVar[Callable[[], Any]] = staticmethod(_signing_key_missing)
+
     @property
     def jwk_key(self):
         """The server's active OIDC signing key (DOT reads the key through the app)."""
-        from oauth.keys import active_signing_key  # oauth builds on connected_apps
-
-        return active_signing_key().jwk
+        return self.signing_key_source()
 
     # -- one-liners ----------------------------------------------------------------------------
     @property

@@ -1,4 +1,6 @@
-"""Portal pages of Connected Apps and My apps, namespace "connected_apps" (SPEC §8)."""
+"""Portal pages of Connected Apps and My apps, namespace "connected_apps" (SPEC §8). The pages
+that revoke an authorization are oauth's (oauth/urls_portal.py); config/urls.py puts them in
+this namespace too."""
 
 from django.urls import path
 
@@ -31,11 +33,5 @@ urlpatterns = [
         views.AllowlistRemoveView.as_view(),
         name="allowlist_remove",
     ),
-    path(
-        f"{AUTHORIZED}/<str:client_id>/revoke",
-        views.AuthorizedAppRevokeView.as_view(),
-        name="authorized_revoke",
-    ),
     path("my-apps/", views.MyAppsView.as_view(), name="my_apps"),
-    path("my-apps/<str:client_id>/revoke", views.MyAppRevokeView.as_view(), name="my_app_revoke"),
 ]

@@ -1,4 +1,5 @@
-"""URLs of the connected-apps API, mounted at /accounts/api/ (both addressings of SPEC §4)."""
+"""URLs of the connected-apps API, mounted at /accounts/api/ (both addressings of SPEC §4).
+Revoking an authorization is oauth's (oauth/urls_api.py)."""
 
 from django.urls import path
 
@@ -44,11 +45,6 @@ urlpatterns = [
         api_me.MyConnectedAppsAPI.as_view(),
         name="api-my-apps",
     ),
-    path(
-        "users/me/connectedApplications/<str:client_id>",
-        api_me.MyConnectedAppAPI.as_view(),
-        name="api-my-app",
-    ),
     # Org controls (SPEC §6): settings, allowlist, apps the org's users authorized.
     path(
         "organizations/<str:org_id>/connectedApplicationsSettings",
@@ -69,10 +65,5 @@ urlpatterns = [
         "organizations/<str:org_id>/authorizedApplications",
         api_controls.AuthorizedAppsAPI.as_view(),
         name="api-org-authorized-apps",
-    ),
-    path(
-        "organizations/<str:org_id>/authorizedApplications/<str:client_id>",
-        api_controls.AuthorizedAppAPI.as_view(),
-        name="api-org-authorized-app",
     ),
 ]

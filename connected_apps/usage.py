@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.cache import counter_add, redis_errors_raised
 from connected_apps.models import AppUsageDay, ConnectedApp
+from core.cache import counter_add, redis_errors_raised
 
 COUNTER_TTL = 40 * 24 * 3600  # longer than the 30-day window, so nothing expires unrolled
 LAST_USED_RESOLUTION = timedelta(seconds=60)

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import RequestMeta
-from config.schema import ApiError, error_responses
+from core.schema import ApiError, error_responses
 from oauth.authentication import BearerTokenAuthentication
 from oauth.services import access_token_revoke
 

@@ -20,7 +20,7 @@ from django.http.multipartparser import MultiPartParserError
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request as OauthlibRequest
 
-from config.api_support import has_lone_surrogate
+from core.api_support import has_lone_surrogate
 
 CONTEXT_HEADER = "doorman.context"  # not an HTTP header name: clients cannot send it
 JSON_CONTENT_TYPES = frozenset({"application/json"})
@@ -41,6 +41,7 @@ class EndpointContext:
     authenticated: bool = False  # proven: credentials, a client assertion or a signed grant
     user: Any = None
     retry_after: int | None = None
+    refusal_recorded: bool = False  # the engine audited its refusal where it decided it
 
     @classmethod
     def for_request(cls, request) -> EndpointContext:

@@ -20,8 +20,8 @@ from oauth2_provider.models import set_token_value
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import RequestMeta, audit_event_values
-from config.client_ip import client_ip
-from config.db import model_build
+from core.client_ip import client_ip
+from core.db import model_build
 from oauth.models import AccessToken
 from oauth.tokens import generate_token
 

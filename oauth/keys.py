@@ -91,9 +91,16 @@ def _active_row() -> SigningKey:
         return SigningKey.objects.get(is_active=True)
 
 
-def active_signing_key() -> ActiveKey:
-    """The key that signs new ID tokens (created on first use)."""
-    kid = SigningKey.objects.filter(is_active=True).values_list("kid", flat=True).first()
+def active_jwk() -> jwk.JWK:
+    """The active key as a JWK: what DOT signs ID tokens with (ConnectedApp.jwk_key)."""
+    return active_signing_key().jwk
+
+
+def active_signing_key(kid: str | None = None) -> ActiveKey:
+    """The key that signs new ID tokens (created on first use); `kid`, when the caller read
+    the active key's id already (the token engine reads it with the grant)."""
+    if kid is None:
+        kid = SigningKey.objects.filter(is_active=True).values_list("kid", flat=True).first()
     loaded = _loaded.get(kid) if kid else None
     if loaded is not None:
         return loaded

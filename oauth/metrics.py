@@ -1,4 +1,4 @@
-"""The token endpoint's and the bearer-token cache's Prometheus counters (config/metrics.py
+"""The token endpoint's and the bearer-token cache's Prometheus counters (core/metrics.py
 exposes them). Labels are bounded: a grant type Doorman does not know, or a request whose
 grant type was never read, is `other`; so is an error code outside RFC 6749's and the few
 this server adds."""

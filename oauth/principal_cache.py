@@ -1,7 +1,7 @@
 """Bearer-token validation and client lookup from what each worker remembers.
 
 Every API call resolves its bearer token (oauth.principals), and every token request loads its
-client (oauth.validators.clients). From the database these cost three queries each; here each
+client (oauth.engine.clients). From the database these cost three queries each; here each
 worker keeps what it computed (keyed by the token's SHA-256, or the client_id) and trusts it
 only while nothing that could change the answer has happened, as the database itself says:
 
@@ -112,7 +112,7 @@ class WorkerMemo:
     def recent(self, key: object) -> Entry | None:
         """The entry for `key` if it is young enough and unexpired, whatever the generation:
         trusted only by a caller that checks `entry.generation` in the same step as it acts
-        (oauth.client_credentials, inside its insert)."""
+        (oauth.engine.client_credentials, inside its insert)."""
         entry = self._entries.get(key)
         if entry is None:
             return None

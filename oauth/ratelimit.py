@@ -13,7 +13,7 @@ A limit counts only what an attacker cannot spend for someone else (SPEC §10):
   client, the password limits and the portal's login page by failed sign-ins. So 700 wrong
   secrets naming a client leave its budget whole, and a backend signing many users in from
   one address spends nothing.
-Client IPs come from `config.client_ip` (DOORMAN_TRUSTED_PROXY_COUNT); an IPv6 client
+Client IPs come from `core.client_ip` (DOORMAN_TRUSTED_PROXY_COUNT); an IPv6 client
 counts as its /64.
 
 Limits are read from settings at call time (so `override_settings` works);
@@ -37,8 +37,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from config.cache import counter_add, redis_optional
-from config.client_ip import client_ip, client_ip_bucket
+from core.cache import counter_add, redis_optional
+from core.client_ip import client_ip, client_ip_bucket
 
 KEY_PREFIX = "ratelimit"
 # WSGI environ key set once a token request has been checked: oauth.wsgi checks it first and

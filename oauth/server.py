@@ -45,7 +45,6 @@ class DoormanServer(Server):
         self.unsupported_grant = UnsupportedGrant(request_validator)
         self._grant_types = {
             "authorization_code": self.token_grant_choice,
-            "refresh_token": self.refresh_grant,
             "password": self.password_grant,
             "client_credentials": self.credentials_grant,
             JWT_BEARER: self.jwt_bearer_grant,

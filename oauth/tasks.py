@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.db import statement_timeout_lifted
+from core.db import statement_timeout_lifted
 from oauth.models import AccessToken, Grant, IDToken, RefreshToken, UsedAssertion
 
 

@@ -18,7 +18,7 @@ A guesser spread over many addresses is held by each address's limits only; a se
 (issue 15) is what makes a guessed password useless.
 
 A refused attempt's password is never checked, so a locked-out guesser learns nothing more.
-Addresses are `config.client_ip`'s (an IPv6 client counts as its /64). Counters live in the
+Addresses are `core.client_ip`'s (an IPv6 client counts as its /64). Counters live in the
 Django cache (Redis in production: every web process sees them).
 """
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from config.cache import SIGN_IN_COUNTERS_AWAY, redis_optional
+from core.cache import SIGN_IN_COUNTERS_AWAY, redis_optional
 from oauth.ratelimit import RATE_LIMITED_DESCRIPTION, Limit, rate_limit_hit, rate_limit_spend
 
 KEY_PREFIX = "login-throttle"

@@ -1,9 +1,10 @@
 """Access and refresh token values: 256 bits from the OS CSPRNG."""
 
-import hashlib
 import secrets
 
 from oauth2_provider.settings import oauth2_settings
+
+from oauth.engine.credentials import token_digest
 
 
 def generate_token(request=None) -> str:
@@ -16,4 +17,4 @@ def token_stored_values(raw: str) -> dict[str, str]:
     the SHA-256 checksum only, the token column blank)."""
     if not oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE:
         raise RuntimeError("Doorman stores tokens only as checksums (settings.OAUTH2_PROVIDER)")
-    return {"token": "", "token_checksum": hashlib.sha256(raw.encode()).hexdigest()}
+    return {"token": "", "token_checksum": token_digest(raw)}

@@ -4,7 +4,7 @@ Machine-to-machine traffic is mostly `POST /token` with `grant_type=client_crede
 for those requests Django's request cycle (middleware chain, view decorators, QueryDict
 parsing) cost more CPU than issuing the token. `TokenFastPath` wraps the WSGI application:
 a plain form-encoded client_credentials request goes straight to
-`oauth.client_credentials.client_credentials_token`, with what the Django path would add
+`oauth.engine.client_credentials.client_credentials_token`, with what the Django path would add
 around it — the request signals (database connections are checked and recycled the same
 way), the rate limits, SecurityMiddleware's checks and headers, `guarded`'s error answers,
 `no_store` and `X-Frame-Options`, and the request and token counts of /metrics (under the
@@ -27,9 +27,9 @@ from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 
-from config.metrics import endpoint_label, request_observe
 from connected_apps.models import GrantType
-from oauth.client_credentials import client_credentials_issue
+from core.metrics import endpoint_label, request_observe
+from oauth.engine.endpoint import client_credentials_issue
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited
 from oauth.views.token import guarded, no_store, oauth_error_code

@@ -1,11 +1,11 @@
-"""config.client_ip: the one client address rate limits, lockouts and the audit trail use."""
+"""core.client_ip: the one client address rate limits, lockouts and the audit trail use."""
 
 from __future__ import annotations
 
 import pytest
 from oauthlib.common import Request as OauthlibRequest
 
-from config.client_ip import client_ip, client_ip_bucket, ip_normalize
+from core.client_ip import client_ip, client_ip_bucket, ip_normalize
 from oauth.issuance import request_meta
 
 
@@ -72,12 +72,12 @@ def test_limits_count_an_ipv6_client_as_its_slash_64():
 def test_a_forwarded_request_from_a_private_peer_with_no_trusted_proxy_warns_once(
     settings, caplog, monkeypatch
 ):
-    from config import client_ip as module
+    from core import client_ip as module
 
     settings.DOORMAN_TRUSTED_PROXY_COUNT = 0
     monkeypatch.setattr(module, "_proxy_warning_given", False)
     forwarded = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
-    with caplog.at_level("WARNING", logger="config.client_ip"):
+    with caplog.at_level("WARNING", logger="core.client_ip"):
         assert client_ip(forwarded) == "10.0.0.2"
         assert client_ip(forwarded) == "10.0.0.2"
         client_ip({"REMOTE_ADDR": "203.0.113.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4"})
@@ -86,10 +86,10 @@ def test_a_forwarded_request_from_a_private_peer_with_no_trusted_proxy_warns_onc
 
 
 def test_a_public_peer_sending_x_forwarded_for_is_no_reason_to_warn(settings, caplog, monkeypatch):
-    from config import client_ip as module
+    from core import client_ip as module
 
     settings.DOORMAN_TRUSTED_PROXY_COUNT = 0
     monkeypatch.setattr(module, "_proxy_warning_given", False)
-    with caplog.at_level("WARNING", logger="config.client_ip"):
+    with caplog.at_level("WARNING", logger="core.client_ip"):
         client_ip({"REMOTE_ADDR": "8.8.8.8", "HTTP_X_FORWARDED_FOR": "1.2.3.4"})
     assert not caplog.records

@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError
 from django.test import Client
 
-from config import health
+from core import health
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,16 @@
-"""config.middleware (machine requests skip the portal stack) and config.db's hot-path rows."""
+"""core.middleware (machine requests skip the portal stack) and the rows the token engine
+writes."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from django.db import IntegrityError
 from django.test import Client
 
 from audit.models import AuditAction, AuditEvent
-from config import middleware
-from config.db import rows_insert
+from core import middleware
+from oauth.engine.credentials import token_digest
 from oauth.models import AccessToken
 from tests.oauth.helpers import bearer, mint_access_token
 from tests.oauth.tokenkit import client_credentials, post_form
@@ -77,60 +77,43 @@ def test_a_view_that_raises_gets_djangos_error_response(monkeypatch, admin, code
     assert b"boom" not in response.content
 
 
-def _token_values(app) -> dict:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from oauth.tokens import token_stored_values
-
-    return {
-        **token_stored_values(uuid.uuid4().hex),
-        "application_id": app.pk,
-        "scope": "profile",
-        "expires": timezone.now() + timedelta(1),
-        "resource": [],
-    }
-
-
 @pytest.mark.django_db
-def test_rows_insert_writes_every_row(cc_app, org):
-    event = {"action": AuditAction.TOKEN_ISSUED, "organization_id": org.id, "details": {"a": 1}}
-    rows_insert((AccessToken, _token_values(cc_app.app)), (AuditEvent, event))
-    assert AccessToken.objects.count() == 1
+def test_the_engine_writes_every_row(cc_app):
+    body = post_form(client_credentials(cc_app)).json()
+    token = AccessToken.objects.get()
+    assert token.token_checksum == token_digest(body["access_token"])
     stored = AuditEvent.objects.get(action=AuditAction.TOKEN_ISSUED)
-    assert stored.details == {"a": 1} and stored.created_at is not None
-    assert stored.organization_id == org.id and stored.outcome == "success"  # a default
+    assert stored.details["scope"] == body["scope"] and stored.created_at is not None
+    assert stored.organization_id == cc_app.app.owner_org_id and stored.outcome == "success"
 
 
 @pytest.mark.django_db
-def test_rows_insert_stores_what_the_orm_stores(cc_app, org, admin):
-    """Rows written by rows_insert (values as given, defaults and auto_now filled in) read
-    back exactly as the same values saved through the ORM."""
+def test_the_engine_stores_what_the_orm_stores(cc_app):
+    """Rows the engine writes (values as given, defaults and auto_now filled in, JSON
+    encoded) read back exactly as the same values saved through the ORM."""
     from django.db import connection
     from django.forms.models import model_to_dict
 
-    token = _token_values(cc_app.app)
-    event = {
-        "action": str(AuditAction.TOKEN_ISSUED),
-        "organization_id": str(org.id),  # text where the column takes it
-        "actor_user_id": admin.pk,
-        "actor_client_id": cc_app.app.client_id,
-        "client_ip": "2001:db8::1",
-        "user_agent": "t/1",
-        "details": {"scope": "profile", "n": 1, "ok": False},
-    }
-    rows_insert((AccessToken, token), (AuditEvent, event))
+    assert post_form(client_credentials(cc_app), HTTP_USER_AGENT="t/1").status_code == 200
     fast_token = AccessToken.objects.get()
     fast_event = AuditEvent.objects.get(action=AuditAction.TOKEN_ISSUED)
-    orm_token = AccessToken.objects.create(**{**token, "token_checksum": "0" * 64})
-    orm_event = AuditEvent.objects.create(**event)
     skip = {"id", "token_checksum", "created", "updated", "created_at"}
+    orm_token = AccessToken.objects.create(
+        **{k: v for k, v in model_to_dict(fast_token).items() if k not in skip}
+        | {"application": cc_app.app, "token_checksum": "0" * 64}
+    )
+    orm_event = AuditEvent.objects.create(
+        **{
+            f.attname: getattr(fast_event, f.attname)
+            for f in AuditEvent._meta.concrete_fields
+            if f.attname not in skip
+        }
+    )
     for fast, orm in ((fast_token, orm_token), (fast_event, orm_event)):
         orm.refresh_from_db()
         fast_fields = {k: v for k, v in model_to_dict(fast).items() if k not in skip}
         assert fast_fields == {k: v for k, v in model_to_dict(orm).items() if k not in skip}
-    assert fast_token.token == ""
+    assert fast_token.token == "" and fast_token.resource == []
     if connection.vendor == "postgresql":  # one statement, one time for the whole insert
         assert fast_token.created == fast_token.updated == fast_event.created_at
 
@@ -151,16 +134,20 @@ def test_token_stored_values_are_what_dot_stores(cc_app):
     )
 
 
-def test_rows_insert_refuses_an_unknown_field():
+def test_the_engines_rows_refuse_an_unknown_field():
+    from django.utils import timezone
+
+    from oauth.engine.sql import row_values
+
     with pytest.raises(TypeError):
-        rows_insert((AuditEvent, {"organization": None}))  # attnames only
+        row_values(AuditEvent, {"organization": None}, timezone.now())  # attnames only
 
 
 @pytest.mark.django_db
 def test_model_build_makes_what_the_constructor_makes(cc_app, org, admin):
     from django.utils import timezone
 
-    from config.db import model_build
+    from core.db import model_build
 
     expires = timezone.now()
     built = model_build(AccessToken, application_id=cc_app.app.pk, scope="p", expires=expires)
@@ -187,10 +174,20 @@ def test_model_build_makes_what_the_constructor_makes(cc_app, org, admin):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rows_insert_writes_nothing_when_one_row_fails(cc_app):
-    broken = {"action": None}  # NOT NULL violated: the second row fails
-    with pytest.raises(IntegrityError):
-        rows_insert((AccessToken, _token_values(cc_app.app)), (AuditEvent, broken))
+def test_the_engine_writes_nothing_when_one_row_fails(cc_app, monkeypatch):
+    from oauth.engine import issue
+
+    original = issue.token_event_values
+
+    def broken(**fields):
+        return {**original(**fields), "action": None}  # NOT NULL violated: the last row fails
+
+    monkeypatch.setattr(issue, "token_event_values", broken)
+    response = Client(raise_request_exception=False).post(
+        "/accounts/api/v2/oauth2/token",
+        client_credentials(cc_app),
+    )
+    assert response.status_code == 500
     assert AccessToken.objects.count() == 0
     assert not AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED).exists()
 
@@ -211,7 +208,7 @@ def test_the_hot_path_redis_connection_is_never_shared_between_threads(settings)
 
     from django.core.cache import cache
 
-    from config.cache import counter_incr
+    from core.cache import counter_incr
 
     if "Redis" not in settings.CACHES["default"]["BACKEND"]:
         pytest.skip("needs Redis")

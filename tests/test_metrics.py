@@ -15,10 +15,10 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from config import metrics
-from config.cache import HotPathRedis
 from config.wsgi import application
 from connected_apps.models import GrantType
+from core import metrics
+from core.cache import HotPathRedis
 from tests.oauth.helpers import bearer, mint_access_token
 from tests.oauth.tokenkit import TOKEN_URL, basic, client_credentials, post_form, post_json
 
@@ -142,7 +142,7 @@ def test_a_scrape_asks_neither_the_database_nor_redis(monkeypatch):
     def no_redis(*args, **kwargs):
         raise AssertionError("Redis was asked")
 
-    monkeypatch.setattr("config.cache.HotPathRedis._with_connection", no_redis)
+    monkeypatch.setattr("core.cache.HotPathRedis._with_connection", no_redis)
     monkeypatch.setattr("redis.Redis.execute_command", no_redis)
     with CaptureQueriesContext(connection) as queries:
         scrape()

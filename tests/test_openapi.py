@@ -1,4 +1,4 @@
-"""The OpenAPI schema (config.schema): valid OpenAPI 3, every SPEC §4 path that exists is
+"""The OpenAPI schema (core.schema): valid OpenAPI 3, every SPEC §4 path that exists is
 documented, drf-spectacular has nothing to warn about, and the documented shapes are the
 shapes the API really answers."""
 
@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from accounts.catalog import ALL_SCOPES, Permission, Role
-from config.api_support import MAX_LIMIT, MAX_OFFSET
+from core.api_support import MAX_LIMIT, MAX_OFFSET
 from tests.oauth.code_flow import tokens_for
 from tests.oauth.tokenkit import LOGIN_URL, TOKEN_URL, client_credentials
 from tests.oauth.tokenkit import isolated_throttle as isolated_throttle

@@ -17,7 +17,7 @@ import redis
 import requests
 from django.test import override_settings
 
-from config.cache import HotPathRedis, HotPathUnavailable
+from core.cache import HotPathRedis, HotPathUnavailable
 from tests.redis_kit import PrivateRedis
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
@@ -47,7 +47,7 @@ def persistent_redis(tmp_path):
 
 
 def on(url: str):
-    backend = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": url}
+    backend = {"BACKEND": "core.cache.SharedClientRedisCache", "LOCATION": url}
     return override_settings(
         CACHES={"default": backend},
         DOORMAN_REDIS_TIMEOUT=TIMEOUT,
@@ -112,13 +112,13 @@ def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(
     from django.conf import settings
     from django.core.cache import caches
 
-    from config.cache import redis_optional
+    from core.cache import redis_optional
 
     options = settings.CACHES["default"].get("OPTIONS")
     if options is None:
         pytest.skip("the suite runs without REDIS_URL: the production options are not set")
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": options,
     }
@@ -142,7 +142,7 @@ def test_the_django_cache_gives_up_on_a_frozen_redis_within_its_timeout(
 @pytest.fixture
 def hot_path_reset():
     """The process's hot path as it was: the tests below open its breaker."""
-    from config import cache as cache_module
+    from core import cache as cache_module
 
     def reset() -> None:  # its connections name the Redis they were made for
         cache_module._hot_path._retry_at = 0.0
@@ -169,7 +169,7 @@ def test_a_revocation_during_an_outage_is_not_lost(persistent_redis, hot_path_re
     from tests.factories import DEFAULT_PASSWORD
 
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }
@@ -225,7 +225,7 @@ def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
     retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT, "retry": retry}
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": options,
     }
@@ -347,7 +347,7 @@ def _another_worker_remembering_a_token(redis_url: str, member, *, retry: float)
 
     prefix = os.environ.get("DOORMAN_CACHE_PREFIX", "doorman")
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": redis_url,
         "KEY_PREFIX": prefix,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
@@ -504,7 +504,7 @@ def test_changes_wait_for_no_frozen_redis(private_redis, hot_path_reset, admin, 
     from tests.oauth.helpers import mint_access_token
 
     backend = {
-        "BACKEND": "config.cache.SharedClientRedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": private_redis.url,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }

@@ -1,4 +1,5 @@
-"""Portal pages of Connected Apps (owned apps, Create App, an app's page) and My apps."""
+"""Portal pages of Connected Apps (owned apps, Create App, an app's page), Authorized apps and My
+apps. Revoking an authorization is oauth's (oauth.views.revocation), in this URL namespace."""
 
 from connected_apps.views.app_pages import (
     ALREADY_ROTATED,
@@ -12,11 +13,10 @@ from connected_apps.views.app_pages import (
 from connected_apps.views.authorized import (
     AllowlistApproveView,
     AllowlistRemoveView,
-    AuthorizedAppRevokeView,
     AuthorizedAppsSettingsView,
     AuthorizedAppsView,
 )
-from connected_apps.views.my_apps import MyAppRevokeView, MyAppsView
+from connected_apps.views.my_apps import MyAppsView
 from connected_apps.views.owned_apps import (
     ALREADY_CREATED,
     NO_MANAGED_ORG,
@@ -38,9 +38,7 @@ __all__ = [
     "AppListView",
     "AppRotateSecretView",
     "AppScopesView",
-    "AuthorizedAppRevokeView",
     "AuthorizedAppsSettingsView",
     "AuthorizedAppsView",
-    "MyAppRevokeView",
     "MyAppsView",
 ]

@@ -119,29 +119,3 @@ class AllowlistRemoveView(AuthorizedAppsMixin, TemplateView):
         )
         messages.success(request, REMOVED.format(name=name))
         return self.back()
-
-
-class AuthorizedAppRevokeView(AuthorizedAppsMixin, TemplateView):
-    """GET asks for confirmation; POST revokes the app for every user of the org."""
-
-    template_name = "connected_apps/authorized_revoke.html"
-
-    def load(self) -> None:
-        super().load()
-        self.row = controls.authorized_app_get(org=self.org, client_id=self.kwargs["client_id"])
-
-    def get_context_data(self, **kwargs) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context.update(org=self.org, row=self.row, app=self.row.app)
-        return context
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        from oauth.services import authorizations_revoke_for_org  # oauth builds on us
-
-        if request.POST.get("confirm") != "yes":
-            return HttpResponseRedirect(request.path)
-        count = authorizations_revoke_for_org(
-            access=self.access, org=self.org, app=self.row.app, meta=self.meta()
-        )
-        messages.success(request, REVOKED.format(name=self.row.app.name, count=count))
-        return self.back()

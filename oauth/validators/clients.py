@@ -3,8 +3,6 @@ user without a browser: password (RFC 6749 §4.3) and jwt-bearer (RFC 7523 §2.1
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,19 +11,16 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.models import IdentityProvider, Organization
 from accounts.selectors import user_power_within
 from accounts.services import federated_user_resolve, federated_user_save
-from connected_apps.controls import SCOPES_NONE_APPROVED, org_apps_enabled
+from connected_apps.controls import SCOPES_NONE_APPROVED
 from connected_apps.models import (
     AllowlistEntry,
-    AppScope,
     ConnectedApp,
     GrantType,
     OrgAppSettings,
 )
-from oauth import principal_cache
 from oauth.backends import endpoint_context
+from oauth.engine.clients import app_named, client_identify
 from oauth.grants import (
-    CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
-    CLIENT_ASSERTION_TYPE,
     AssertionRejected,
     assertion_consume,
     assertion_issuer,
@@ -46,38 +41,6 @@ from oauth.validators.common import (
     user_app_check,
 )
 
-# SPEC §2: client ids are 32 lowercase hex characters; nothing else can name an app.
-CLIENT_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
-
-
-def token_endpoint_app_load(client_id: str) -> ConnectedApp | None:
-    """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
-    (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
-    instance each time; from this worker's memo while the app generation holds, else 3 queries."""
-    generation = principal_cache.app_generation_current() if principal_cache.enabled() else None
-    entry = principal_cache.app_facts.get(client_id, generation)
-    if entry is not None:
-        return token_endpoint_app(entry.value)
-    app = ConnectedApp.objects.filter(client_id=client_id).order_by()[:1]
-    if not app:
-        return None
-    app = app[0]
-    snapshot = principal_cache.model_snapshot(app)
-    scope_names = frozenset(AppScope.objects.filter(app=app).values_list("scope", flat=True))
-    owner_enabled = org_apps_enabled(org_id=app.root_org_id)
-    facts = (snapshot, scope_names, owner_enabled)
-    principal_cache.app_facts.put(client_id, generation, facts)
-    return token_endpoint_app(facts)
-
-
-def token_endpoint_app(facts: tuple) -> ConnectedApp:
-    """A fresh app instance from what `token_endpoint_app_load` remembers of it."""
-    snapshot, scope_names, owner_enabled = facts
-    app = principal_cache.model_restore(snapshot)
-    app.doorman_scope_names = scope_names
-    app.doorman_owner_enabled = owner_enabled
-    return app
-
 
 class ClientValidatorMixin:
     # -- client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2) -------------------------------
@@ -94,72 +57,34 @@ class ClientValidatorMixin:
         return super().client_authentication_required(request, *args, **kwargs)
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        if getattr(request, "client_assertion_type", None) is not None:
-            authenticated = self._authenticate_private_key_jwt(request)
-        else:
-            authenticated = super().authenticate_client(request, *args, **kwargs)
-        # A body client_id naming another app than the credentials is a failed authentication
-        # (oauthlib would answer it with a 500 "Discrepancy found").
-        if authenticated and request.client_id and request.client_id != request.client.client_id:
-            authenticated = False
+        """The token engine's one rule (oauth.engine.clients), for the grants and endpoints
+        oauthlib still serves."""
+        params = {name: value for name, value in request.decoded_body or () if value is not None}
+        identity = client_identify(
+            params, request.headers.get("HTTP_AUTHORIZATION"), self._audiences(request)
+        )
+        request.client = identity.app
+        if identity.app is not None:
+            request.client_id = request.client_id or identity.app.client_id
         context = endpoint_context(request)
-        if context is not None and isinstance(request.client, ConnectedApp):
-            context.client = request.client
-            context.authenticated = context.authenticated or authenticated
-        return authenticated
+        if context is not None and identity.app is not None:
+            context.client = identity.app
+            context.authenticated = context.authenticated or identity.authenticated
+        return identity.authenticated
 
     def _load_application(self, client_id, request):
-        """DOT's lookup (a usable app, kept on the request), skipped for a client id no app
-        can have: psycopg 3 raises DataError (not the ValueError DOT catches) on a NUL byte,
-        and a malformed id needs no query. Served from this worker's memo while nothing
-        changed (oauth.principal_cache)."""
-        if not isinstance(client_id, str) or not CLIENT_ID_SHAPE.fullmatch(client_id):
-            return None
+        """DOT's lookup (a usable app, kept on the request), through the engine's."""
         client = request.client
         if isinstance(client, ConnectedApp) and client.client_id == client_id:
             return client if client.is_usable(request) else None
-        request.client = None
-        client = token_endpoint_app_load(client_id)
-        if client is None or not client.is_usable(request):
-            return None
-        request.client = client
-        return client
-
-    def _authenticate_basic_auth(self, request) -> bool:
-        # RFC 7617 §2: base64 is ASCII; DOT's b64decode raises ValueError (a 500) on anything else.
-        auth_string = self._extract_basic_auth(request)
-        if auth_string and not auth_string.isascii():
-            return False
-        return super()._authenticate_basic_auth(request)
+        request.client = app_named(client_id)
+        return request.client
 
     def _audiences(self, request) -> frozenset[str]:
         context = endpoint_context(request)
         if context is not None:
             return context.audiences
         return frozenset({settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"})
-
-    def _authenticate_private_key_jwt(self, request) -> bool:
-        """RFC 7523 §2.2 / §3: iss = sub = client_id, signed by one of the app's keys."""
-        if getattr(request, "client_assertion_type", None) != CLIENT_ASSERTION_TYPE:
-            return False
-        assertion = getattr(request, "client_assertion", None)
-        issuer = assertion_issuer(assertion)
-        if issuer is None or (request.client_id and request.client_id != issuer):
-            return False
-        if self._load_application(issuer, request) is None:
-            return False
-        try:
-            claims = assertion_verify(
-                assertion,
-                request.client,
-                self._audiences(request),
-                max_lifetime=CLIENT_ASSERTION_MAX_LIFETIME_SECONDS,
-            )
-        except AssertionRejected:
-            return False
-        if claims["sub"] != issuer:
-            return False
-        return assertion_consume(request.client, claims)
 
     # -- password grant (RFC 6749 §4.3) ------------------------------------------------------
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:

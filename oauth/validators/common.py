@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from audit.models import AuditAction
-from connected_apps.controls import OrgGate, org_check
-from connected_apps.models import Audience, ConnectedApp
 from oauth.backends import endpoint_context
+from oauth.engine.credentials import token_digest
+from oauth.engine.facts import (  # noqa: F401 (re-exported: the validator's parts use them)
+    USER_NOT_ALLOWED,
+    user_app_check,
+    user_app_problem,
+    user_may_use_app,
+)
 from oauth.issuance import request_meta, token_event_record
 from oauth.models import RefreshToken
 
 CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
-REFRESH_TOKEN_REUSED = "The refresh token was already used; its token family is revoked."  # noqa: S105
-USER_NOT_ALLOWED = "The user may not use this app."
 FEDERATED_SUBJECT_FORMAT = (
     "sub must be v2|<idp_id>|<username>|<firstname>|<lastname>|<email>|<externalgroups>."
 )
@@ -38,32 +40,8 @@ FEDERATED_USER_REFUSALS = {
 }
 
 
-def code_digest(code: str) -> str:
-    """What Grant.code stores: the code itself never reaches the database."""
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
-
-
-def token_checksum(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def user_app_check(user, app: ConnectedApp, scopes=None) -> OrgGate:
-    """Whether `user` may get tokens of `app` (for `scopes`, when given): SPEC §2 audience (an
-    `internal` app serves members of its owner's root org only), then §6 org controls
-    (feature switch, allowlist and its approved scopes). `refusal` says why not."""
-    if user is None or not user.is_active:
-        return OrgGate(refusal=USER_NOT_ALLOWED)
-    if app.audience != Audience.EVERYONE and user.organization_id != app.root_org_id:
-        return OrgGate(refusal=USER_NOT_ALLOWED)
-    return org_check(user=user, app=app, scopes=scopes)
-
-
-def user_app_problem(user, app: ConnectedApp, scopes=None) -> str | None:
-    return user_app_check(user, app, scopes).refusal
-
-
-def user_may_use_app(user, app: ConnectedApp) -> bool:
-    return user_app_problem(user, app) is None
+# What Grant.code and a token's checksum store: the value itself never reaches the database.
+code_digest = token_checksum = token_digest
 
 
 def requested_scopes(request) -> list[str] | None:

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import uuid
 from contextvars import ContextVar
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.oauth2.rfc6749.utils import scope_to_list
 
 from accounts.catalog import SpecialScope
 from audit.models import AuditAction
-from connected_apps.controls import SCOPES_NONE_APPROVED, org_gate
 from connected_apps.models import Authorization, ConnectedApp, GrantType
 from connected_apps.usage import usage_record_token_issued
 from oauth.issuance import request_meta, token_event_record
@@ -28,12 +24,9 @@ from oauth.models import AccessToken, Grant, RefreshToken
 from oauth.services import access_tokens_revoke, authorization_grant
 from oauth.validators.common import (
     CODE_REPLAYED,
-    REFRESH_TOKEN_REUSED,
     FamilyReplay,
-    note_user,
     revoke_family_recorded,
     token_checksum,
-    user_app_problem,
 )
 
 # The family of the tokens being saved, from `_save_bearer_token` to DOT's `_set_token_value`
@@ -46,53 +39,10 @@ def _token_family_for(request) -> uuid.UUID | None:
         return None
     if request.grant_type == "authorization_code":
         return request.doorman_token_family
-    refresh = getattr(request, "refresh_token_instance", None)
-    if request.grant_type == "refresh_token" and refresh is not None and refresh.token_family:
-        return refresh.token_family
     return uuid.uuid4()  # a password or jwt-bearer sign-in starts a family
 
 
 class TokenValidatorMixin:
-    # -- refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2) --------------------------------------
-    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        # RFC 9700 §4.14.2: a rotated (or revoked) refresh token presented again revokes its
-        # whole family. DOT would too, but silently and without the code's access tokens.
-        rows = list(
-            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token))
-            .order_by(F("revoked").desc(nulls_first=True))
-            .values_list("revoked", "token_family")[:2]
-        )
-        if rows and all(revoked is not None for revoked, _ in rows):
-            revoke_family_recorded(request, rows[0][1], reason="refresh_token_reuse")
-            return False
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            return False
-        refresh = request.refresh_token_instance
-        lifetime = timedelta(seconds=settings.DOORMAN_REFRESH_TOKEN_LIFETIME)
-        if refresh.created + lifetime <= timezone.now():  # absolute, from issuance
-            return False
-        if refresh.user is not None:
-            problem = user_app_problem(refresh.user, client)
-            if problem:  # audience, deactivated user, or the org's controls (SPEC §6)
-                raise errors.InvalidGrantError(description=problem, request=request)
-        note_user(request)
-        return True
-
-    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
-        """SPEC §6: with the allowlist on, a refresh keeps only the scopes the user's org
-        approved (a `scope` naming others is then invalid_scope, RFC 6749 §6)."""
-        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
-        user = request.refresh_token_instance.user
-        if user is None:
-            return original
-        approved = org_gate(user=user, app=request.client).approved_scopes
-        if approved is None:
-            return original
-        kept = [scope for scope in scope_to_list(original) if scope in approved]
-        if not kept:
-            raise errors.InvalidGrantError(description=SCOPES_NONE_APPROVED, request=request)
-        return kept
-
     # -- issuing -----------------------------------------------------------------------------
     def save_bearer_token(self, token, request, *args, **kwargs):
         self._apply_refresh_token_policy(token, request)
@@ -133,8 +83,8 @@ class TokenValidatorMixin:
             token.pop("refresh_token")
 
     def _claim(self, request) -> None:
-        """Single use, decided under a lock: concurrent redemptions of one code or one
-        refresh token issue tokens once; the loser is a replay."""
+        """Single use, decided under a lock: concurrent redemptions of one code issue tokens
+        once; the loser is a replay. (Refresh tokens: oauth.engine.refresh_token.)"""
         if request.grant_type == "authorization_code":
             grant = request.doorman_grant
             family = uuid.uuid4()
@@ -144,17 +94,6 @@ class TokenValidatorMixin:
             if claimed != 1:
                 raise FamilyReplay(CODE_REPLAYED, "authorization_code_replay", grant_pk=grant.pk)
             request.doorman_token_family = family  # what the code's tokens join
-        elif request.grant_type == "refresh_token":
-            # DOT locks the row too, but then answers a token rotated meanwhile with the
-            # (hashed, so empty) previous tokens: 200 with "access_token": "".
-            current = (
-                RefreshToken.objects.select_for_update()
-                .filter(pk=request.refresh_token_instance.pk)
-                .first()
-            )
-            if current is None or current.revoked is not None:
-                family = current.token_family if current is not None else None
-                raise FamilyReplay(REFRESH_TOKEN_REUSED, "refresh_token_reuse", family=family)
 
     # -- token families (SPEC §10) -----------------------------------------------------------
     def _save_bearer_token(self, token, request, *args, **kwargs):

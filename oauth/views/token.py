@@ -21,9 +21,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
 from audit.models import AuditAction, AuditOutcome
-from config.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
-from oauth.client_credentials import client_credentials_token
+from oauth.engine.endpoint import AUDITED_ERRORS, token_response
 from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
 from oauth.metrics import token_answer_count
@@ -37,16 +37,6 @@ log = logging.getLogger(__name__)
 
 REALM = "doorman"
 BASIC_CHALLENGE = f'Basic realm="{REALM}"'
-# Refusals worth an audit event (SPEC §7 "token refused"), when the app is known.
-AUDITED_ERRORS = frozenset(
-    {
-        "invalid_client",
-        "invalid_grant",
-        "unauthorized_client",
-        "invalid_scope",
-        "temporarily_unavailable",
-    }
-)
 
 
 def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
@@ -141,7 +131,7 @@ class OAuthEndpointMixin:
         retry_after = request.doorman_context.retry_after
         if response.status_code in (429, 503) and retry_after:
             response["Retry-After"] = str(retry_after)
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not request.doorman_context.refusal_recorded:
             self._record_refusal(request, response)
         return response
 
@@ -179,15 +169,15 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        issued = client_credentials_token(request, dict(request.doorman_params))
-        if issued is not None:  # machine-to-machine's hot path (oauth.client_credentials)
-            return self._finish(request, issued)
-        # DOT's authorization_flow_token_response would look the new token up again only to
-        # send its app_authorized signal, which nothing here listens to.
-        _url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status)
-        for name, value in headers.items():
-            response[name] = value
+        params = dict(request.doorman_params)
+        response = token_response(request, params, request.doorman_context)
+        if response is None:  # a grant oauthlib still serves
+            # DOT's authorization_flow_token_response would look the new token up again only
+            # to send its app_authorized signal, which nothing here listens to.
+            _url, headers, body, status = self.create_token_response(request)
+            response = HttpResponse(content=body, status=status)
+            for name, value in headers.items():
+                response[name] = value
         client_id = self._authenticated_client_id(request, response)
         if client_id:
             token_request_authenticated(client_id)

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.catalog import Permission, Role
 from accounts.models import Environment, IdentityProvider, Organization, RoleGrant, User
 from audit.models import AuditAction, AuditEvent
-from config.api_support import MAX_LIMIT
+from core.api_support import MAX_LIMIT
 from tests.factories import (
     DEFAULT_PASSWORD,
     AdminRoleFactory,

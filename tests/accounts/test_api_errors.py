@@ -19,8 +19,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.test import APIClient
 
 from accounts import selectors
-from config import api_errors
-from config.api_errors import api_exception_handler, error_body
+from core import api_errors
+from core.api_errors import api_exception_handler, error_body
 
 API = "/accounts/api"
 

@@ -186,7 +186,7 @@ def test_organization_signup_is_all_or_nothing_when_the_user_insert_fails(db, mo
     """A username taken between validation and insert (a race) leaves no org behind."""
     UserFactory(username="racer")
     monkeypatch.setattr(
-        services,
+        services.users,
         "_validate_new_user",
         lambda **fields: {k: v for k, v in fields.items() if k != "password"},
     )
@@ -829,14 +829,14 @@ def test_two_admins_removing_each_other_at_once_leave_one(monkeypatch):
     a, b = UserFactory(organization=org), UserFactory(organization=org)
     AdminRoleFactory(user=a, organization=org)
     AdminRoleFactory(user=b, organization=org)
-    original = services._ensure_an_administrator_remains
+    original = services.permissions._ensure_an_administrator_remains
 
     def slow_ensure(org):
         if threading.current_thread().name == "first":
             time.sleep(0.5)  # hold the locks while the second request starts
         original(org)
 
-    monkeypatch.setattr(services, "_ensure_an_administrator_remains", slow_ensure)
+    monkeypatch.setattr(services.permissions, "_ensure_an_administrator_remains", slow_ensure)
     outcomes: dict[str, str] = {}
 
     def remove(actor, target, name):

@@ -358,7 +358,7 @@ def test_bearer_token_needs_manage_connected_apps(admin, code_app):
 
 
 def test_app_limit_per_root_org(admin_client, monkeypatch, make_app):
-    monkeypatch.setattr(services, "MAX_APPS_PER_ROOT_ORG", 2)
+    monkeypatch.setattr(services.lifecycle, "MAX_APPS_PER_ROOT_ORG", 2)
     make_app()
     make_app()
     response = post_json(admin_client, APPS, SEED_BODY)

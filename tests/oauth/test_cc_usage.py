@@ -46,6 +46,6 @@ def test_a_failed_insert_takes_its_count_back(cc_app, monkeypatch):
     def down(*rows, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("oauth.client_credentials.rows_insert", down)
+    monkeypatch.setattr("oauth.engine.issue._write", down)
     assert post_form(client_credentials(cc_app)).status_code == 503
     assert tokens_counted(cc_app.app) == AccessToken.objects.count() == 1

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from oauth.engine.authorization_code import AuthorizationCodeGrant
 from oauth.models import AccessToken, Grant, RefreshToken
-from oauth.validators import DoormanValidator
 from tests.oauth.code_flow import (
     authorize_url,
     obtain_code,
@@ -262,14 +262,16 @@ def test_concurrent_redemption_issues_once_and_revokes(code_app, issued, monkeyp
     grant = Grant.objects.get()
     claimed_at = grant.used_at
     Grant.objects.update(used_at=None)  # as the loser saw it when it validated
-    original = DoormanValidator.validate_code
+    original = AuthorizationCodeGrant.validate_token_request
 
-    def validate_then_lose_the_race(self, *args, **kwargs):
-        valid = original(self, *args, **kwargs)
+    def validate_then_lose_the_race(self, req):
+        valid = original(self, req)
         Grant.objects.update(used_at=claimed_at)  # the winner commits its claim now
         return valid
 
-    monkeypatch.setattr(DoormanValidator, "validate_code", validate_then_lose_the_race)
+    monkeypatch.setattr(
+        AuthorizationCodeGrant, "validate_token_request", validate_then_lose_the_race
+    )
     loser = redeem_code(Client(), code_app, code, verifier)
 
     assert_oauth_error(loser, "invalid_grant")

@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts.access import Access
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_update
+from oauth.engine.refresh_token import RefreshTokenGrant
 from oauth.models import AccessToken, RefreshToken
-from oauth.validators import DoormanValidator
 from tests.factories import DEFAULT_PASSWORD
 from tests.oauth.code_flow import tokens_for
 from tests.oauth.tokenkit import (
@@ -139,17 +139,18 @@ def test_concurrent_refresh_never_answers_empty_tokens(password_app, tokens, mon
     """Two requests validate the same live refresh token; the first rotates it and commits
     before the second saves. The second is a reuse: invalid_grant, and the family revoked —
     DOT alone would answer 200 with "access_token": "" (hashed storage)."""
-    original = DoormanValidator.validate_refresh_token
+    original = RefreshTokenGrant.validate_token_request
     winner = {}
 
-    def validate_then_lose_the_race(self, refresh_token, client, request, *args, **kwargs):
-        valid = original(self, refresh_token, client, request, *args, **kwargs)
+    def validate_then_lose_the_race(self, req):
+        valid = original(self, req)
         if "started" not in winner:
             winner["started"] = True
+            refresh_token = req.params["refresh_token"]
             winner["response"] = refresh(password_app, refresh_token)  # commits first
         return valid
 
-    monkeypatch.setattr(DoormanValidator, "validate_refresh_token", validate_then_lose_the_race)
+    monkeypatch.setattr(RefreshTokenGrant, "validate_token_request", validate_then_lose_the_race)
     loser = refresh(password_app, tokens["refresh_token"])
 
     assert winner["response"].status_code == 200

@@ -68,7 +68,7 @@ def no_cache_at_all(monkeypatch) -> list:
     from django.core.cache import caches
     from redis import Redis
 
-    from config.cache import HotPathRedis
+    from core.cache import HotPathRedis
 
     used = []
 

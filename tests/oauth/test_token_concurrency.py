@@ -105,8 +105,10 @@ def test_a_revocation_during_a_refresh_leaves_no_live_member(
     see it under READ COMMITTED). The rotation is held open so the revocation lands in it."""
     import time
 
+    from django.db import transaction
+
+    from oauth.engine import issue
     from oauth.models import RefreshToken
-    from oauth.validators.tokens import TokenValidatorMixin
     from tests.oauth.tokenkit import REVOKE_URL
 
     app = make_app(grant_types=["password", "refresh_token"], redirect_uris=[], scopes=["profile"])
@@ -116,15 +118,17 @@ def test_a_revocation_during_a_refresh_leaves_no_live_member(
     tokens = requests.post(url, data=password, auth=auth, timeout=10).json()
 
     claimed = threading.Event()
-    claim = TokenValidatorMixin._claim
+    write = issue._write
 
-    def slow_claim(self, request):
-        claim(self, request)  # the refresh token's row is locked from here to the commit
-        if request.grant_type == "refresh_token":
-            claimed.set()
-            time.sleep(1.0)
+    def slow_write(decided, rows, now):
+        with transaction.atomic():
+            written = write(decided, rows, now)
+            if decided.claim is not None:  # the refresh token's row is locked to the commit
+                claimed.set()
+                time.sleep(1.0)
+        return written
 
-    monkeypatch.setattr(TokenValidatorMixin, "_claim", slow_claim)
+    monkeypatch.setattr(issue, "_write", slow_write)
     refreshed: list[requests.Response] = []
     rotation = threading.Thread(
         target=lambda: refreshed.append(

@@ -147,10 +147,10 @@ def test_grants_oauthlib_knows_but_doorman_does_not_offer(cc_app, grant_type):
 
 
 def test_unexpected_exception_is_json_server_error(cc_app, monkeypatch):
-    def explode(request, params):
+    def explode(request, params, context):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("oauth.views.token.client_credentials_token", explode)
+    monkeypatch.setattr("oauth.views.token.token_response", explode)
     body = assert_oauth_error(post_form(client_credentials(cc_app)), "server_error", 500)
     assert "boom" not in body["error_description"]
 

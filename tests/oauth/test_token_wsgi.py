@@ -258,7 +258,7 @@ def test_a_database_outage_is_a_json_503(cc_app, monkeypatch):
     def down(*rows, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("oauth.client_credentials.rows_insert", down)
+    monkeypatch.setattr("oauth.engine.issue._write", down)
     answer = cc_call(cc_app)
     assert answer.status_code == 503
     assert answer.json()["error"] == "temporarily_unavailable"

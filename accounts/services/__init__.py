@@ -1,0 +1,105 @@
+"""Writes for organizations, business groups, environments, users, permissions and IdPs.
+
+Every function validates, writes in one transaction and records its audit event in the same
+transaction. Authorization is checked here, against the caller's `Access`, so pages and APIs
+cannot forget it. One module per concern; every public name (services, their message
+constants) is re-exported here: `from accounts.services import user_create`.
+"""
+
+from accounts.services.identity import (
+    FEDERATED_USERNAME_TAKEN,
+    IDENTITY_LINK_NEEDS_ADMIN,
+    IDENTITY_PROVIDER_NAME_TAKEN,
+    USER_INACTIVE,
+    FederatedUser,
+    federated_user_resolve,
+    federated_user_save,
+    identity_link_create,
+    identity_link_delete,
+    identity_provider_create,
+)
+from accounts.services.names import NAME_INVALID, NAME_REQUIRED, NAME_TOO_LONG
+from accounts.services.organizations import (
+    BUSINESS_GROUP_NAME_TAKEN,
+    BUSINESS_GROUP_TOO_DEEP,
+    ENVIRONMENT_NAME_TAKEN,
+    ENVIRONMENT_TYPE_INVALID,
+    MAX_TREE_DEPTH,
+    ORGANIZATION_NAME_TAKEN,
+    business_group_create,
+    environment_create,
+    organization_create_root,
+    organization_rename,
+)
+from accounts.services.permissions import (
+    CANNOT_CHANGE_ROLE,
+    CANNOT_GRANT_UNHELD_PERMISSION,
+    ENVIRONMENT_NOT_IN_ORGANIZATION,
+    ENVIRONMENTS_NOT_A_LIST,
+    LAST_ADMINISTRATOR,
+    NOT_A_MEMBER,
+    PERMISSION_UNKNOWN,
+    PERMISSIONS_NOT_A_LIST,
+    ROLE_UNKNOWN,
+    GrantKey,
+    user_permissions_set,
+)
+from accounts.services.users import (
+    EMAIL_INVALID,
+    PASSWORD_REQUIRED,
+    PERSON_NAME_TOO_LONG,
+    USER_IN_ANOTHER_ORGANIZATION,
+    USERNAME_INVALID,
+    USERNAME_TAKEN,
+    OrgWithAdmin,
+    organization_bootstrap,
+    organization_signup,
+    user_create,
+)
+
+__all__ = [
+    "BUSINESS_GROUP_NAME_TAKEN",
+    "BUSINESS_GROUP_TOO_DEEP",
+    "CANNOT_CHANGE_ROLE",
+    "CANNOT_GRANT_UNHELD_PERMISSION",
+    "EMAIL_INVALID",
+    "ENVIRONMENTS_NOT_A_LIST",
+    "ENVIRONMENT_NAME_TAKEN",
+    "ENVIRONMENT_NOT_IN_ORGANIZATION",
+    "ENVIRONMENT_TYPE_INVALID",
+    "FEDERATED_USERNAME_TAKEN",
+    "IDENTITY_LINK_NEEDS_ADMIN",
+    "IDENTITY_PROVIDER_NAME_TAKEN",
+    "LAST_ADMINISTRATOR",
+    "MAX_TREE_DEPTH",
+    "NAME_INVALID",
+    "NAME_REQUIRED",
+    "NAME_TOO_LONG",
+    "NOT_A_MEMBER",
+    "ORGANIZATION_NAME_TAKEN",
+    "PASSWORD_REQUIRED",
+    "PERMISSIONS_NOT_A_LIST",
+    "PERMISSION_UNKNOWN",
+    "PERSON_NAME_TOO_LONG",
+    "ROLE_UNKNOWN",
+    "USERNAME_INVALID",
+    "USERNAME_TAKEN",
+    "USER_INACTIVE",
+    "USER_IN_ANOTHER_ORGANIZATION",
+    "FederatedUser",
+    "GrantKey",
+    "OrgWithAdmin",
+    "business_group_create",
+    "environment_create",
+    "federated_user_resolve",
+    "federated_user_save",
+    "identity_link_create",
+    "identity_link_delete",
+    "identity_provider_create",
+    "organization_bootstrap",
+    "organization_create_root",
+    "organization_rename",
+    "organization_signup",
+    "user_create",
+    "user_permissions_set",
+]

@@ -1,0 +1,219 @@
+"""Writes for identity providers, the users they assert (RFC 7523 jwt-bearer, SPEC §5) and the
+links between a provider and the org's members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts.access import Access
+from accounts.catalog import Permission
+from accounts.models import FederatedIdentity, IdentityProvider, Organization, User
+from accounts.services.names import _clean_name, _has_control_characters
+from accounts.services.permissions import NOT_A_MEMBER
+from accounts.services.users import (
+    EMAIL_INVALID,
+    PERSON_NAME_TOO_LONG,
+    USERNAME_INVALID,
+    _clean_user_fields,
+    _email_errors,
+)
+from audit.models import AuditAction
+from audit.services import RequestMeta, audit_record
+
+IDENTITY_PROVIDER_NAME_TAKEN = "This organization already has an identity provider with this name."
+USER_INACTIVE = "User {username} is deactivated."
+FEDERATED_USERNAME_TAKEN = (
+    "This username belongs to an account the identity provider is not linked to."
+)
+IDENTITY_LINK_NEEDS_ADMIN = (
+    "Only an Organization Administrator of the root organization can link or unlink members: "
+    "a link hands the provider the member's account, whatever they hold in the tree."
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity providers
+# ---------------------------------------------------------------------------------------------
+def identity_provider_create(
+    *, access: Access, org: Organization, name: str, meta: RequestMeta | None = None
+) -> IdentityProvider:
+    """Register an identity provider of `org`; needs edit:organization there."""
+    access.require(Permission.EDIT_ORGANIZATION, org)
+    name = _clean_name(name)
+    with transaction.atomic():
+        if IdentityProvider.objects.filter(organization=org, name__iexact=name).exists():
+            raise ValidationError({"name": IDENTITY_PROVIDER_NAME_TAKEN})
+        provider = IdentityProvider.objects.create(organization=org, name=name)
+        audit_record(
+            action=AuditAction.IDENTITY_PROVIDER_CREATED,
+            organization=org,
+            **access.audit_actor,
+            target=provider,
+            details={"name": name},
+            meta=meta,
+        )
+    return provider
+
+
+# ---------------------------------------------------------------------------------------------
+# Users asserted by an identity provider (RFC 7523 jwt-bearer, SPEC §5)
+# ---------------------------------------------------------------------------------------------
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    """A field error whose `code` callers can branch on (`error_dict[field][0].code`)."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _federated_fields(
+    *, username: str, email: str, first_name: str, last_name: str
+) -> dict[str, str]:
+    fields = _clean_user_fields(
+        username=username, email=email, first_name=first_name, last_name=last_name
+    )
+    try:
+        if not fields["username"] or len(fields["username"]) > 150:
+            raise ValidationError(USERNAME_INVALID)
+        UnicodeUsernameValidator(message=USERNAME_INVALID)(fields["username"])
+    except ValidationError as exc:
+        raise _field_error("username", USERNAME_INVALID, "username_invalid") from exc
+    if fields["email"] and _email_errors(fields["email"]):
+        raise _field_error("email", EMAIL_INVALID, "email_invalid")
+    for name in ("first_name", "last_name"):
+        if len(fields[name]) > 150 or _has_control_characters(fields[name]):
+            raise _field_error(name, PERSON_NAME_TOO_LONG, "name_invalid")
+    return fields
+
+
+@dataclass
+class FederatedUser:
+    """The user an identity provider's assertion names, worked out without writing anything:
+    `user` is unsaved when `created`; `changed` lists the profile fields the assertion updates.
+    `federated_user_save` writes it, in the caller's transaction, once every check passed."""
+
+    provider: IdentityProvider
+    user: User
+    created: bool
+    changed: list[str]
+
+
+def federated_user_resolve(
+    *, provider: IdentityProvider, username: str, email: str, first_name: str, last_name: str
+) -> FederatedUser:
+    """The user `provider` asserts as `username` (SPEC §5, "who an assertion may name").
+
+    Invariant: only the provider's own link reaches a user. A username that belongs to any
+    other account (a local account, another provider's user, anyone in another org) is
+    refused (ValidationError, code `username_taken`) and that account is neither read back
+    to the caller nor changed. A deactivated linked user is refused (`inactive`). Writes
+    nothing."""
+    fields = _federated_fields(
+        username=username, email=email, first_name=first_name, last_name=last_name
+    )
+    link = (
+        FederatedIdentity.objects.select_related("user")
+        .filter(provider=provider, subject__iexact=fields["username"])
+        .first()
+    )
+    if link is None:
+        if User.objects.filter(username__iexact=fields["username"]).exists():
+            raise _field_error("username", FEDERATED_USERNAME_TAKEN, "username_taken")
+        root_id = provider.organization.root_id_or_self
+        user = User(organization_id=root_id, **fields)
+        user.set_unusable_password()
+        return FederatedUser(provider=provider, user=user, created=True, changed=[])
+    user = link.user
+    if not user.is_active:
+        raise _field_error("username", USER_INACTIVE.format(username=user.username), "inactive")
+    # The email of an account that also has a password is the account's own: password
+    # resets go there, so an assertion (the app's word alone) never changes it.
+    updatable = ("first_name", "last_name")
+    if not user.has_usable_password():
+        updatable = ("email", *updatable)
+    changed = [name for name in updatable if fields[name] and getattr(user, name) != fields[name]]
+    for name in changed:
+        setattr(user, name, fields[name])
+    return FederatedUser(provider=provider, user=user, created=False, changed=changed)
+
+
+def federated_user_save(
+    resolved: FederatedUser, *, actor_app: object | None = None, meta: RequestMeta | None = None
+) -> User:
+    """Write what `federated_user_resolve` worked out: the new user with their link (and its
+    audit event), or the updated profile fields. Call inside the transaction that issues the
+    token, after every other check: a refused request leaves no user behind. A concurrent
+    assertion that created the same user first is an IntegrityError (the request fails;
+    the next one finds the link)."""
+    user = resolved.user
+    if not resolved.created:
+        if resolved.changed:
+            user.save(update_fields=resolved.changed)
+        return user
+    with transaction.atomic():
+        user.save(force_insert=True)
+        FederatedIdentity.objects.create(
+            provider=resolved.provider, user=user, subject=user.username
+        )
+        audit_record(
+            action=AuditAction.USER_CREATED,
+            organization_id=user.organization_id,
+            organization=None,
+            actor=None,
+            actor_app=actor_app,
+            target=user,
+            details={"username": user.username, "identity_provider": str(resolved.provider.id)},
+            meta=meta,
+        )
+    return user
+
+
+def identity_link_create(
+    *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
+) -> FederatedIdentity:
+    """Link an existing member to `provider` under their username, so the provider's
+    assertions reach them (SPEC §5). Only an Organization Administrator of the root org (with
+    a full credential) may do it: a link hands the provider, and every app asserting through
+    it, the member's account and whatever it holds anywhere in the tree."""
+    org = provider.organization
+    if not access.holds_everything_in(org.root_organization):
+        raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
+    if user.organization_id != org.root_id_or_self:
+        raise ValidationError({"user": NOT_A_MEMBER})
+    with transaction.atomic():
+        link, _ = FederatedIdentity.objects.get_or_create(
+            provider=provider, user=user, defaults={"subject": user.username}
+        )
+        audit_record(
+            action=AuditAction.IDENTITY_LINKED,
+            organization=org,
+            **access.audit_actor,
+            target=user,
+            details={"identity_provider": str(provider.id), "subject": link.subject},
+            meta=meta,
+        )
+    return link
+
+
+def identity_link_delete(
+    *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
+) -> None:
+    """Unlink `user` from `provider`: its assertions no longer reach them (tokens already
+    issued stay until they expire or are revoked). Root Organization Administrator only, as
+    for linking. Idempotent."""
+    org = provider.organization
+    if not access.holds_everything_in(org.root_organization):
+        raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
+    with transaction.atomic():
+        deleted, _ = FederatedIdentity.objects.filter(provider=provider, user=user).delete()
+        if deleted:
+            audit_record(
+                action=AuditAction.IDENTITY_UNLINKED,
+                organization=org,
+                **access.audit_actor,
+                target=user,
+                details={"identity_provider": str(provider.id)},
+                meta=meta,
+            )

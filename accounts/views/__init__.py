@@ -1,0 +1,54 @@
+"""Portal pages of Access Management (server-rendered).
+
+Views stay thin: reads come from `accounts.selectors`, writes go through `accounts.services`,
+and both decide what the viewer may see or do. Selectors raise `Http404` for anything outside
+the viewer's organization tree and `PermissionDenied` (403) inside it; a service's
+`ValidationError` becomes form errors. Forms are shown only to viewers who may use them, but
+the POST handlers never rely on that: the service checks again.
+
+One module per page family; every view and mixin is re-exported here.
+"""
+
+from accounts.views.audit_log import AuditCSVView, AuditExportStartView, AuditLogView
+from accounts.views.environments import EnvironmentListView, EnvironmentsIndexView
+from accounts.views.identity_providers import (
+    IdentityLinkDeleteView,
+    IdentityProviderDetailView,
+    IdentityProviderMixin,
+)
+from accounts.views.mixins import OrganizationMixin, PortalMixin, ServiceFormMixin
+from accounts.views.organizations import (
+    BusinessGroupCreateView,
+    IdentityProviderCreateView,
+    OrganizationActionView,
+    OrganizationDetailView,
+    OrganizationRenameView,
+)
+from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, access_overview
+from accounts.views.users import USERS_PER_PAGE, UserListView, UserPermissionsView
+
+__all__ = [
+    "USERS_PER_PAGE",
+    "AuditCSVView",
+    "AuditExportStartView",
+    "AuditLogView",
+    "BusinessGroupCreateView",
+    "EnvironmentListView",
+    "EnvironmentsIndexView",
+    "HomeView",
+    "IdentityLinkDeleteView",
+    "IdentityProviderCreateView",
+    "IdentityProviderDetailView",
+    "IdentityProviderMixin",
+    "OrgAccess",
+    "OrganizationActionView",
+    "OrganizationDetailView",
+    "OrganizationMixin",
+    "OrganizationRenameView",
+    "OrganizationTreeView",
+    "PortalMixin",
+    "ServiceFormMixin",
+    "UserListView",
+    "UserPermissionsView",
+    "access_overview",
+]

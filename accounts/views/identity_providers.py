@@ -1,0 +1,104 @@
+"""An identity provider's page: its settings and the members linked to it (unlink asks first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.generic import TemplateView
+
+from accounts import selectors, services
+from accounts.catalog import Permission
+from accounts.portal_forms import (
+    IdentityLinkForm,
+)
+from accounts.views.mixins import OrganizationMixin
+
+
+class IdentityProviderMixin(OrganizationMixin):
+    """A page about one identity provider of the org; links are for administrators only."""
+
+    nav_section = "organization"
+
+    def load(self) -> None:
+        super().load()
+        self.provider = selectors.identity_provider_get(
+            access=self.access, org=self.org, provider_id=self.kwargs["provider_id"]
+        )
+        # As identity_link_create decides: the root org's administrator only.
+        self.may_link = self.access.holds_everything_in(self.org.root_organization)
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(provider=self.provider, may_link=self.may_link)
+        return context
+
+    def detail_url(self) -> str:
+        return reverse("portal:identity_provider_detail", args=[self.org.id, self.provider.id])
+
+
+class IdentityProviderDetailView(IdentityProviderMixin, TemplateView):
+    """The provider's id and the members it reaches (SPEC §5: only linked users)."""
+
+    template_name = "accounts/identity_provider_detail.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        can_read_users = self.access.can(Permission.READ_USERS, self.org)
+        context["links"] = (
+            selectors.identity_link_list(access=self.access, provider=self.provider)
+            if can_read_users
+            else None
+        )
+        if self.may_link:
+            context.setdefault("link_form", IdentityLinkForm())
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = IdentityLinkForm(request.POST)
+        if not self.may_link:
+            raise PermissionDenied(services.IDENTITY_LINK_NEEDS_ADMIN)
+        if form.is_valid():
+            user = (
+                selectors.user_list(access=self.access, org=self.org)
+                .filter(username__iexact=form.cleaned_data["username"])
+                .first()
+            )
+            if user is None:
+                form.add_error("username", "No member of this organization has that username.")
+            else:
+                services.identity_link_create(
+                    access=self.access, provider=self.provider, user=user, meta=self.meta()
+                )
+                messages.success(request, f"{user.username} linked to {self.provider.name}.")
+                return HttpResponseRedirect(self.detail_url())
+        return self.render_to_response(self.get_context_data(link_form=form), status=400)
+
+
+class IdentityLinkDeleteView(IdentityProviderMixin, TemplateView):
+    """GET asks for confirmation; POST unlinks."""
+
+    template_name = "accounts/identity_link_confirm.html"
+
+    def load(self) -> None:
+        super().load()
+        if not self.may_link:
+            raise PermissionDenied(services.IDENTITY_LINK_NEEDS_ADMIN)
+        self.subject = selectors.user_get(
+            access=self.access, org=self.org, user_id=self.kwargs["user_id"]
+        )
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["subject"] = self.subject
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        services.identity_link_delete(
+            access=self.access, provider=self.provider, user=self.subject, meta=self.meta()
+        )
+        messages.success(request, f"{self.subject.username} unlinked from {self.provider.name}.")
+        return HttpResponseRedirect(self.detail_url())

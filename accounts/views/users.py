@@ -1,0 +1,154 @@
+"""Users of an org or BG (search, add a member) and one user's permissions there."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.urls import reverse
+from django.views.generic import FormView
+
+from accounts import selectors, services
+from accounts.access import access_for
+from accounts.catalog import Permission, Role
+from accounts.models import Environment, User
+from accounts.portal_forms import (
+    MemberCreateForm,
+    UserPermissionsForm,
+    UserSearchForm,
+)
+from accounts.views.mixins import OrganizationMixin, ServiceFormMixin
+from accounts.views.overview import access_overview
+
+USERS_PER_PAGE = 25
+
+
+class UserListView(OrganizationMixin, ServiceFormMixin, FormView):
+    """Members of the org's root organization, searchable, 25 a page; "Add member"."""
+
+    template_name = "accounts/user_list.html"
+    nav_section = "users"
+    form_class = MemberCreateForm
+
+    def load(self) -> None:
+        super().load()
+        self.search_form = UserSearchForm(self.request.GET)
+        search = self.search_form.cleaned_data["q"].strip() if self.search_form.is_valid() else ""
+        self.search = search
+        self.users = selectors.user_list(access=self.access, org=self.org, search=search)
+
+    def form_allowed(self) -> bool:
+        return self.access.can(Permission.MANAGE_USERS, self.org)
+
+    def perform(self, form: forms.Form) -> User:
+        data = form.cleaned_data
+        return services.user_create(
+            access=self.access,
+            org=self.org,
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            meta=self.meta(),
+        )
+
+    def success_message(self, result: User) -> str:
+        return f"{result.username} added to {self.org.name}. Give them permissions below."
+
+    def get_success_url(self) -> str:
+        return reverse("portal:user_permissions", args=[self.org.id, self.result.id])
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = Paginator(self.users, USERS_PER_PAGE).get_page(self.request.GET.get("page"))
+        context.update(
+            page_obj=page,
+            users=page.object_list,
+            search_form=self.search_form,
+            search=self.search,
+            administrator_ids=set(
+                selectors.administrators_of(self.org).values_list("id", flat=True)
+            ),
+            can_manage=self.form_allowed(),
+        )
+        return context
+
+
+class UserPermissionsView(OrganizationMixin, ServiceFormMixin, FormView):
+    """A member's permissions (and role) in one org/BG of the tree, switchable by org."""
+
+    template_name = "accounts/user_permissions.html"
+    nav_section = "users"
+    form_class = UserPermissionsForm
+
+    def load(self) -> None:
+        super().load()
+        self.subject = selectors.user_get(
+            access=self.access, org=self.org, user_id=self.kwargs["user_id"]
+        )
+        self.current = selectors.user_permissions_get(
+            access=self.access, org=self.org, user=self.subject
+        )
+
+    @cached_property
+    def environments(self) -> list[Environment]:
+        if not self.access.can_somewhere_in(Permission.VIEW_ENVIRONMENT, self.org):
+            return []
+        return list(selectors.environment_list(access=self.access, org=self.org))
+
+    def form_allowed(self) -> bool:
+        return self.access.can(Permission.MANAGE_USERS, self.org)
+
+    def get_initial(self) -> dict[str, Any]:
+        return {
+            "permissions": self.current.permissions,
+            "environments": self.current.environments,
+            "is_admin": self.current.role == Role.ORGANIZATION_ADMINISTRATOR,
+        }
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs.update(
+            environments=self.environments,
+            show_role=self.access.is_admin_of(self.org),
+            holds_role=self.current.role is not None,
+        )
+        return kwargs
+
+    def perform(self, form: UserPermissionsForm) -> None:
+        role_kwargs: dict[str, Any] = {}
+        if form.show_role:
+            role = Role.ORGANIZATION_ADMINISTRATOR.value if form.cleaned_data["is_admin"] else ""
+            role_kwargs = {"role": role, "set_role": True}
+        services.user_permissions_set(
+            access=self.access,
+            org=self.org,
+            user=self.subject,
+            permissions=form.cleaned_data["permissions"],
+            environments=form.cleaned_data["environments"],
+            meta=self.meta(),
+            **role_kwargs,
+        )
+
+    def success_message(self, result: None) -> str:
+        return f"Permissions of {self.subject.username} in {self.org.name} saved."
+
+    def get_success_url(self) -> str:
+        return reverse("portal:user_permissions", args=[self.org.id, self.subject.id])
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        subject_access = access_for(self.subject)
+        context.update(
+            subject=self.subject,
+            current=self.current,
+            inherited_admin=self.current.role is None and subject_access.is_admin_of(self.org),
+            switchable_orgs=[
+                entry for entry in access_overview(self.access) if entry.can_read_users
+            ],
+            can_manage=self.form_allowed(),
+        )
+        return context

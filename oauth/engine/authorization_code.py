@@ -1,0 +1,159 @@
+"""The authorization_code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6; SPEC §5).
+
+A code is stored as its digest, redeemed once (claimed in the writing statement), and a
+replayed code revokes every token issued from it (its token family). PKCE with S256 is
+required; the redirect_uri must be the authorization request's, exactly. The user's checks
+(audience, deactivation, the org's controls) are made again at redemption. One read decides
+(the code, its user and the user's org controls); one statement writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from accounts.catalog import SpecialScope
+from connected_apps.models import GrantType
+from oauth.engine import sql
+from oauth.engine.clients import client_authenticate
+from oauth.engine.credentials import token_digest
+from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
+from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
+from oauth.engine.request import TokenRequest, requested_resource
+from oauth.errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
+from oauth.models import Grant
+
+MISSING_CODE = "Missing code parameter."
+MISSING_VERIFIER = "Code verifier required."
+MISSING_REDIRECT_URI = "Missing redirect URI."
+REDIRECT_URI_MISMATCH = "redirect_uri does not match the authorization request."
+CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
+REPLAY_REASON = "authorization_code_replay"
+
+
+def _read(code: str, app_pk: int) -> tuple[Grant, UserFacts] | None:
+    """The app's code stored under the code's digest, with its user and the user's org
+    controls: one statement."""
+    q = sql.quote
+    facts_select, facts_joins = user_facts_sql("g.user_id", "g.application_id")
+    statement = (
+        f"SELECT {sql.select_list(Grant, 'g')}, {facts_select} FROM {sql.table(Grant)} g "
+        f"{facts_joins} WHERE g.{q('code')} = %s AND g.{q('application_id')} = %s"
+    )
+    rows = sql.fetch_all(statement, [token_digest(code), app_pk])
+    if not rows:
+        return None
+    width = sql.width(Grant)
+    return sql.instance_from(Grant, rows[0][:width]), user_facts_from(rows[0][width:])
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class AuthorizationCodeGrant:
+    grant_type = GrantType.AUTHORIZATION_CODE.value
+
+    def validate_token_request(self, req: TokenRequest) -> Issue:
+        code = req.params.get("code")
+        if code is None:
+            raise InvalidRequest(MISSING_CODE)
+        identity = client_authenticate(
+            req.params, req.authorization, req.context.audiences, public_allowed=True
+        )
+        req.client_is(identity)
+        app = identity.app
+        if self.grant_type not in app.grant_types:
+            raise UnauthorizedClient()
+        found = _read(code, app.pk)
+        if found is None:
+            raise InvalidGrant()
+        grant, facts = found
+        if grant.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
+            family_revoke_recorded(req, grant.token_family, REPLAY_REASON)
+            raise InvalidGrant()
+        user = facts.user
+        if grant.is_expired() or user_app_problem(user, app, gate=facts.gate(app)):
+            raise InvalidGrant()
+        req.user_is(user)
+        self._check_verifier(req, grant)
+        self._check_redirect_uri(req, grant, app)
+        scopes = grant.scope.split(" ")
+        now = timezone.now()
+        family = uuid.uuid4()
+        return Issue(
+            app=app,
+            user=user,
+            scopes=scopes,
+            family=family,
+            # SPEC §3/§5: a refresh token only with offline_access, to an app registered for it.
+            refresh_token=GrantType.REFRESH_TOKEN in app.grant_types
+            and SpecialScope.OFFLINE_ACCESS in scopes,
+            claim=Claim(
+                model=Grant,
+                pk=grant.pk,
+                unused="used_at",
+                assignments={"used_at": now, "token_family": family},
+            ),
+            nonce=grant.nonce or None,
+            resource=self._resource(req, grant),
+            signing_kid=facts.signing_kid,
+        )
+
+    def _check_verifier(self, req: TokenRequest, grant: Grant) -> None:
+        """RFC 7636 §4.6 (RFC 9700 §2.1.1: S256 only, always)."""
+        verifier = req.params.get("code_verifier")
+        if not grant.code_challenge:
+            if verifier is None:
+                raise InvalidRequest(MISSING_VERIFIER)
+            raise InvalidGrant("Challenge not found")
+        if verifier is None:
+            raise InvalidRequest(MISSING_VERIFIER)
+        if grant.code_challenge_method != "S256":
+            raise InvalidGrant("Challenge method not found")
+        if not constant_time_compare(s256(verifier), grant.code_challenge):
+            raise InvalidGrant()
+
+    def _check_redirect_uri(self, req: TokenRequest, grant: Grant, app) -> None:
+        """RFC 6749 §4.1.3: identical to the authorization request's; when the request names
+        none, the app's only registered URI (DOT's default_redirect_uri)."""
+        redirect_uri = req.params.get("redirect_uri")
+        if redirect_uri is None:
+            registered = app.redirect_uris.split()
+            if len(registered) != 1:
+                raise InvalidRequest(MISSING_REDIRECT_URI)
+            redirect_uri = registered[0]
+        if not grant.redirect_uri_allowed(redirect_uri):
+            raise InvalidGrant(REDIRECT_URI_MISMATCH)
+
+    def _resource(self, req: TokenRequest, grant: Grant) -> list[str]:
+        """RFC 8707 §2.2: the authorization's resources, or the one of them the request
+        names (a request may narrow them, never widen them)."""
+        granted = list(grant.resource or [])
+        named = requested_resource(req)
+        if named and granted and named[0] not in granted:
+            raise InvalidTarget(
+                f"The requested resource '{named[0][:200]}' is not allowed. Token request "
+                "cannot escalate resource permissions beyond the original authorization grant"
+            )
+        return named or granted
+
+    def create_token_response(self, req: TokenRequest, issue: Issue) -> dict:
+        try:
+            return tokens_issue(req, issue)
+        except ClaimLost:
+            # Redeemed by a concurrent request first: a replay, which revokes what it issued.
+            family = (
+                Grant.objects.filter(pk=issue.claim.pk)
+                .values_list("token_family", flat=True)
+                .first()
+            )
+            family_revoke_recorded(req, family, REPLAY_REASON)
+            raise InvalidGrant(CODE_REPLAYED) from None

@@ -1,0 +1,148 @@
+"""The token engine's statements: the only raw SQL of the project, sent through Django's
+`connection.cursor()` so that its execute wrappers (query counting, monitoring, the
+statement timeout's error translation) see every one.
+
+Column lists come from the models' metadata, quoted by the connection; every value is a
+parameter. Rows read back become model instances through `Model.from_db`, as the ORM makes
+them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache, partial
+from typing import Any
+
+from django.db import connection
+from django.db.models import JSONField, Model
+from django.db.models.fields import AutoFieldMixin
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def table(model: type[Model]) -> str:
+    return quote(model._meta.db_table)
+
+
+@lru_cache(maxsize=64)
+def _concrete(model: type[Model]) -> tuple[tuple[str, str], ...]:
+    """(attname, column) of every concrete field of `model`, in declaration order."""
+    return tuple((field.attname, field.column) for field in model._meta.concrete_fields)
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    """Every concrete column of `model` under `alias`, in `_concrete` order."""
+    return ", ".join(f"{alias}.{quote(column)}" for _, column in _concrete(model))
+
+
+def width(model: type[Model]) -> int:
+    return len(_concrete(model))
+
+
+def instance_from(model: type[Model], values: tuple | list) -> Model | None:
+    """The instance a `select_list(model, …)` slice of a row describes (None for a LEFT
+    JOIN that found nothing: a null primary key)."""
+    pk_index = [attname for attname, _ in _concrete(model)].index(model._meta.pk.attname)
+    if values[pk_index] is None:
+        return None
+    attnames = [attname for attname, _ in _concrete(model)]
+    converted = _converted(model, list(values))
+    return model.from_db(connection.alias, attnames, converted)
+
+
+def _converted(model: type[Model], values: list) -> list:
+    """What the ORM's converters make of raw column values (SQLite's JSON text, its
+    booleans and UUIDs, for instance)."""
+    fields = model._meta.concrete_fields
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        for converter in converters:
+            values[index] = converter(values[index], column, connection)
+    return values
+
+
+def fetch_all(sql: str, params: list | tuple) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: list | tuple) -> int:
+    """Run one statement; its row count (or, with RETURNING, the rows' count)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.description is not None:
+            return len(cursor.fetchall())
+        return cursor.rowcount
+
+
+@lru_cache(maxsize=64)
+def insert_columns(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
+    """(attname, column, encode) of every column an insert writes (not a generated key):
+    `encode` makes a JSON field's value its JSON text (with the field's encoder)."""
+    columns = []
+    for field in model._meta.local_concrete_fields:
+        if isinstance(field, AutoFieldMixin) or field.generated:
+            continue
+        encode = None
+        if isinstance(field, JSONField):
+            encode = partial(json.dumps, cls=field.encoder)
+        columns.append((field.attname, field.column, encode))
+    return tuple(columns)
+
+
+def insert_values(model: type[Model], values: dict[str, Any]) -> tuple[str, list]:
+    """(`(columns) SELECT %s, …`, parameters) for one row of `model` given by attname, every
+    column named (a missing attname is an error: no column silently takes a default here).
+    A value that is an `Expression` goes into the SQL as it is (a reference to another
+    clause's row)."""
+    names, expressions, params = [], [], []
+    for attname, column, encode in insert_columns(model):
+        value = values[attname]
+        names.append(quote(column))
+        if isinstance(value, Expression):
+            expressions.append(value.sql)
+            continue
+        expressions.append("%s")
+        if encode is not None and value is not None:
+            value = encode(value)
+        elif connection.vendor != "postgresql":
+            value = _adapted(model, attname, value)
+        params.append(value)
+    return f"({', '.join(names)}) SELECT {', '.join(expressions)}", params
+
+
+def _adapted(model: type[Model], attname: str, value: Any) -> Any:
+    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+    return field.get_db_prep_save(value, connection)
+
+
+class Expression:
+    """SQL written by the engine itself (never from input), in place of a parameter."""
+
+    __slots__ = ("sql",)
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+
+def row_values(model: type[Model], values: dict[str, Any], now: Any) -> dict[str, Any]:
+    """A new row of `model` by attname: every column at its default (callable defaults
+    called), auto_now/auto_now_add columns at `now`, then `values`. An unknown attname is
+    an error."""
+    complete: dict[str, Any] = {}
+    for field in model._meta.local_concrete_fields:
+        if isinstance(field, AutoFieldMixin) or field.generated:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            complete[field.attname] = now
+        else:
+            complete[field.attname] = field.get_default()
+    unknown = values.keys() - complete.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column attnames {sorted(unknown)}")
+    complete.update(values)
+    return complete

@@ -1,0 +1,117 @@
+"""The OAuth 2.0 protocol's errors (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3): one
+hierarchy, each with its class-level `error`, `description` and `status_code`, as
+django-oauth-toolkit's `exceptions.py` and Authlib's `rfc6749/errors.py` have them.
+
+This is the one place an RFC 6749 error body is built (`OAuthError.body`, `.response()`):
+the token engine raises these where it decides a refusal, and every OAuth endpoint answers
+with them. A description is for the client's developer: ASCII, no secret, no user data.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import JsonResponse
+
+REALM = "doorman"
+# RFC 6749 §5.2: a client that tried HTTP Basic gets the scheme back with a 401.
+BASIC_CHALLENGE = f'Basic realm="{REALM}"'
+
+
+class OAuthError(Exception):
+    error = "invalid_request"
+    description = "The request is missing a parameter or is otherwise malformed."
+    status_code = 400
+
+    def __init__(self, description: str | None = None, *, status_code: int | None = None) -> None:
+        if description is not None:
+            self.description = description
+        if status_code is not None:
+            self.status_code = status_code
+        self.retry_after: int | None = None
+        super().__init__(self.description)
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+    def response(self) -> JsonResponse:
+        """The JSON error response (RFC 6749 §5.2), never cached (§5.1)."""
+        response = JsonResponse(self.body(), status=self.status_code)
+        if self.status_code == 401:
+            response["WWW-Authenticate"] = BASIC_CHALLENGE
+        if self.retry_after and self.status_code in (429, 503):
+            response["Retry-After"] = str(self.retry_after)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class MethodNotAllowed(InvalidRequest):
+    description = "Use POST."
+    status_code = 405
+
+    def response(self) -> JsonResponse:
+        response = super().response()
+        response["Allow"] = "POST"
+        return response
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    description = "Client authentication failed."
+    status_code = 401
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    description = "The grant is invalid, expired, revoked or was issued to another client."
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+    description = "The client is not authorized to use this grant type."
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    description = "The authorization grant type is not supported by this server."
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    description = "The requested scope is invalid, unknown, or exceeds what was granted."
+
+
+class InvalidTarget(OAuthError):  # RFC 8707 §2
+    error = "invalid_target"
+    description = "The requested resource is invalid, unknown or not allowed."
+
+
+class UnsupportedTokenType(OAuthError):  # RFC 7009 §2.2.1
+    error = "unsupported_token_type"
+    description = "The server does not support the revocation of this token type."
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    description = "The server is busy; retry."
+    status_code = 503
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    description = "The server could not handle the request."
+    status_code = 500
+
+
+def oauth_error_code(content: bytes) -> str:
+    """The `error` of an RFC 6749 §5.2 JSON body ("" for anything else)."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return ""
+    return body.get("error", "") if isinstance(body, dict) else ""

@@ -1,0 +1,98 @@
+"""What each grant costs the database, pinned (issue 14): the statements a token request
+sends once the app is remembered, on PostgreSQL, where the engine writes a grant's outcome
+in one statement. Every statement goes through Django's cursor, so CaptureQueriesContext sees
+all of them (BEGIN/COMMIT/SAVEPOINT included)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code
+from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse fixture)
+    basic,
+    isolated_throttle,
+    post_form,
+)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the one-statement writer is PostgreSQL's"
+    ),
+]
+
+
+def statements(send) -> list[str]:
+    send()  # the app is remembered from here on
+    with CaptureQueriesContext(connection) as captured:
+        send()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.fixture
+def password_app(make_app):
+    return make_app(
+        grant_types=["password", "refresh_token"],
+        redirect_uris=[],
+        scopes=["profile", "offline_access"],
+    )
+
+
+def test_a_refresh_costs_three_statements(password_app, admin):
+    """The app generation (its memo still current), one read (the refresh token with its
+    access token, user and the user's org controls), one write (rotate, issue, stamp, audit)."""
+    signed_in = post_form(
+        {
+            "grant_type": "password",
+            "username": admin.username,
+            "password": DEFAULT_PASSWORD,
+            "client_id": password_app.app.client_id,
+            "client_secret": password_app.client_secret,
+            "scope": "profile",
+        }
+    )
+    current = {"refresh_token": signed_in.json()["refresh_token"]}
+
+    def refresh():
+        response = post_form(
+            {"grant_type": "refresh_token", **current},
+            HTTP_AUTHORIZATION=_basic(password_app),
+        )
+        assert response.status_code == 200, response.content
+        current["refresh_token"] = response.json()["refresh_token"]
+
+    sent = statements(refresh)
+    assert len(sent) == 3, sent
+    assert sent[-1].startswith("WITH claimed AS (UPDATE")
+
+
+def _basic(app_with_secret) -> str:
+    return basic(app_with_secret.app.client_id, app_with_secret.client_secret)
+
+
+@pytest.mark.parametrize("scope", ["profile offline_access", "openid profile offline_access"])
+def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
+    """The app generation, one read (the code with its user and the user's org controls),
+    one write (claim the code, insert the ID token when openid is granted, the pair, the
+    authorization's stamp and the audit event)."""
+    app = make_app(scopes=["openid", "profile", "offline_access"])
+    browser = Client()
+    browser.force_login(admin)
+
+    def exchange():
+        verifier, challenge = pkce_pair()
+        code = obtain_code(browser, app.app, challenge=challenge, scope=scope)["code"]
+        with CaptureQueriesContext(connection) as captured:
+            response = redeem_code(Client(), app, code, verifier)
+        assert response.status_code == 200, response.content
+        assert ("id_token" in response.json()) == ("openid" in scope)
+        return [query["sql"] for query in captured.captured_queries]
+
+    exchange()  # the app is remembered from here on
+    sent = exchange()
+    assert len(sent) == 3, sent
+    assert sent[-1].startswith("WITH claimed AS (UPDATE")
