@@ -220,14 +220,12 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 
-# Bearer-token resolutions remembered per worker (oauth.principal_cache). The cache carries the
-# invalidations, so it must be shared by every web process: on by default with Redis, and in
-# development/tests (one process); a production without REDIS_URL resolves every time.
-DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=bool(REDIS_URL) or not IS_PRODUCTION)
+# Bearer-token resolutions and token-endpoint clients remembered per worker
+# (oauth.principal_cache), trusted while the database's generation row (advanced by triggers on
+# every change they depend on) and, for a token, its own row say nothing changed: one statement,
+# no Redis, so nothing about the cache needs to be shared between processes.
+DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=True)
 DOORMAN_TOKEN_CACHE_SECONDS = int(os.environ.get("DOORMAN_TOKEN_CACHE_SECONDS", "60"))
-# Each process asks Redis for its maxmemory-policy before trusting the token cache (only
-# noeviction keeps revocation marks); false skips asking, for a Redis that refuses CONFIG GET.
-DOORMAN_TOKEN_CACHE_EVICTION_CHECK = env_bool("DOORMAN_TOKEN_CACHE_EVICTION_CHECK", default=True)
 # client_credentials token requests answered ahead of Django's request cycle (oauth/wsgi.py).
 DOORMAN_TOKEN_FAST_PATH = env_bool("DOORMAN_TOKEN_FAST_PATH", default=True)
 CELERY_TASK_SERIALIZER = "json"

@@ -8,8 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
-from oauth import principal_cache  # noqa: E402 (needs the settings configured above)
-from oauth.wsgi import token_fast_path  # noqa: E402
+from oauth.wsgi import token_fast_path  # noqa: E402 (needs the settings configured above)
 
 application = token_fast_path(application)
-principal_cache.enabled()  # asks Redis for its eviction policy now, logging if it is unsafe

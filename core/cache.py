@@ -170,18 +170,13 @@ class HotPathRedis:
         # (time.monotonic), so an unreachable Redis costs one timeout per interval, not one
         # per request.
         self._retry_at = 0.0
-        # Set by a failure, cleared by the first success after it, which first runs the
-        # recovery hooks (what could not be written meanwhile is made up for).
+        # Set by a failure, cleared by the first success after it (the degraded gauge).
         self._failed = False
-        self.recovery_hooks: list = []
         self._probe: threading.Thread | None = None
-        # After a write other workers rely on failed (`redis_write_required`), the next such
-        # writes are not tried before this moment: one timeout per interval, not per write.
-        self.writes_retry_at = 0.0
 
     def failed(self) -> None:
-        """Redis failed (here, or for a caller's own cache call): open the breaker, and run
-        the recovery hooks once Redis answers again, whether or not requests come."""
+        """Redis failed (here, or for a caller's own cache call): open the breaker, and clear
+        the degraded gauge once Redis answers again, whether or not requests come."""
         if not self.breaker_open():
             REDIS_BREAKER_OPENINGS.inc()
         if not self._failed:
@@ -192,8 +187,8 @@ class HotPathRedis:
 
     def _probe_start(self) -> None:
         """A thread of this process that asks Redis once per interval until it answers:
-        a worker that made a change Redis could not be told of makes it up (the recovery
-        hooks) seconds after Redis is back, not at its next request, however idle it is."""
+        a worker reports Redis back (the degraded gauge) seconds after it is, not at its
+        next request, however idle it is."""
         probe = self._probe
         if probe is not None and probe.is_alive():
             return  # (a thread does not outlive a fork: a forked worker starts its own)
@@ -208,7 +203,7 @@ class HotPathRedis:
             if not self._failed or not isinstance(caches["default"], RedisCache):
                 return
             try:
-                self.execute(("PING",))  # on success the hooks run
+                self.execute(("PING",))  # on success, recovered
             except HotPathUnavailable:
                 continue  # failed() set the next try
             except Exception:  # never let the probe die noisily; a request will try again
@@ -221,10 +216,7 @@ class HotPathRedis:
     def _recovered(self) -> None:
         if self._failed:
             self._failed = False
-            self.writes_retry_at = 0.0
             REDIS_DEGRADED.set(0)
-            for hook in self.recovery_hooks:
-                hook()
 
     def _connection(self, name: str, setup: tuple = ()):
         """This thread's connection `name`, made in this process (after a fork, a new one),
@@ -356,28 +348,6 @@ def redis_errors_raised() -> Iterator[None]:
         _failure_handled_by_caller.reset(handled)
 
 
-def redis_write_required(action: Callable[[], object]) -> None:
-    """`action()`, a cache write other workers rely on (a revocation mark, a new
-    generation), tried even while the breaker is open: one slow reply opens this process's
-    breaker while Redis goes on serving every other worker, which would trust what the
-    write was to end. Raises the Redis error when Redis cannot take it (the breaker opens,
-    and the recovery hooks run once Redis answers); after such a failure the next such
-    writes of the interval are not tried (HotPathUnavailable at once), so a frozen Redis
-    holds a request one timeout per interval, not one per write."""
-    if not isinstance(caches["default"], RedisCache):
-        action()
-        return
-    if time.monotonic() < _hot_path.writes_retry_at:
-        raise HotPathUnavailable("A write failed a moment ago; not tried again yet.")
-    try:
-        with redis_errors_raised():
-            action()
-    except (RedisError, OSError):
-        _hot_path.writes_retry_at = time.monotonic() + settings.DOORMAN_REDIS_RETRY_SECONDS
-        redis_failed()
-        raise
-
-
 def redis_status() -> str:
     """`ok`, `degraded` (Redis failed: the service goes on from PostgreSQL), or `off` (no
     Redis configured), asking Redis with one PING unless it failed a moment ago."""
@@ -388,14 +358,9 @@ def redis_status() -> str:
 
 
 def redis_failed() -> None:
-    """A caller's own Redis call failed: the hot path's breaker opens, and the recovery
-    hooks run once Redis answers it again."""
+    """A caller's own Redis call failed: the hot path's breaker opens (until Redis answers
+    it again)."""
     _hot_path.failed()
-
-
-def on_redis_recovery(hook) -> None:
-    """Run `hook()` in this process when the hot path's Redis answers after a failure."""
-    _hot_path.recovery_hooks.append(hook)
 
 
 def hot_path_commands(*commands: tuple) -> list | None:
@@ -403,27 +368,6 @@ def hot_path_commands(*commands: tuple) -> list | None:
     if not isinstance(caches["default"], RedisCache):
         return None
     return _hot_path.execute(*commands)
-
-
-def redis_config_get(name: str, *, timeout: float) -> str | None:
-    """Redis's configuration value `name` (CONFIG GET; "" when Redis has no such setting)
-    on a connection of its own that gives up after `timeout` seconds; None when the cache
-    is not Redis. Raises RedisError
-    or OSError (Redis away, slow, or refusing CONFIG, as managed services may)."""
-    cache = caches["default"]
-    if not isinstance(cache, RedisCache):
-        return None
-    connection = _connection_of_its_own(timeout)
-    try:
-        connection.send_command("CONFIG", "GET", name)
-        reply = connection.read_response()
-    finally:
-        connection.disconnect()
-    if isinstance(reply, dict):  # RESP3
-        reply = [item for pair in reply.items() for item in pair]
-    values = dict(zip(reply[::2], reply[1::2], strict=True))
-    value = values.get(name.encode(), values.get(name, b""))
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def cache_key(key: str) -> str:

@@ -8,10 +8,8 @@ class OauthConfig(AppConfig):
     def ready(self) -> None:
         from connected_apps.models import ConnectedApp
         from oauth.keys import active_jwk
-        from oauth.principal_cache import invalidation_connect
         from oauth.receivers import receivers_connect
 
-        invalidation_connect()
         receivers_connect()
         # The server's signing key, which DOT reads through the application model.
         ConnectedApp.signing_key_source = staticmethod(active_jwk)

@@ -21,33 +21,14 @@ from oauth2_provider.models import (
     TokenChecksumField,
 )
 
-from oauth.principal_cache import (
-    access_token_revoked,
-    access_tokens_revoked,
-    principals_invalidate,
-)
-
-# Up to this many access tokens revoked at once are marked one by one (one cache round trip);
-# past it, every worker distrusts everything it remembered instead (one new generation), so
-# that a set-wise sweep never writes thousands of marks.
-REVOCATION_MARKS_MAX = 100
-
 
 class AccessTokenQuerySet(models.QuerySet):
     def revoke(self) -> int:
-        """`AccessToken.revoke` for every token selected, set-wise: delete them and tell every
-        worker that remembered one (SPEC §10: on the next request, everywhere). Returns how
-        many were deleted."""
-        doomed = list(self.values_list("token_checksum", "expires")[: REVOCATION_MARKS_MAX + 1])
-        if not doomed:
-            return 0
-        if len(doomed) <= REVOCATION_MARKS_MAX:
-            access_tokens_revoked(doomed)
+        """`AccessToken.revoke` for every token selected, set-wise: delete them. A worker that
+        remembers one finds its row gone on the next request (oauth.principal_cache), so
+        this is SPEC §10's "on the next request, everywhere". Returns how many were deleted."""
         _, counts = self.delete()
-        deleted = counts.get(self.model._meta.label, 0)
-        if deleted > len(doomed) or len(doomed) > REVOCATION_MARKS_MAX:
-            principals_invalidate()  # some token deleted here has no mark
-        return deleted
+        return counts.get(self.model._meta.label, 0)
 
 
 class AccessToken(AbstractAccessToken):
@@ -90,11 +71,6 @@ class AccessToken(AbstractAccessToken):
                 name="oauth_accesstoken_family_set",
             ),
         ]
-
-    def revoke(self) -> None:
-        """Delete the token (DOT) and tell every worker that remembered it."""
-        super().revoke()
-        access_token_revoked(self.token_checksum, self.expires)
 
 
 # Rounds of `RefreshToken.revoke_live`: each catches the tokens rotations committed while the

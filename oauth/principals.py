@@ -3,8 +3,9 @@
 A token's effective power is (scopes granted to the token) ∩ (scopes the app holds now) ∩
 (what the user may do now). Removing a scope, disabling or deleting an app, revoking an
 authorization or taking a permission from a user takes effect on the very next request: what a
-worker remembers of a token (oauth.principal_cache) is dropped by any such change before the
-change is answered, and permissions are read afresh by every request.
+worker remembers of a token (oauth.principal_cache) is trusted only while the database's
+generation, which any such change advances in its own transaction, is the one it was computed
+under and the token's row is still there; permissions are read afresh by every request.
 """
 
 from __future__ import annotations
@@ -136,18 +137,17 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
     switched connected apps off, or allowlists none of the token's scopes for this app.
 
     The answer for a live token is kept per worker (oauth.principal_cache) and trusted only
-    while nothing it depends on has changed: one cache round trip instead of three queries.
+    while nothing it depends on has changed: one statement instead of three queries.
     """
     if not raw or len(raw) > 512 or "\x00" in raw:
         return None
     checksum = token_checksum(raw)
-    if not principal_cache.enabled():
-        return _principal_load(checksum)
-    generation, entry = principal_cache.lookup(checksum)
-    if entry is not None:
-        return _principal_rebuild(entry.value)
-    principal = _principal_load(checksum)
-    if principal is not None:
+    if principal_cache.enabled():
+        entry = principal_cache.lookup(checksum)
+        if entry is not None:
+            return _principal_rebuild(entry.value)
+    principal, generation = _principal_load(checksum)
+    if principal is not None and principal_cache.enabled():
         principal_cache.principals.put(
             checksum, generation, _principal_snapshot(principal), principal.token.expires
         )
@@ -174,12 +174,22 @@ def _principal_rebuild(snapshot: tuple) -> TokenPrincipal | None:
     return TokenPrincipal(token=token, app=app, user=user, effective_scopes=effective)
 
 
-def _principal_load(checksum: str) -> TokenPrincipal | None:
-    found = AccessToken.objects.select_related("application", "user").filter(
-        token_checksum=checksum
-    )[:1]
+def _principal_load(checksum: str) -> tuple[TokenPrincipal | None, int | None]:
+    """The principal from the database, and the generation read with the token's row (so
+    before everything else the principal depends on)."""
+    found = (
+        AccessToken.objects.select_related("application", "user")
+        .filter(token_checksum=checksum)
+        .annotate(doorman_generation=principal_cache.generation_expression())[:1]
+    )
     token = found[0] if found else None
-    if token is None or token.expires <= timezone.now():
+    if token is None:
+        return None, None
+    return _principal_decide(token), token.doorman_generation
+
+
+def _principal_decide(token: AccessToken) -> TokenPrincipal | None:
+    if token.expires <= timezone.now():
         return None
     user, app = token.user, token.application
     if user is not None and not user.is_active:

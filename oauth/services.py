@@ -242,7 +242,7 @@ def platform_tokens_revoke(*, user: User, reason: str, meta: RequestMeta | None 
     app registered for the password grant (whoever knew the old password may have started
     it, and its refresh tokens live 90 days). Tokens of apps the user authorized through the
     consent screen or an assertion stay: the user revokes those under My apps. Set-wise,
-    with revocation marks for every worker. A password change or reset does this
+    refused by every worker on its next request. A password change or reset does this
     (accounts.sessions.user_sign_ins_end). Audited as one `token.revoked` event when
     anything was revoked. Returns how many access tokens were revoked."""
     held_app_ids = set(

@@ -146,7 +146,6 @@ def hot_path_reset():
 
     def reset() -> None:  # its connections name the Redis they were made for
         cache_module._hot_path._retry_at = 0.0
-        cache_module._hot_path.writes_retry_at = 0.0
         cache_module._hot_path._failed = False
         for name in ("connection", "quiet"):
             setattr(cache_module._hot_path._local, name, None)
@@ -157,12 +156,10 @@ def hot_path_reset():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_revocation_during_an_outage_is_not_lost(
-    persistent_redis, hot_path_reset, member, monkeypatch
-):
-    """Logout while Redis is down (its revocation mark cannot be written): answered, not a
-    500; and once Redis is back with its data (the generation a worker trusts its memory
-    under), the token another worker remembered is refused, not trusted."""
+def test_a_revocation_during_an_outage_is_not_lost(persistent_redis, hot_path_reset, member):
+    """Logout while Redis is down: answered, not a 500; and once Redis is back with its data,
+    the token another worker remembered is refused, not trusted (its row is gone: no worker
+    asks Redis whether to trust what it remembers)."""
     private_redis = persistent_redis
     from django.core.cache import caches
     from django.test import Client
@@ -176,9 +173,6 @@ def test_a_revocation_during_an_outage_is_not_lost(
         "LOCATION": private_redis.url,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }
-    # This process asks its Redis for the eviction policy afresh (another test's answer
-    # about another Redis must not decide).
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     with (
         override_settings(
             CACHES={"default": backend},
@@ -190,7 +184,7 @@ def test_a_revocation_during_an_outage_is_not_lost(
     ):
         entries_clear()
         caches["default"].clear()
-        assert principal_cache.enabled()  # this Redis keeps its marks: workers remember
+        assert principal_cache.enabled()  # workers remember, whatever Redis does
         client = Client()
         login = {"username": member.username, "password": DEFAULT_PASSWORD}
         token = client.post("/accounts/login", login, content_type="application/json").json()
@@ -213,7 +207,7 @@ def test_a_revocation_during_an_outage_is_not_lost(
 
 @pytest.mark.django_db(transaction=True)
 def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
-    private_redis, hot_path_reset, member, cc_app, monkeypatch
+    private_redis, hot_path_reset, member, cc_app
 ):
     """Redis down: client_credentials tokens are issued and bearer calls answered (limits
     and counts wait for Redis), password sign-ins are a 503 to retry (their brute-force
@@ -224,7 +218,6 @@ def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.retry import Retry
 
-    from oauth import principal_cache
     from oauth.principal_cache import entries_clear
     from tests.factories import DEFAULT_PASSWORD
 
@@ -236,7 +229,6 @@ def test_tokens_are_issued_and_validated_from_postgresql_while_redis_is_down(
         "LOCATION": private_redis.url,
         "OPTIONS": options,
     }
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     cc = {"grant_type": "client_credentials"}
     basic = (cc_app.app.client_id, cc_app.client_secret)
     login = {"username": member.username, "password": DEFAULT_PASSWORD}
@@ -314,32 +306,33 @@ def test_the_portal_signs_people_in_while_redis_is_away(
 
 
 @pytest.mark.django_db
-def test_an_idle_worker_makes_up_for_an_outage_by_itself(persistent_redis, hot_path_reset):
-    """A change Redis could not be told of (here: every remembered resolution must go) is
-    made up for seconds after Redis is back, with no request coming to this worker: its
-    recovery probe starts a new generation, which every other worker then sees."""
-    from core.cache import cache_key, cache_value
-    from oauth.principal_cache import GENERATION_KEY, generation_current, principals_invalidate
+def test_a_change_made_while_redis_is_away_is_seen_at_once(
+    persistent_redis, hot_path_reset, member, code_app
+):
+    """A change while Redis is away (here: the user deactivated behind the services' backs)
+    needs no Redis to reach the workers: the next request refuses the token this worker
+    remembers, Redis still away, and again once it is back with its old data."""
+    from django.test import Client
+
+    from accounts.models import User
+    from oauth.principals import access_token_resolve
+    from tests.oauth.helpers import bearer, mint_access_token
 
     with on(persistent_redis.url):
-        generation_current()
-        before = generation_current()
-        assert before
+        raw = mint_access_token(user=member, app=code_app.app, scope="profile")
+        assert access_token_resolve(raw) is not None
+        assert access_token_resolve(raw) is not None  # remembered
         persistent_redis.kill()
-        principals_invalidate()  # answered; Redis did not get the new generation
-        persistent_redis.start()  # with its data: the old generation is still there
-        raw = redis.Redis(port=persistent_redis.port, socket_timeout=1)
-        key = cache_key(GENERATION_KEY)
-        assert cache_value(raw.get(key)) == before
-        deadline = time.monotonic() + 5
-        while cache_value(raw.get(key)) == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert cache_value(raw.get(key)) != before
-        raw.close()
+        User.objects.filter(pk=member.pk).update(is_active=False)
+        assert access_token_resolve(raw) is None
+        assert Client().get("/accounts/api/profile", **bearer(raw)).status_code == 401
+        persistent_redis.start()  # with its data
+        time.sleep(RETRY + 0.1)
+        assert access_token_resolve(raw) is None
 
 
 @contextlib.contextmanager
-def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, retry: float):
+def _another_worker_remembering_a_token(redis_url: str, member, *, retry: float):
     """This process as one worker (the Django test client) and bin/serve as another, both on
     the Redis at `redis_url`, with the token cache on; `member` signs in here and the other
     worker resolves the token twice, so it remembers it. Yields (test client, the bearer
@@ -359,7 +352,6 @@ def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, 
         "KEY_PREFIX": prefix,
         "OPTIONS": {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
     }
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     other_worker = Served(
         DATABASE_URL=own_database_url(),
         REDIS_URL=redis_url,
@@ -397,20 +389,22 @@ def _another_worker_remembering_a_token(redis_url: str, member, monkeypatch, *, 
     reason="a second worker (bin/serve) shares the test's PostgreSQL database",
 )
 def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
-    private_redis, hot_path_reset, member, monkeypatch
+    private_redis, hot_path_reset, member
 ):
     """A Redis blip seen by one worker only (a slow reply) opens that worker's breaker while
     Redis serves every other worker. A token revoked by that worker in the interval must be
-    refused at once by a worker that remembers it (bin/serve here): the revocation mark is
-    written, not skipped as a cache miss would be."""
+    refused at once by a worker that remembers it (bin/serve here): it asks the database,
+    not Redis, whether the token's row is still there."""
+    from django.core.cache import caches
+
     with _another_worker_remembering_a_token(
         private_redis.url,
         member,
-        monkeypatch,
         retry=10,  # this worker's breaker outlasts it
     ) as (client, bearer, profile):
-        private_redis.signal(signal.SIGSTOP)  # a blip: this worker's read times out
+        private_redis.signal(signal.SIGSTOP)  # a blip: this worker's cache read times out
         try:
+            assert caches["default"].get("anything", "missed") == "missed"
             assert (
                 client.get(
                     "/accounts/api/profile", HTTP_AUTHORIZATION=bearer["Authorization"]
@@ -431,16 +425,18 @@ def test_a_revocation_reaches_other_workers_while_this_one_distrusts_redis(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="a second worker (bin/serve) shares the test's PostgreSQL database",
 )
-def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, member, monkeypatch):
-    """The token cache requires maxmemory-policy noeviction, under which a full Redis refuses
-    every new key, revocation marks and new generations included, while it still answers
-    reads: a worker that remembers the revoked token must not go on trusting it."""
+def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, member):
+    """A full Redis (maxmemory-policy noeviction refuses every new key while it still
+    answers reads) has no say in revocation: a worker that remembers the revoked token does
+    not go on trusting it."""
     full_redis = PrivateRedis(options=("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
     full_redis.start()
     try:
-        with _another_worker_remembering_a_token(
-            full_redis.url, member, monkeypatch, retry=RETRY
-        ) as (client, bearer, profile):
+        with _another_worker_remembering_a_token(full_redis.url, member, retry=RETRY) as (
+            client,
+            bearer,
+            profile,
+        ):
             raw = redis.Redis(port=full_redis.port, socket_timeout=1)
             for size in (10_000, 1_000, 100, 1):  # until not a byte more fits
                 with contextlib.suppress(redis.exceptions.ResponseError):  # OOM: full
@@ -459,11 +455,11 @@ def test_a_revocation_reaches_other_workers_when_redis_is_full(hot_path_reset, m
 
 @pytest.mark.django_db(transaction=True)
 def test_an_app_disabled_while_redis_is_away_gets_no_more_tokens(
-    private_redis, hot_path_reset, admin, cc_app, monkeypatch
+    private_redis, hot_path_reset, admin, cc_app
 ):
-    """client_credentials reads no cache: what it remembers of an app holds while a
-    PostgreSQL sequence does. Disabling the app advances it whether or not Redis takes the
-    new cache generation, so the next token request is refused, Redis away or not."""
+    """client_credentials reads no cache: what it remembers of an app holds while the
+    database's generation does. Disabling the app advances it in its own transaction, so
+    the next token request is refused, Redis away or not."""
     import base64
 
     from django.test import Client
@@ -473,7 +469,6 @@ def test_an_app_disabled_while_redis_is_away_gets_no_more_tokens(
     from oauth import principal_cache
     from oauth.principal_cache import entries_clear
 
-    monkeypatch.setattr(principal_cache, "_eviction_check", principal_cache.EvictionCheck())
     basic = base64.b64encode(f"{cc_app.app.client_id}:{cc_app.client_secret}".encode()).decode()
     with on(private_redis.url), override_settings(DOORMAN_TOKEN_CACHE=True):
         entries_clear()
@@ -499,11 +494,14 @@ def test_an_app_disabled_while_redis_is_away_gets_no_more_tokens(
 
 
 @pytest.mark.django_db
-def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, hot_path_reset):
-    """Invalidations are tried even while the breaker is open (above), yet a frozen Redis
-    holds a request that makes many of them (a cascade deletes rows one by one) for one
-    timeout, not one per write."""
-    from oauth.principal_cache import generation_current, principals_invalidate
+def test_changes_wait_for_no_frozen_redis(private_redis, hot_path_reset, admin, code_app):
+    """Invalidation is the database's own (a trigger in the writing transaction): a
+    frozen Redis holds none of the writes that invalidate, a cascade deleting many rows one
+    by one included, and the next bearer request sees them."""
+    from accounts.access import Access
+    from connected_apps.services import connected_app_delete
+    from oauth.principals import access_token_resolve
+    from tests.oauth.helpers import mint_access_token
 
     backend = {
         "BACKEND": "core.cache.SharedClientRedisCache",
@@ -515,13 +513,15 @@ def test_invalidations_wait_for_a_frozen_redis_once_per_interval(private_redis, 
         DOORMAN_REDIS_TIMEOUT=TIMEOUT,
         DOORMAN_REDIS_RETRY_SECONDS=5,
     ):
-        assert generation_current() is None  # started
+        raws = [mint_access_token(user=admin, app=code_app.app, scope="profile") for _ in range(5)]
+        assert access_token_resolve(raws[0]) is not None
+        assert access_token_resolve(raws[0]) is not None  # remembered
         private_redis.signal(signal.SIGSTOP)
         try:
             started = time.monotonic()
-            for _ in range(5):
-                principals_invalidate()
-            assert time.monotonic() - started < TIMEOUT + 0.5
+            connected_app_delete(access=Access(user=admin), app=code_app.app)
+            assert access_token_resolve(raws[0]) is None
+            assert time.monotonic() - started < TIMEOUT
         finally:
             private_redis.signal(signal.SIGCONT)
 

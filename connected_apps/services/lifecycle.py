@@ -42,7 +42,6 @@ from connected_apps.validation import (
     validate_redirect_uris,
     validate_website_url,
 )
-from oauth.principal_cache import principals_invalidate
 
 MAX_APPS_PER_ROOT_ORG = 2000
 APP_GONE = "The app was deleted."
@@ -72,7 +71,6 @@ def _app_locked(app: ConnectedApp) -> ConnectedApp:
 
 def _write_scopes(app: ConnectedApp, specs: list[ScopeSpec]) -> None:
     AppScope.objects.filter(app=app).delete()
-    principals_invalidate()  # bulk_create sends no signal; tokens may regain a scope
     AppScope.objects.bulk_create(
         [
             AppScope(app=app, scope=s.scope, context_org=s.org, context_environment=s.environment)
