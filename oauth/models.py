@@ -7,12 +7,8 @@ validator); a database copy holds nothing that works as a credential.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
-from django.db import models, transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db import models
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractGrant,
@@ -73,67 +69,10 @@ class AccessToken(AbstractAccessToken):
         ]
 
 
-# Rounds of `RefreshToken.revoke_live`: each catches the tokens rotations committed while the
-# previous one waited; one rotation at a time per family, so two suffice, and more are spare.
-REVOKE_ROUNDS = 4
-
-
 class RefreshToken(AbstractRefreshToken):
     """`token_family` is shared by every access and refresh token one grant started (a code,
-    a password or jwt-bearer sign-in) and by all that its refreshes issued (SPEC §10)."""
-
-    @classmethod
-    def revoke_family(cls, token_family: uuid.UUID | None) -> bool:
-        """DOT's set-wise family revocation (its reuse detection calls it too), doing what
-        `AccessToken.revoke` adds to DOT's: see `revoke_families`."""
-        if not token_family:
-            return False
-        return cls.revoke_families([token_family])
-
-    @classmethod
-    def revoke_families(cls, families, *, access_tokens: models.QuerySet | None = None) -> bool:
-        """Revoke every refresh token of `families` (ids, or a subquery of them) and delete
-        every access token of them, on every worker (SPEC §10); with `access_tokens`, those
-        tokens too and any refresh token bound to them. Access tokens of a family are found
-        by their own `token_family` and, for tokens issued before every access token had one,
-        through the family's refresh tokens. Returns whether anything was still live.
-
-        Refresh tokens are revoked first: a rotation in the family waits on their row locks,
-        then finds its token revoked, so no member is issued once the access tokens are read.
-        (DOT's fallback for two live members sharing a checksum is not needed here: refresh
-        tokens are 256 random bits, oauth.tokens.)"""
-        refresh = Q(token_family__in=families)
-        access = Q(token_family__in=families) | Q(
-            pk__in=cls.objects.filter(token_family__in=families).values("access_token_id")
-        )
-        if access_tokens is not None:
-            refresh |= Q(access_token__in=access_tokens.values("pk"))
-            access |= Q(pk__in=access_tokens.values("pk"))
-        with transaction.atomic():
-            revoked = cls.revoke_live(cls.objects.filter(refresh))
-            deleted = AccessToken.objects.filter(access).revoke()
-        return revoked > 0 or deleted > 0
-
-    @classmethod
-    def revoke_live(cls, refresh_tokens: models.QuerySet) -> int:
-        """Revoke the live ones of `refresh_tokens` until none is left, and return how many.
-
-        One UPDATE is not enough under PostgreSQL's READ COMMITTED: when it waits on the row
-        lock of a refresh in progress, it never sees the refresh token that rotation inserts
-        (not in its snapshot), which would stay live. A second statement sees it once the
-        rotation committed; from then on the family has no live member a rotation could use
-        (it waits on our locks and finds its token revoked). Bounded, for a family refreshed
-        in a tight loop."""
-        now = timezone.now()
-        total = 0
-        for round_ in range(REVOKE_ROUNDS):
-            revoked = refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
-            total += revoked
-            # The first round may change nothing (the rotation it waited for revoked the old
-            # token itself) and still have missed the new one: a second always runs.
-            if round_ and not revoked:
-                break
-        return total
+    a password or jwt-bearer sign-in) and by all that its refreshes issued (SPEC §10).
+    Revoking a family: oauth.services.token_families_revoke."""
 
 
 class IDToken(AbstractIDToken):

@@ -10,7 +10,6 @@ under and the token's row is still there; permissions are read afresh by every r
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from accounts.models import Organization, User
 from connected_apps.controls import org_apps_enabled, org_gate
 from connected_apps.models import AppScope, Audience, ConnectedApp
 from oauth import principal_cache
+from oauth.engine.credentials import token_digest
 from oauth.models import AccessToken
 
 
@@ -115,11 +115,6 @@ class TokenPrincipal:
         return scope in self.effective_scopes or SpecialScope.FULL in self.effective_scopes
 
 
-def token_checksum(raw: str) -> str:
-    """The SHA-256 hex digest DOT stores in `token_checksum` (the only copy of a token)."""
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
 def app_current_scopes(app: ConnectedApp) -> frozenset[str]:
     """The scopes an app holds now; own-behalf apps always hold `profile` (SPEC §3)."""
     scopes = set(AppScope.objects.filter(app=app).values_list("scope", flat=True))
@@ -141,7 +136,7 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
     """
     if not raw or len(raw) > 512 or "\x00" in raw:
         return None
-    checksum = token_checksum(raw)
+    checksum = token_digest(raw)
     if principal_cache.enabled():
         entry = principal_cache.lookup(checksum)
         if entry is not None:

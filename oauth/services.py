@@ -12,6 +12,7 @@ started) on every worker, before the revocation is answered (SPEC §10).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
@@ -33,6 +34,62 @@ AUTHORIZATION_REVOKE_FORBIDDEN = (
 )
 
 
+# Rounds of `refresh_tokens_revoke_live`: each catches the tokens rotations committed while
+# the previous one waited; one rotation at a time per family, so two suffice, and more are spare.
+REVOKE_ROUNDS = 4
+
+
+def token_families_revoke(families, *, access_tokens: QuerySet | None = None) -> bool:
+    """Revoke every refresh token of `families` (ids, or a subquery of them) and delete
+    every access token of them, on every worker (SPEC §10); with `access_tokens`, those
+    tokens too and any refresh token bound to them. Access tokens of a family are found
+    by their own `token_family` and, for tokens issued before every access token had one,
+    through the family's refresh tokens. Returns whether anything was still live. The one
+    place a family is revoked.
+
+    Refresh tokens are revoked first: a rotation in the family waits on their row locks,
+    then finds its token revoked, so no member is issued once the access tokens are read.
+    (DOT's fallback for two live members sharing a checksum is not needed here: refresh
+    tokens are 256 random bits, oauth.tokens.)"""
+    refresh = Q(token_family__in=families)
+    access = Q(token_family__in=families) | Q(
+        pk__in=RefreshToken.objects.filter(token_family__in=families).values("access_token_id")
+    )
+    if access_tokens is not None:
+        refresh |= Q(access_token__in=access_tokens.values("pk"))
+        access |= Q(pk__in=access_tokens.values("pk"))
+    with transaction.atomic():
+        revoked = refresh_tokens_revoke_live(RefreshToken.objects.filter(refresh))
+        deleted = AccessToken.objects.filter(access).revoke()
+    return revoked > 0 or deleted > 0
+
+
+def token_family_revoke(family: uuid.UUID | None) -> bool:
+    """`token_families_revoke` for one family (None: nothing to revoke)."""
+    return token_families_revoke([family]) if family else False
+
+
+def refresh_tokens_revoke_live(refresh_tokens: QuerySet[RefreshToken]) -> int:
+    """Revoke the live ones of `refresh_tokens` until none is left, and return how many.
+
+    One UPDATE is not enough under PostgreSQL's READ COMMITTED: when it waits on the row
+    lock of a refresh in progress, it never sees the refresh token that rotation inserts
+    (not in its snapshot), which would stay live. A second statement sees it once the
+    rotation committed; from then on the family has no live member a rotation could use
+    (it waits on our locks and finds its token revoked). Bounded, for a family refreshed
+    in a tight loop."""
+    now = timezone.now()
+    total = 0
+    for round_ in range(REVOKE_ROUNDS):
+        revoked = refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
+        total += revoked
+        # The first round may change nothing (the rotation it waited for revoked the old
+        # token itself) and still have missed the new one: a second always runs.
+        if round_ and not revoked:
+            break
+    return total
+
+
 def access_tokens_revoke(*, tokens: QuerySet[AccessToken]) -> bool:
     """Revoke the access tokens `tokens` selects, each with its whole family (SPEC §10): every
     refresh token of the family (or bound to the token) is revoked and every access token of
@@ -42,7 +99,7 @@ def access_tokens_revoke(*, tokens: QuerySet[AccessToken]) -> bool:
     # Read once, not as a subquery: a rotation in flight deletes the access token it replaces,
     # and a later statement of the revocation must still know the family (revoke_live).
     families = set(tokens.exclude(token_family=None).values_list("token_family", flat=True))
-    return RefreshToken.revoke_families(families, access_tokens=tokens)
+    return token_families_revoke(families, access_tokens=tokens)
 
 
 def access_token_revoke(
@@ -136,7 +193,7 @@ def _tokens_sweep(**owner) -> tuple[int, int, int]:
     replay is then refused), access tokens, ID-token records and pending codes deleted.
     Returns (refresh tokens revoked, access tokens deleted, codes deleted)."""
     refresh_tokens = RefreshToken.objects.filter(**owner)
-    refresh_revoked = RefreshToken.revoke_live(refresh_tokens)  # rotations in flight too
+    refresh_revoked = refresh_tokens_revoke_live(refresh_tokens)  # rotations in flight too
     refresh_tokens.filter(access_token__isnull=False).update(access_token=None)
     access_deleted = AccessToken.objects.filter(**owner).revoke()  # on every worker too
     IDToken.objects.filter(**owner).delete()
@@ -273,7 +330,7 @@ def platform_tokens_revoke(*, user: User, reason: str, meta: RequestMeta | None 
         tokens = AccessToken.objects.filter(user=user).filter(
             Q(application__isnull=True) | Q(application_id__in=password_app_ids)
         )
-        live = RefreshToken.revoke_families(families, access_tokens=tokens)
+        live = token_families_revoke(families, access_tokens=tokens)
         if live:
             token_event_record(
                 action=AuditAction.TOKEN_REVOKED,

@@ -141,10 +141,15 @@ def _check_claim_shapes(claims: dict, max_lifetime: int) -> None:
         raise AssertionRejected("The assertion's sub must be a non-empty string.")
 
 
+def jti_digest(client_id: str, jti: str) -> str:
+    """What UsedAssertion stores of an assertion's jti: scoped to the app that signed it."""
+    return hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()
+
+
 def assertion_consume(app: ConnectedApp, claims: dict) -> bool:
     """Record the assertion's jti; False when it was seen before (RFC 7523 §3, item 7)."""
     now = timezone.now()
-    digest = hashlib.sha256(f"{app.client_id}\x00{claims['jti']}".encode()).hexdigest()
+    digest = jti_digest(app.client_id, claims["jti"])
     expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC) + timedelta(
         seconds=ASSERTION_LEEWAY_SECONDS
     )

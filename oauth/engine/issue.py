@@ -32,6 +32,7 @@ from oauth.engine.id_tokens import id_token_sign
 from oauth.engine.request import TokenRequest
 from oauth.issuance import token_event_record, token_event_values
 from oauth.models import AccessToken, IDToken, RefreshToken
+from oauth.services import token_family_revoke
 from oauth.tokens import generate_token, token_stored_values
 
 
@@ -302,7 +303,7 @@ def _inserted_or_reclaimed(claim: Claim) -> bool:
 
 def family_revoke_recorded(req: TokenRequest, family: uuid.UUID | None, reason: str) -> None:
     """Revoke a token family (SPEC §10) and, when anything in it was live, record it."""
-    if not RefreshToken.revoke_family(family):
+    if not token_family_revoke(family):
         return  # nothing was live: no event for every replay of a dead token
     token_event_record(
         action=AuditAction.TOKEN_REVOKED,

@@ -14,7 +14,6 @@ written in the tokens' transaction.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from oauth.engine.assertions import (
     assertion_issuer,
     assertion_verify,
     federated_subject_parse,
+    jti_digest,
 )
 from oauth.engine.clients import ClientIdentity, app_named, client_authenticate
 from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
@@ -169,7 +169,7 @@ def _jti_claim(app: ConnectedApp, claims: dict) -> Claim:
     expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC) + timedelta(
         seconds=ASSERTION_LEEWAY_SECONDS
     )
-    digest = hashlib.sha256(f"{app.client_id}\x00{claims['jti']}".encode()).hexdigest()
+    digest = jti_digest(app.client_id, claims["jti"])
     return Claim(
         model=UsedAssertion,
         pk=None,

@@ -13,7 +13,7 @@ from connected_apps.models import ConnectedApp
 from oauth.engine.credentials import token_digest
 from oauth.issuance import token_event_record
 from oauth.models import AccessToken, RefreshToken
-from oauth.services import access_tokens_revoke
+from oauth.services import access_tokens_revoke, token_family_revoke
 
 
 def token_revoke_requested(*, app: ConnectedApp, raw: str, meta: RequestMeta) -> None:
@@ -35,7 +35,7 @@ def token_revoke_requested(*, app: ConnectedApp, raw: str, meta: RequestMeta) ->
     if isinstance(named, AccessToken):
         live = access_tokens_revoke(tokens=AccessToken.objects.filter(pk=named.pk))
     elif named.token_family:
-        live = RefreshToken.revoke_family(named.token_family)
+        live = token_family_revoke(named.token_family)
     else:  # DOT gives every refresh token a family; this one predates that
         live = named.revoked is None
         named.revoke()

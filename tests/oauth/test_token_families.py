@@ -13,7 +13,7 @@ from django.test import Client
 from oauth import principal_cache
 from oauth.models import AccessToken, Grant, RefreshToken
 from oauth.principals import access_token_resolve
-from oauth.services import access_tokens_revoke
+from oauth.services import access_tokens_revoke, token_family_revoke
 from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
 from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code, tokens_for
 from tests.oauth.helpers import mint_access_token
@@ -127,7 +127,7 @@ def test_revoking_a_family_deletes_its_access_tokens_without_a_new_generation(pa
     warm(other["access_token"])
     generation = principal_cache.generation_current()
 
-    assert RefreshToken.revoke_family(family_of(tokens["access_token"])) is True
+    assert token_family_revoke(family_of(tokens["access_token"])) is True
 
     assert access_token_resolve(tokens["access_token"]) is None
     assert not RefreshToken.objects.filter(
@@ -135,7 +135,7 @@ def test_revoking_a_family_deletes_its_access_tokens_without_a_new_generation(pa
     ).exists()
     assert principal_cache.generation_current() == generation  # the others' entries kept
     assert principal_cache.principals.recent(sha256(other["access_token"])) is not None
-    assert RefreshToken.revoke_family(family_of(tokens["refresh_token"], RefreshToken)) is False
+    assert token_family_revoke(family_of(tokens["refresh_token"], RefreshToken)) is False
 
 
 def test_an_access_token_from_before_families_goes_with_its_refresh_tokens_family(
@@ -144,7 +144,7 @@ def test_an_access_token_from_before_families_goes_with_its_refresh_tokens_famil
     tokens = password_tokens(password_app, member)
     AccessToken.objects.update(token_family=None)  # as the first token of a grant used to be
     warm(tokens["access_token"])
-    RefreshToken.revoke_family(family_of(tokens["refresh_token"], RefreshToken))
+    token_family_revoke(family_of(tokens["refresh_token"], RefreshToken))
     assert access_token_resolve(tokens["access_token"]) is None
     assert not AccessToken.objects.exists()
 
