@@ -1,0 +1,64 @@
+"""Red-team review of the token engine (oauth/engine/): behaviour the engine allows that the
+code it replaced (704426d: oauthlib + DoormanValidator) did not, or that SPEC §5 forbids.
+Every test here is an attack over HTTP; a failing test is a finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import IdentityProviderFactory
+from tests.oauth.tokenkit import (
+    JWT_BEARER,
+    assert_oauth_error,
+    assertion_claims,
+    isolated_throttle,  # noqa: F401 (autouse fixture)
+    post_form,
+    public_pem,
+    rsa_key,
+    sign,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def key():
+    return rsa_key()
+
+
+@pytest.fixture
+def jwt_app(make_app, key):
+    return make_app(
+        client_name="Federation",
+        grant_types=[JWT_BEARER],
+        redirect_uris=[],
+        public_keys=[public_pem(key)],
+        scopes=["profile", "email"],
+    )
+
+
+@pytest.fixture
+def idp(org):
+    return IdentityProviderFactory(organization=org, name="Corporate SSO")
+
+
+def _subject(idp, username="grace"):
+    return f"v2|{idp.id}|{username}|Grace|Hopper|grace@acme.test|engineering"
+
+
+def test_a_refused_jwt_bearer_assertion_cannot_be_replayed(jwt_app, key, idp):
+    """SPEC §5 / RFC 7523 §3: an assertion's `jti` is never reused. The old grant consumed
+    the jti as soon as the signature verified (before the subject and scope checks), so an
+    assertion seen once was dead. The engine claims the jti only in the statement that
+    writes the tokens: a request refused after verification (here: a scope the app does not
+    hold; equally an org control, a deactivated user, a USER_POWER_OUTSIDE refusal, a race
+    on the just-in-time user) leaves the jti unused, and whoever saw the assertion (a log, a
+    proxy, the refused request itself) replays it — with a `scope` and `resource` of their
+    own choosing, since neither is bound by the assertion."""
+    assertion = sign(assertion_claims(jwt_app.app.client_id, _subject(idp)), key)
+
+    first = post_form({"grant_type": JWT_BEARER, "assertion": assertion, "scope": "manage:users"})
+    assert_oauth_error(first, "invalid_scope")
+
+    replay = post_form({"grant_type": JWT_BEARER, "assertion": assertion, "scope": "email"})
+    assert_oauth_error(replay, "invalid_grant")
