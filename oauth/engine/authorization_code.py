@@ -155,5 +155,5 @@ class AuthorizationCodeGrant:
                 .values_list("token_family", flat=True)
                 .first()
             )
-            family_revoke_recorded(req, family, REPLAY_REASON)
+            family_revoke_recorded(req, family, REPLAY_REASON, user=issue.user)
             raise InvalidGrant(CODE_REPLAYED) from None

@@ -98,7 +98,8 @@ class _Remembered:
 def _remembered(req: TokenRequest) -> _Remembered | None:
     """The app the request names as this worker remembers it, with the SQL condition that
     it is still current (PostgreSQL only); None when it remembers nothing usable."""
-    if not principal_cache.enabled():
+    if not principal_cache.enabled() or "client_assertion_type" in req.params:
+        # An assertion's jti is consumed when checked: such a request is decided once.
         return None
     client_id = req.params.get("client_id")
     if client_id is None:

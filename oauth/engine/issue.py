@@ -191,15 +191,9 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
     source = ""
     claim = issue.claim
     if claim is not None and claim.insert is not None:
-        table = sql.table(claim.model)
-        values_sql, values_params = sql.insert_values(claim.model, claim.insert)
-        replaced = ", ".join(f"{q(column)} = EXCLUDED.{q(column)}" for column in claim.insert)
-        clauses.append(
-            f"claimed AS (INSERT INTO {table} {values_sql} ON CONFLICT ({q(claim.unique)}) "
-            f"DO UPDATE SET {replaced} WHERE {table}.{q(claim.unused)} < %s "
-            f"RETURNING {q('id')})"
-        )
-        params += [*values_params, claim.reclaimable_before]
+        claim_sql, claim_params = claim_clause(claim)
+        clauses.append(claim_sql)
+        params += claim_params
         source = " FROM claimed"
     elif claim is not None:
         assignments = ", ".join(f"{q(column)} = %s" for column in claim.assignments)
@@ -264,7 +258,7 @@ def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
     with transaction.atomic():
         claim = issue.claim
         if claim is not None and claim.insert is not None:
-            if not _inserted_or_reclaimed(claim):
+            if not claim_row(claim):
                 return False
         elif claim is not None:
             unused = claim.model.objects.filter(pk=claim.pk, **{f"{claim.unused}__isnull": True})
@@ -290,7 +284,23 @@ def _write_in_steps(issue: Issue, rows: dict[str, dict], now) -> bool:
     return True
 
 
-def _inserted_or_reclaimed(claim: Claim) -> bool:
+def claim_clause(claim: Claim) -> tuple[str, list]:
+    """(`claimed AS (INSERT … ON CONFLICT …)`, parameters): a new single-use row as a
+    data-modifying WITH clause (PostgreSQL), returning its id when it was taken."""
+    q = sql.quote
+    table = sql.table(claim.model)
+    values_sql, values_params = sql.insert_values(claim.model, claim.insert)
+    replaced = ", ".join(f"{q(column)} = EXCLUDED.{q(column)}" for column in claim.insert)
+    statement = (
+        f"claimed AS (INSERT INTO {table} {values_sql} ON CONFLICT ({q(claim.unique)}) "
+        f"DO UPDATE SET {replaced} WHERE {table}.{q(claim.unused)} < %s "
+        f"RETURNING {q('id')})"
+    )
+    return statement, [*values_params, claim.reclaimable_before]
+
+
+def claim_row(claim: Claim) -> bool:
+    """Take a new single-use row (`claim.insert`) with the ORM: whether it was taken."""
     try:
         with transaction.atomic():
             claim.model.objects.create(**claim.insert)
@@ -301,14 +311,17 @@ def _inserted_or_reclaimed(claim: Claim) -> bool:
         return claim.model.objects.filter(**expired).update(**claim.insert) == 1
 
 
-def family_revoke_recorded(req: TokenRequest, family: uuid.UUID | None, reason: str) -> None:
-    """Revoke a token family (SPEC §10) and, when anything in it was live, record it."""
+def family_revoke_recorded(
+    req: TokenRequest, family: uuid.UUID | None, reason: str, *, user: User | None = None
+) -> None:
+    """Revoke a token family (SPEC §10) and, when anything in it was live, record it (with
+    the user whose grant was replayed, when the request got that far)."""
     if not token_family_revoke(family):
         return  # nothing was live: no event for every replay of a dead token
     token_event_record(
         action=AuditAction.TOKEN_REVOKED,
         app=req.identity.app if req.identity else None,
-        user=None,
+        user=user,
         details={"reason": reason, "grant_type": req.grant_type},
         meta=req.meta,
     )

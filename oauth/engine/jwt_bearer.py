@@ -2,14 +2,15 @@
 registered keys names the user as `v2|<idp_id>|<username>|…`. The user is found only through
 their link to that identity provider, or created just in time and linked; the assertion
 reaches only users whoever controls the app could reach anyway (`assertion_reach`). No
-refresh token. Every `jti` is used once: consumed by the writing statement itself, so a
-refused request burns nothing and two requests with one assertion issue once.
+refresh token. Every `jti` is used once, consumed as soon as the assertion's signature is
+verified, before anything the request itself chooses (its scope, its resource) is looked at:
+an assertion seen once is dead, whatever was answered (RFC 7523 §3, SPEC §5).
 
-One read decides (provider, its org, the app's owner org, the reach approval, the linked
-user or whether the username is taken, the user's org controls, the user's authorization of
-the app); a user already linked costs one more (their power lies within the reach); one
-statement writes, the jti's claim included. A user created or changed by the assertion is
-written in the tokens' transaction.
+One statement consumes the jti and reads what decides (provider, its org, the app's owner
+org, the reach approval, the linked user or whether the username is taken, the user's org
+controls, the user's authorization of the app); a user already linked costs one more (their
+power lies within the reach); one statement writes. A user created or changed by the
+assertion is written in the tokens' transaction.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from oauth.engine.assertions import (
 )
 from oauth.engine.clients import ClientIdentity, app_named, client_authenticate
 from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
-from oauth.engine.issue import Claim, ClaimLost, Issue
+from oauth.engine.issue import Claim, Issue, claim_clause, claim_row
 from oauth.engine.password import tokens_issue_recording_authorization
 from oauth.engine.request import TokenRequest, requested_resource
 from oauth.engine.scopes import user_admitted, user_grant_scopes
@@ -104,7 +105,8 @@ def assertion_reach(
 
 @dataclass
 class _Found:
-    provider: IdentityProvider
+    fresh: bool  # the jti was not seen before (this statement consumed it)
+    provider: IdentityProvider | None
     owner: Organization | None
     reach_approved: bool
     username_taken: bool
@@ -112,15 +114,24 @@ class _Found:
     authorization_scopes: list[str] | None
 
 
-def _read(provider_id: uuid.UUID, username: str, app: ConnectedApp) -> _Found | None:
-    """Everything the decision needs, in one statement (module docstring)."""
+def _read(provider_id: uuid.UUID, username: str, app: ConnectedApp, jti: Claim) -> _Found:
+    """Consume the jti and read everything the decision needs (module docstring): one
+    statement on PostgreSQL (the jti's INSERT a data-modifying WITH clause, which runs to
+    completion whatever the rest finds); elsewhere the jti first, then the read."""
     q = sql.quote
     provider_root = f"COALESCE(po.{q('root_id')}, po.{q('id')})"
     facts_select, facts_joins = user_facts_sql(
         f"fi.{q('user_id')}", "%s", f"COALESCE(u.{q('organization_id')}, {provider_root})"
     )
+    if connection.vendor == "postgresql":
+        claim_sql, claim_params = claim_clause(jti)
+        head, fresh = f"WITH {claim_sql} ", "(SELECT count(*) FROM claimed) > 0"
+    else:
+        claim_params, head = [], ""
+        fresh = "TRUE" if claim_row(jti) else "FALSE"
     statement = (
-        f"SELECT {sql.select_list(IdentityProvider, 'p')}, {sql.select_list(Organization, 'po')}, "
+        f"{head}SELECT {fresh}, "
+        f"{sql.select_list(IdentityProvider, 'p')}, {sql.select_list(Organization, 'po')}, "
         f"{sql.select_list(Organization, 'oo')}, "
         f"EXISTS (SELECT 1 FROM {sql.table(OrgAppSettings)} rs "
         f"WHERE rs.{q('organization_id')} = {provider_root} AND rs.{q('allowlist_enabled')}) "
@@ -132,27 +143,36 @@ def _read(provider_id: uuid.UUID, username: str, app: ConnectedApp) -> _Found | 
         f"WHERE a.{q('user_id')} = fi.{q('user_id')} AND a.{q('app_id')} = %s "
         f"AND a.{q('revoked_at')} IS NULL), "
         f"{facts_select} "
-        f"FROM {sql.table(IdentityProvider)} p "
-        f"JOIN {sql.table(Organization)} po ON po.{q('id')} = p.{q('organization_id')} "
+        f"FROM (SELECT 1 AS one) one "
+        f"LEFT JOIN {sql.table(IdentityProvider)} p ON p.{q('id')} = %s "
+        f"LEFT JOIN {sql.table(Organization)} po ON po.{q('id')} = p.{q('organization_id')} "
         f"LEFT JOIN {sql.table(Organization)} oo ON oo.{q('id')} = %s "
         f"LEFT JOIN {sql.table(FederatedIdentity)} fi ON fi.{q('provider_id')} = p.{q('id')} "
         f"AND UPPER(fi.{q('subject')}) = UPPER(%s) "
-        f"{facts_joins} WHERE p.{q('id')} = %s"
+        f"{facts_joins}"
     )
-    params = [app.pk, username, app.pk, app.owner_org_id, username, app.pk, provider_id]
-    rows = sql.fetch_all(statement, params)
-    if not rows:
-        return None
-    row = rows[0]
-    a = sql.width(IdentityProvider)
+    params = [
+        *claim_params,
+        app.pk,
+        username,
+        app.pk,
+        provider_id,
+        app.owner_org_id,
+        username,
+        app.pk,
+    ]
+    row = sql.fetch_all(statement, params)[0]
+    a = 1 + sql.width(IdentityProvider)
     b = a + sql.width(Organization)
     c = b + sql.width(Organization)
-    provider = sql.instance_from(IdentityProvider, row[:a])
-    provider.organization = sql.instance_from(Organization, row[a:b])
+    provider = sql.instance_from(IdentityProvider, row[1:a])
+    if provider is not None:
+        provider.organization = sql.instance_from(Organization, row[a:b])
     approved, taken, held = row[c : c + 3]
     if held is not None:
         held = Authorization._meta.get_field("scopes").from_db_value(held, None, connection)
     return _Found(
+        fresh=bool(row[0]),
         provider=provider,
         owner=sql.instance_from(Organization, row[b:c]),
         reach_approved=bool(approved),
@@ -219,7 +239,7 @@ class JWTBearerGrant:
         # creates or updates a user.
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()
-        resolved, found = self._user(claims["sub"], app)
+        resolved, found = self._user(claims["sub"], app, _jti_claim(app, claims))
         user = resolved.user
         org_id = user.organization_id
         checked = user_admitted(req, app, user, found.facts.gate(app, org_id))
@@ -231,15 +251,15 @@ class JWTBearerGrant:
             scopes=scopes,
             family=uuid.uuid4(),  # a sign-in starts a family (SPEC §10)
             refresh_token=False,  # RFC 7523 §2.1
-            claim=_jti_claim(app, claims),
             resource=requested_resource(req),
             signing_kid=found.facts.signing_kid,
             authorization_scopes=found.authorization_scopes,
             federated=resolved,
         )
 
-    def _user(self, sub: str, app: ConnectedApp) -> tuple[FederatedUser, _Found]:
-        """The user `sub` names (SPEC §5), found or to be created: nothing written yet."""
+    def _user(self, sub: str, app: ConnectedApp, jti: Claim) -> tuple[FederatedUser, _Found]:
+        """The user `sub` names (SPEC §5), found or to be created (nothing written yet but
+        the consumed jti)."""
         subject = federated_subject_parse(sub)
         if subject is None:
             raise InvalidGrant(FEDERATED_SUBJECT_FORMAT)
@@ -252,8 +272,10 @@ class JWTBearerGrant:
             )
         except ValidationError as exc:
             raise InvalidGrant(_refusal(exc)) from None
-        found = _read(subject.provider_id, fields["username"], app)
-        if found is None:
+        found = _read(subject.provider_id, fields["username"], app, jti)
+        if not found.fresh:
+            raise InvalidGrant(JTI_USED)
+        if found.provider is None:
             raise InvalidGrant(UNKNOWN_PROVIDER)
         reach = assertion_reach(found.provider.organization, found.owner, found.reach_approved)
         if reach is None:
@@ -283,8 +305,6 @@ class JWTBearerGrant:
                     federated_user_save(resolved, actor_app=issue.app, meta=req.meta)
                     return tokens_issue_recording_authorization(req, issue)
             return tokens_issue_recording_authorization(req, issue)
-        except ClaimLost:
-            raise InvalidGrant(JTI_USED) from None
         except IntegrityError:  # another assertion created this user a moment ago
             raise InvalidGrant(FEDERATED_USER_CONCURRENT) from None
 

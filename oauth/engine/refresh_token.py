@@ -159,5 +159,5 @@ class RefreshTokenGrant:
             return tokens_issue(req, issue)
         except ClaimLost:
             # Rotated by a concurrent request first: a reuse (RFC 9700 §4.14.2).
-            family_revoke_recorded(req, issue.family, "refresh_token_reuse")
+            family_revoke_recorded(req, issue.family, "refresh_token_reuse", user=issue.user)
             raise InvalidGrant(REFRESH_TOKEN_REUSED) from None

@@ -124,9 +124,9 @@ def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
 
 
 def test_a_jwt_bearer_grant_costs_four_statements(make_app, org):
-    """For a user already linked: the app generation, one read (the provider, its org, the
-    app's owner, the reach's approval, the linked user, their org controls and authorization),
-    the user's power within the reach, one write (the jti's claim with the tokens)."""
+    """For a user already linked: the app generation, one statement consuming the jti and
+    reading the provider, its org, the app's owner, the reach's approval, the linked user,
+    their org controls and authorization; the user's power within the reach; one write."""
     key = rsa_key()
     app = make_app(
         grant_types=[JWT_BEARER],
@@ -143,4 +143,5 @@ def test_a_jwt_bearer_grant_costs_four_statements(make_app, org):
     sign_in()  # the user is created, linked and authorized
     sent = statements(sign_in)
     assert len(sent) == 4, sent
-    assert sent[-1].startswith("WITH claimed AS (INSERT")
+    assert sent[1].startswith("WITH claimed AS (INSERT")
+    assert sent[-1].startswith("WITH new_access AS (INSERT")

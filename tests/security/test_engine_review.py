@@ -62,3 +62,26 @@ def test_a_refused_jwt_bearer_assertion_cannot_be_replayed(jwt_app, key, idp):
 
     replay = post_form({"grant_type": JWT_BEARER, "assertion": assertion, "scope": "email"})
     assert_oauth_error(replay, "invalid_grant")
+
+
+def test_a_refused_private_key_jwt_client_credentials_request_gets_its_own_error(make_app, org):
+    """The engine tries client_credentials on what the worker remembers of the app first;
+    a client assertion's jti is consumed when it is checked, so a request carrying one must
+    be decided once: a second decision would find its own jti used and answer invalid_client
+    instead of the real refusal (here: a scope the app does not hold)."""
+    from tests.oauth.test_token_private_key_jwt import cc_with_assertion, client_assertion
+
+    key = rsa_key()
+    app = make_app(
+        client_name="Keyed",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        public_keys=[public_pem(key)],
+        scopes=[{"scope": "read:organization", "context_params": {"org": str(org.id)}}],
+    )
+    named = {"client_id": app.app.client_id}
+    assert post_form(cc_with_assertion(client_assertion(app, key), **named)).status_code == 200
+    refused = post_form(
+        cc_with_assertion(client_assertion(app, key), scope="manage:users", **named)
+    )
+    assert_oauth_error(refused, "invalid_scope")
