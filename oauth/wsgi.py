@@ -1,16 +1,21 @@
-"""Client-credentials token requests answered at the WSGI layer, ahead of Django's handler.
+"""Token requests answered at the WSGI layer, ahead of Django's handler.
 
-Machine-to-machine traffic is mostly `POST /token` with `grant_type=client_credentials`, and
-for those requests Django's request cycle (middleware chain, view decorators, QueryDict
-parsing) cost more CPU than issuing the token. `TokenFastPath` wraps the WSGI application:
-a plain form-encoded client_credentials request goes straight to
-`oauth.engine.client_credentials.client_credentials_token`, with what the Django path would add
-around it — the request signals (database connections are checked and recycled the same
-way), the rate limits, SecurityMiddleware's checks and headers, `guarded`'s error answers,
-`no_store` and `X-Frame-Options`, and the request and token counts of /metrics (under the
-token view's labels). Everything else, and any request this path has the least
-doubt about (a JSON body, a repeated or unknown parameter, a failed check of any kind), goes
-to Django untouched, with its body put back: the Django path stays the one that refuses.
+For a token request Django's request cycle (middleware chain, view decorators, QueryDict
+parsing) cost more CPU than the token engine's decision and its statements. `TokenFastPath`
+wraps the WSGI application: a plain form-encoded request (no repeated parameter, no query
+string) of a grant machines and apps send all day goes straight to the token engine, with
+what the Django path would add around it — the request signals (database connections are
+checked and recycled the same way), the rate limits, SecurityMiddleware's checks and
+headers, `guarded`'s error answers, `no_store` and `X-Frame-Options`, and the request and
+token counts of /metrics (under the token view's labels):
+
+- client_credentials (`oauth.engine.endpoint.client_credentials_issue`): a token, or Django's
+  path decides (refuses) again; nothing a refused plain request did is kept;
+- refresh_token and authorization_code: the engine's answer, refusals included (a replay's
+  revocation must happen once), exactly as the token view gives it (`token_response`).
+
+Everything else (a JSON body, the password and jwt-bearer grants, anything unusual) goes to
+Django untouched, with its body put back.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from django.urls import resolve
 
 from connected_apps.models import GrantType
 from core.metrics import endpoint_label, request_observe
-from oauth.engine.endpoint import client_credentials_issue
+from oauth.backends import EndpointContext
+from oauth.engine.endpoint import client_credentials_issue, token_response
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited
 from oauth.views.token import guarded, no_store, oauth_error_code
@@ -38,6 +44,8 @@ TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
 FORM = "application/x-www-form-urlencoded"
 MAX_BODY = 4096  # a client_credentials body is a few dozen bytes; larger ones go to Django
 GRANT_TYPE = GrantType.CLIENT_CREDENTIALS.value
+# Grants the engine decides here, refusals included.
+DECIDED_HERE = frozenset({GrantType.REFRESH_TOKEN.value, GrantType.AUTHORIZATION_CODE.value})
 
 
 def _form_params(body: bytes) -> dict[str, str] | None:
@@ -78,9 +86,36 @@ class TokenFastPath:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)  # Django reads it again if it gets the request
         params = _form_params(body)
-        if params is None or params.get("grant_type") != GRANT_TYPE:
+        grant_type = params.get("grant_type") if params is not None else None
+        if grant_type == GRANT_TYPE:
+            return self._answer(environ, start_response, params, started)
+        if grant_type in DECIDED_HERE:
+            return self._decide(environ, start_response, params, started)
+        return self.application(environ, start_response)
+
+    def _decide(
+        self, environ: dict, start_response: Callable, params: dict, started: float
+    ) -> Iterable[bytes]:
+        """The token engine's answer, as the token view gives it (oauth.views.token)."""
+        request = WSGIRequest(environ)
+        if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
             return self.application(environ, start_response)
-        return self._answer(environ, start_response, params, started)
+        signals.request_started.send(sender=self.__class__, environ=environ)
+
+        def handle(request: WSGIRequest) -> HttpResponse:
+            limited = token_request_rate_limited(request, params)
+            if limited is not None:
+                return limited
+            return token_response(request, params, EndpointContext.for_request(request))
+
+        try:
+            response = guarded(request, handle)
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+        status = response.status_code
+        error = oauth_error_code(response) if status != 200 else ""
+        self._count(status, started, error, params["grant_type"])
+        return self._finished(request, response, start_response)
 
     def _answer(
         self, environ: dict, start_response: Callable, params: dict, started: float
@@ -113,8 +148,10 @@ class TokenFastPath:
         self._count(response.status_code, started, oauth_error_code(response))
         return self._finished(request, response, start_response)
 
-    def _count(self, status: int, started: float, error: str = "") -> None:
-        token_answer_count(GRANT_TYPE, status, error)
+    def _count(
+        self, status: int, started: float, error: str = "", grant_type: str = GRANT_TYPE
+    ) -> None:
+        token_answer_count(grant_type, status, error)
         request_observe(self.endpoint, "POST", status, time.perf_counter() - started)
 
     def _finished(self, request, response: HttpResponse, start_response: Callable) -> list:

@@ -12,6 +12,7 @@ from oauth.backends import EndpointContext
 from oauth.engine.authorization_code import AuthorizationCodeGrant
 from oauth.engine.client_credentials import ClientCredentialsGrant
 from oauth.engine.clients import ClientRefused
+from oauth.engine.credentials import basic_client_id
 from oauth.engine.issue import response_json
 from oauth.engine.jwt_bearer import JWTBearerGrant
 from oauth.engine.password import PasswordGrant
@@ -50,7 +51,30 @@ FRONT_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret
 def token_response(
     http: HttpRequest, params: dict[str, str], context: EndpointContext
 ) -> HttpResponse:
-    """The answer to a token request (RFC 6749 §5.1, §5.2)."""
+    """The answer to a token request (RFC 6749 §5.1, §5.2); a client that authenticated
+    spends its rate-limit budget (`authenticated_client_id`)."""
+    response = _answer(http, params, context)
+    client_id = authenticated_client_id(http, params, context, response)
+    if client_id:
+        token_request_authenticated(client_id)
+    return response
+
+
+def authenticated_client_id(
+    http: HttpRequest, params: dict[str, str], context: EndpointContext, response: HttpResponse
+) -> str | None:
+    """The client this request authenticated as, if it did (SPEC §10: only those requests
+    spend its budget). A public client proves nothing but its grant (code, refresh token)."""
+    client = context.client
+    if response.status_code == 200:
+        presented = basic_client_id(http.META.get("HTTP_AUTHORIZATION", ""))
+        return client.client_id if client else presented or params.get("client_id")
+    if client is None or not context.authenticated:
+        return None
+    return client.client_id
+
+
+def _answer(http: HttpRequest, params: dict[str, str], context: EndpointContext) -> HttpResponse:
     req = TokenRequest(http=http, params=params, context=context)
     try:
         body = _decide(_grant(req), req)

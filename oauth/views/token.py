@@ -22,7 +22,6 @@ from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenVie
 from audit.models import AuditAction, AuditOutcome
 from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
-from oauth.engine.credentials import basic_client_id
 from oauth.engine.endpoint import AUDITED_ERRORS, token_response
 from oauth.errors import (
     BASIC_CHALLENGE,
@@ -37,7 +36,6 @@ from oauth.introspection import token_introspect
 from oauth.issuance import request_meta, token_event_record
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import (
-    token_request_authenticated,
     token_request_rate_limited,
 )
 
@@ -163,25 +161,7 @@ class DoormanTokenView(OAuthEndpointMixin, TokenView):
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def post(self, request, *args, **kwargs) -> HttpResponse:
         response = token_response(request, dict(request.doorman_params), request.doorman_context)
-        client_id = self._authenticated_client_id(request, response)
-        if client_id:
-            token_request_authenticated(client_id)
         return self._finish(request, response)
-
-    def _authenticated_client_id(self, request, response: HttpResponse) -> str | None:
-        """The client this request authenticated as, if it did (SPEC §10: only those
-        requests spend its budget). oauthlib authenticates the client before anything else
-        it checks, and answers a failed authentication with invalid_client."""
-        context = request.doorman_context  # filled in by the validator
-        client = context.client
-        if response.status_code == 200:
-            # A public client proves nothing but its grant (code, refresh token).
-            params = dict(request.doorman_params)
-            presented = basic_client_id(request.META.get("HTTP_AUTHORIZATION", ""))
-            return client.client_id if client else presented or params.get("client_id")
-        if client is None or not context.authenticated:
-            return None
-        return client.client_id
 
     def _refusal_details(self, request) -> dict:
         return {"grant_type": dict(request.doorman_params).get("grant_type", "")[:100]}

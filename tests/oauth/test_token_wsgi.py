@@ -1,5 +1,6 @@
-"""oauth.wsgi.TokenFastPath: client_credentials requests answered ahead of Django's request
-cycle get exactly the Django path's answer, and everything else reaches Django intact."""
+"""oauth.wsgi.TokenFastPath: client_credentials, refresh and code requests answered ahead of
+Django's request cycle get exactly the Django path's answer, and everything else reaches Django
+intact."""
 
 from __future__ import annotations
 
@@ -305,3 +306,77 @@ def test_a_failing_rate_limiter_is_a_json_error_not_a_traceback(cc_app, monkeypa
     assert answer.headers["Cache-Control"] == "no-store"
     assert b"cache away" not in answer.body
     assert AccessToken.objects.count() == 0
+
+
+# -- refresh and code exchanges: the engine's answer ahead of Django, refusals included ------
+def _password_tokens(make_app, member) -> tuple:
+    from tests.factories import DEFAULT_PASSWORD
+
+    app = make_app(grant_types=["password", "refresh_token"], redirect_uris=[], scopes=["profile"])
+    auth = basic(app.app.client_id, app.client_secret)
+    password = {"grant_type": "password", "username": member.username, "password": DEFAULT_PASSWORD}
+    tokens = call(urlencode(password), HTTP_AUTHORIZATION=auth).json()
+    return auth, tokens
+
+
+def test_a_refresh_is_answered_without_django_as_django_answers_it(make_app, member, django_path):
+    auth, tokens = _password_tokens(make_app, member)
+    django_path.clear()  # the password grant went through Django
+    refreshed = call(
+        urlencode({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert refreshed.status == "200 OK", refreshed.body
+    assert set(refreshed.json()) == {
+        "access_token",
+        "expires_in",
+        "token_type",
+        "scope",
+        "refresh_token",
+    }
+    for name in COMPARED_HEADERS:
+        assert name in refreshed.headers, name
+    assert refreshed.headers["Cache-Control"] == "no-store"
+    # The old token again: a reuse, refused here (once), its family revoked.
+    reused = call(
+        urlencode({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    assert reused.headers["Cache-Control"] == "no-store"
+    fresh = refreshed.json()["refresh_token"]
+    again = call(
+        urlencode({"grant_type": "refresh_token", "refresh_token": fresh}),
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert again.status_code == 400  # the family went with the reuse
+    revoked = AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED)
+    assert revoked.count() == 1
+    refused = AuditEvent.objects.filter(action=AuditAction.TOKEN_REFUSED)
+    assert refused.count() == 2
+    assert django_path == []
+
+
+def test_a_refresh_with_a_wrong_secret_is_a_401_with_the_basic_challenge(make_app, member):
+    _auth, tokens = _password_tokens(make_app, member)
+    answer = call(
+        urlencode({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+        HTTP_AUTHORIZATION=basic("0" * 32, "wrong"),
+    )
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Basic")
+    assert answer.json()["error"] == "invalid_client"
+
+
+def test_a_password_request_still_goes_to_django(make_app, member, django_path):
+    from tests.factories import DEFAULT_PASSWORD
+
+    app = make_app(grant_types=["password"], redirect_uris=[], scopes=["profile"])
+    answer = call(
+        urlencode(
+            {"grant_type": "password", "username": member.username, "password": DEFAULT_PASSWORD}
+        ),
+        HTTP_AUTHORIZATION=basic(app.app.client_id, app.client_secret),
+    )
+    assert answer.status_code == 200
+    assert django_path == [TOKEN_URL]
