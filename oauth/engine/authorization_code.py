@@ -19,12 +19,12 @@ from django.utils.crypto import constant_time_compare
 from accounts.catalog import SpecialScope
 from connected_apps.models import GrantType
 from oauth.engine import sql
-from oauth.engine.clients import client_authenticate
+from oauth.engine.clients import client_for_grant
 from oauth.engine.credentials import token_digest
 from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
 from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
 from oauth.engine.request import TokenRequest, requested_resource
-from oauth.errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
+from oauth.errors import InvalidGrant, InvalidRequest, InvalidTarget
 from oauth.models import Grant
 
 MISSING_CODE = "Missing code parameter."
@@ -64,13 +64,7 @@ class AuthorizationCodeGrant:
         code = req.params.get("code")
         if code is None:
             raise InvalidRequest(MISSING_CODE)
-        identity = client_authenticate(
-            req.params, req.authorization, req.context.audiences, public_allowed=True
-        )
-        req.client_is(identity)
-        app = identity.app
-        if self.grant_type not in app.grant_types:
-            raise UnauthorizedClient()
+        app = client_for_grant(req, self.grant_type, public_allowed=True)
         found = _read(code, app.pk)
         if found is None:
             raise InvalidGrant()

@@ -30,7 +30,7 @@ from oauth.engine.assertions import (
     assertion_verify,
 )
 from oauth.engine.credentials import basic_credentials
-from oauth.errors import InvalidClient
+from oauth.errors import InvalidClient, UnauthorizedClient
 from oauth.hashers import ClientSecretHasher
 
 # SPEC §2: client ids are 32 lowercase hex characters; nothing else can name an app.
@@ -194,3 +194,15 @@ def private_key_jwt_app(
     if claims["sub"] != issuer:
         return None
     return app if assertion_consume(app, claims) else None
+
+
+def client_for_grant(req, grant_type: str, *, public_allowed: bool) -> ConnectedApp:
+    """The app a token request is from (`client_authenticate`), told to the endpoint, and
+    registered for `grant_type` (else unauthorized_client, RFC 6749 §5.2)."""
+    identity = client_authenticate(
+        req.params, req.authorization, req.context.audiences, public_allowed=public_allowed
+    )
+    req.client_is(identity)
+    if grant_type not in identity.app.grant_types:
+        raise UnauthorizedClient()
+    return identity.app

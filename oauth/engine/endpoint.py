@@ -89,18 +89,23 @@ def _answer(http: HttpRequest, params: dict[str, str], context: EndpointContext)
 
 
 def refusal_record(req: TokenRequest, error: OAuthError) -> None:
-    """Audit a refused request of a known app, once."""
-    context = req.context
-    context.refusal_recorded = True
-    if context.client is None or error.error not in AUDITED_ERRORS:
+    """Audit a refused token request, once."""
+    req.context.refusal_recorded = True
+    refusal_audit(req.context, error.error, {"grant_type": req.grant_type[:100]}, req.meta)
+
+
+def refusal_audit(context: EndpointContext, error: str, details: dict, meta) -> None:
+    """SPEC §7 "token refused", for any OAuth endpoint: only refusals of a known app
+    (nobody's audit log is the place for anonymous noise), with the error code."""
+    if context.client is None or error not in AUDITED_ERRORS:
         return
     token_event_record(
         action=AuditAction.TOKEN_REFUSED,
         app=context.client,
         user=context.user,
         outcome=AuditOutcome.FAILURE,
-        details={"grant_type": req.grant_type[:100], "error": error.error},
-        meta=req.meta,
+        details={**details, "error": error},
+        meta=meta,
     )
 
 

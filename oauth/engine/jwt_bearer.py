@@ -51,8 +51,8 @@ from oauth.engine.clients import ClientIdentity, app_named, client_authenticate
 from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
 from oauth.engine.issue import Claim, Issue, claim_clause, claim_row
 from oauth.engine.password import tokens_issue_recording_authorization
-from oauth.engine.request import TokenRequest, requested_resource
-from oauth.engine.scopes import user_admitted, user_grant_scopes
+from oauth.engine.request import TokenRequest
+from oauth.engine.scopes import user_sign_in
 from oauth.errors import InvalidClient, InvalidGrant, InvalidRequest, UnauthorizedClient
 from oauth.models import UsedAssertion
 
@@ -240,19 +240,12 @@ class JWTBearerGrant:
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()
         resolved, found = self._user(claims["sub"], app, _jti_claim(app, claims))
-        user = resolved.user
-        org_id = user.organization_id
-        checked = user_admitted(req, app, user, found.facts.gate(app, org_id))
-        req.user_is(user)
-        scopes = user_grant_scopes(req, app, checked)
-        return Issue(
-            app=app,
-            user=user,
-            scopes=scopes,
-            family=uuid.uuid4(),  # a sign-in starts a family (SPEC §10)
+        return user_sign_in(
+            req,
+            app,
+            resolved.user,
+            found.facts,
             refresh_token=False,  # RFC 7523 §2.1
-            resource=requested_resource(req),
-            signing_kid=found.facts.signing_kid,
             authorization_scopes=found.authorization_scopes,
             federated=resolved,
         )

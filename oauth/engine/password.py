@@ -6,8 +6,6 @@ Authorization (no consent screen saw it), widened only when the scopes grow."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
@@ -17,8 +15,8 @@ from oauth.engine import sql
 from oauth.engine.clients import client_authenticate
 from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
 from oauth.engine.issue import Issue, tokens_issue
-from oauth.engine.request import TokenRequest, requested_resource
-from oauth.engine.scopes import user_admitted, user_grant_scopes
+from oauth.engine.request import TokenRequest
+from oauth.engine.scopes import user_sign_in
 from oauth.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -69,17 +67,12 @@ class PasswordGrant:
             raise UnauthorizedClient()  # before the password is looked at
         user = self._user(req)
         facts, held = _facts(user, app.pk)
-        checked = user_admitted(req, app, user, facts.gate(app))
-        req.user_is(user)
-        scopes = user_grant_scopes(req, app, checked)
-        return Issue(
-            app=app,
-            user=user,
-            scopes=scopes,
-            family=uuid.uuid4(),  # a sign-in starts a family (SPEC §10)
+        return user_sign_in(
+            req,
+            app,
+            user,
+            facts,
             refresh_token=GrantType.REFRESH_TOKEN in app.grant_types,
-            resource=requested_resource(req),
-            signing_kid=facts.signing_kid,
             authorization_scopes=held,
         )
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from connected_apps.controls import SCOPES_NONE_APPROVED
 from connected_apps.models import GrantType
 from oauth.engine import sql
-from oauth.engine.clients import client_authenticate
+from oauth.engine.clients import client_for_grant
 from oauth.engine.credentials import token_digest
 from oauth.engine.facts import UserFacts, user_app_problem, user_facts_from, user_facts_sql
 from oauth.engine.issue import Claim, ClaimLost, Issue, family_revoke_recorded, tokens_issue
@@ -28,7 +28,6 @@ from oauth.errors import (
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
-    UnauthorizedClient,
 )
 from oauth.models import AccessToken, RefreshToken
 
@@ -91,13 +90,7 @@ class RefreshTokenGrant:
         raw = req.params.get("refresh_token")
         if raw is None:
             raise InvalidRequest(MISSING)
-        identity = client_authenticate(
-            req.params, req.authorization, req.context.audiences, public_allowed=True
-        )
-        req.client_is(identity)
-        app = identity.app
-        if self.grant_type not in app.grant_types:
-            raise UnauthorizedClient()
+        app = client_for_grant(req, self.grant_type, public_allowed=True)
         rows = _read(raw)
         if rows and all(found.refresh.revoked is not None for found in rows):
             # RFC 9700 §4.14.2: a rotated or revoked refresh token used again.

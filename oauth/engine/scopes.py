@@ -3,11 +3,14 @@ audience and §6's org controls, then what the app holds (RFC 6749 §3.3)."""
 
 from __future__ import annotations
 
+import uuid
+
 from accounts.models import User
 from connected_apps.controls import SCOPES_NONE_APPROVED, OrgGate
 from connected_apps.models import ConnectedApp
-from oauth.engine.facts import user_app_check
-from oauth.engine.request import TokenRequest
+from oauth.engine.facts import UserFacts, user_app_check
+from oauth.engine.issue import Issue
+from oauth.engine.request import TokenRequest, requested_resource
 from oauth.errors import InvalidGrant, InvalidScope
 from oauth.scopes import ConnectedAppScopes
 
@@ -37,6 +40,25 @@ def user_grant_scopes(req: TokenRequest, app: ConnectedApp, checked: OrgGate) ->
     if not set(scopes) <= set(SCOPES.get_available_scopes(app)):
         raise InvalidScope()
     return scopes
+
+
+def user_sign_in(
+    req: TokenRequest, app: ConnectedApp, user: User, facts: UserFacts, **issue: object
+) -> Issue:
+    """What a grant without a browser issues `user` through `app` (password, jwt-bearer):
+    the user admitted (`user_admitted`), told to the endpoint, the scopes granted, and a
+    token family of their own (SPEC §10); `issue` adds the grant's own fields."""
+    checked = user_admitted(req, app, user, facts.gate(app, user.organization_id))
+    req.user_is(user)
+    return Issue(
+        app=app,
+        user=user,
+        scopes=user_grant_scopes(req, app, checked),
+        family=uuid.uuid4(),
+        resource=requested_resource(req),
+        signing_kid=facts.signing_kid,
+        **issue,
+    )
 
 
 def _requested(req: TokenRequest) -> list[str] | None:

@@ -19,10 +19,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
-from audit.models import AuditAction, AuditOutcome
 from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
-from oauth.engine.endpoint import AUDITED_ERRORS, token_response
+from oauth.engine.endpoint import refusal_audit, token_response
 from oauth.errors import (
     BASIC_CHALLENGE,
     InvalidClient,
@@ -33,7 +32,7 @@ from oauth.errors import (
     error_code_of,
 )
 from oauth.introspection import token_introspect
-from oauth.issuance import request_meta, token_event_record
+from oauth.issuance import request_meta
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import (
     token_request_rate_limited,
@@ -130,18 +129,11 @@ class OAuthEndpointMixin:
         return {"endpoint": self.endpoint_name}
 
     def _record_refusal(self, request, response: HttpResponse) -> None:
-        context = request.doorman_context
-        error = oauth_error_code(response)
-        # Only refusals of a known app: nobody's audit log is the place for anonymous noise.
-        if context.client is None or error not in AUDITED_ERRORS:
-            return
-        token_event_record(
-            action=AuditAction.TOKEN_REFUSED,
-            app=context.client,
-            user=context.user,
-            outcome=AuditOutcome.FAILURE,
-            details={**self._refusal_details(request), "error": error},
-            meta=request_meta(request.META),
+        refusal_audit(
+            request.doorman_context,
+            oauth_error_code(response),
+            self._refusal_details(request),
+            request_meta(request.META),
         )
 
 
