@@ -12,7 +12,8 @@ token counts of /metrics (under the token view's labels):
 - client_credentials (`oauth.engine.endpoint.client_credentials_issue`): a token, or Django's
   path decides (refuses) again; nothing a refused plain request did is kept;
 - refresh_token and authorization_code: the engine's answer, refusals included (a replay's
-  revocation must happen once), exactly as the token view gives it (`token_response`).
+  revocation must happen once), exactly as the token view gives it (`token_response`);
+- introspection (RFC 7662): the engine's answer (`introspection_response`), as its view's.
 
 Everything else (a JSON body, the password and jwt-bearer grants, anything unusual) goes to
 Django untouched, with its body put back.
@@ -36,11 +37,13 @@ from connected_apps.models import GrantType
 from core.metrics import endpoint_label, request_observe
 from oauth.backends import EndpointContext
 from oauth.engine.endpoint import client_credentials_issue, token_response
+from oauth.engine.introspection import introspection_response
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import token_request_rate_limited
 from oauth.views.token import guarded, no_store, oauth_error_code
 
 TOKEN_PATH = "/accounts/api/v2/oauth2/token"  # noqa: S105 (a URL path)
+INTROSPECT_PATH = "/accounts/api/v2/oauth2/introspect"
 FORM = "application/x-www-form-urlencoded"
 MAX_BODY = 4096  # a client_credentials body is a few dozen bytes; larger ones go to Django
 GRANT_TYPE = GrantType.CLIENT_CREDENTIALS.value
@@ -67,10 +70,12 @@ class TokenFastPath:
         self._headers: dict[bool, list[tuple[str, str]]] = {}
         # The requests answered here are counted under the token view's endpoint label.
         self.endpoint = endpoint_label(resolve(TOKEN_PATH))
+        self.introspect_endpoint = endpoint_label(resolve(INTROSPECT_PATH))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
         if (
-            environ.get("PATH_INFO") != TOKEN_PATH
+            path not in (TOKEN_PATH, INTROSPECT_PATH)
             or environ.get("REQUEST_METHOD") != "POST"
             or environ.get("QUERY_STRING")
             or environ.get("CONTENT_TYPE") != FORM
@@ -86,12 +91,37 @@ class TokenFastPath:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)  # Django reads it again if it gets the request
         params = _form_params(body)
+        if path == INTROSPECT_PATH:
+            if params is None:
+                return self.application(environ, start_response)
+            return self._introspect(environ, start_response, params, started)
         grant_type = params.get("grant_type") if params is not None else None
         if grant_type == GRANT_TYPE:
             return self._answer(environ, start_response, params, started)
         if grant_type in DECIDED_HERE:
             return self._decide(environ, start_response, params, started)
         return self.application(environ, start_response)
+
+    def _introspect(
+        self, environ: dict, start_response: Callable, params: dict, started: float
+    ) -> Iterable[bytes]:
+        """The token engine's introspection answer (RFC 7662), as the view gives it."""
+        request = WSGIRequest(environ)
+        if self.security.process_request(request) is not None:
+            return self.application(environ, start_response)
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            response = guarded(
+                request,
+                lambda request: introspection_response(
+                    request, params, EndpointContext.for_request(request)
+                ),
+            )
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+        elapsed = time.perf_counter() - started
+        request_observe(self.introspect_endpoint, "POST", response.status_code, elapsed)
+        return self._finished(request, response, start_response)
 
     def _decide(
         self, environ: dict, start_response: Callable, params: dict, started: float

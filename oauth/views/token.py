@@ -22,16 +22,15 @@ from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenVie
 from core.api_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from oauth.backends import EndpointContext, MalformedBody, parse_oauth_body
 from oauth.engine.endpoint import refusal_audit, token_response
+from oauth.engine.introspection import introspection_response
 from oauth.errors import (
     BASIC_CHALLENGE,
-    InvalidClient,
     InvalidRequest,
     MethodNotAllowed,
     ServerError,
     TemporarilyUnavailable,
     error_code_of,
 )
-from oauth.introspection import token_introspect
 from oauth.issuance import request_meta
 from oauth.metrics import token_answer_count
 from oauth.ratelimit import (
@@ -174,15 +173,5 @@ class DoormanIntrospectView(OAuthEndpointMixin, IntrospectTokenView):
     endpoint_name = "introspection"
 
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        # RFC 7662 §2.1: the caller authenticates as a client (same methods as /token).
-        client = self.get_oauthlib_core().authenticated_client(request)
-        if client is None:
-            refusal = InvalidClient().response()
-            return self._finish(request, refusal)
         params = dict(request.doorman_params)
-        token = params.get("token")
-        if not token:
-            return InvalidRequest("Missing token parameter.").response()
-        return JsonResponse(
-            token_introspect(token, client=client, hint=params.get("token_type_hint"))
-        )
+        return introspection_response(request, params, request.doorman_context)

@@ -380,3 +380,43 @@ def test_a_password_request_still_goes_to_django(make_app, member, django_path):
     )
     assert answer.status_code == 200
     assert django_path == [TOKEN_URL]
+
+
+def test_introspection_is_answered_without_django_as_its_view_answers(cc_app, monkeypatch):
+    from oauth.views.token import DoormanIntrospectView
+    from tests.oauth.tokenkit import INTROSPECT_URL
+
+    reached = []
+    original = DoormanIntrospectView.dispatch
+
+    def dispatch(self, request, *args, **kwargs):
+        reached.append(request.path)
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(DoormanIntrospectView, "dispatch", dispatch)
+    token = cc_call(cc_app, scope="read:organization").json()["access_token"]
+    auth = basic(cc_app.app.client_id, cc_app.client_secret)
+    answer = call(urlencode({"token": token}), PATH_INFO=INTROSPECT_URL, HTTP_AUTHORIZATION=auth)
+    assert answer.status == "200 OK"
+    assert answer.json()["active"] is True and answer.json()["scope"] == "read:organization"
+    for name in COMPARED_HEADERS:
+        assert name in answer.headers, name
+    refused = call(
+        urlencode({"token": token}),
+        PATH_INFO=INTROSPECT_URL,
+        HTTP_AUTHORIZATION=basic(cc_app.app.client_id, "wrong"),
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    assert refused.headers["WWW-Authenticate"].startswith("Basic")
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_REFUSED)
+    assert event.details == {"endpoint": "introspection", "error": "invalid_client"}
+    assert reached == []
+    # The same request as JSON goes to Django's view, which answers it the same way.
+    as_json = call(
+        json.dumps({"token": token}),
+        content_type="application/json",
+        PATH_INFO=INTROSPECT_URL,
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert as_json.json() == answer.json()
+    assert reached == [INTROSPECT_URL]

@@ -16,11 +16,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from connected_apps.models import ConnectedApp
+from oauth.backends import EndpointContext
+from oauth.engine.clients import client_identify
 from oauth.engine.credentials import token_digest
+from oauth.engine.endpoint import refusal_audit
 from oauth.engine.facts import user_may_use_app
+from oauth.errors import InvalidClient, InvalidRequest
+from oauth.issuance import request_meta
 from oauth.models import RefreshToken
 from oauth.principals import TokenPrincipal, access_token_resolve, app_current_scopes
 
@@ -108,3 +114,28 @@ def token_introspect(raw: str, *, client: ConnectedApp, hint: str | None = None)
         if data is not None:
             return data
     return dict(INACTIVE)
+
+
+MISSING_TOKEN = "Missing token parameter."  # noqa: S105 (a message)
+
+
+def introspection_response(
+    http: HttpRequest, params: dict[str, str], context: EndpointContext
+) -> HttpResponse:
+    """The introspection endpoint's answer (RFC 7662 §2): the caller authenticates as a
+    client, by the token endpoint's methods (oauth.engine.clients), else invalid_client."""
+    identity = client_identify(params, http.META.get("HTTP_AUTHORIZATION"), context.audiences)
+    if identity.app is not None:
+        context.client = identity.app
+        context.authenticated = identity.authenticated
+    if not identity.authenticated:
+        context.refusal_recorded = True
+        refusal_audit(
+            context, InvalidClient.error, {"endpoint": "introspection"}, request_meta(http.META)
+        )
+        return InvalidClient().response()
+    token = params.get("token")
+    if not token:
+        return InvalidRequest(MISSING_TOKEN).response()
+    body = token_introspect(token, client=identity.app, hint=params.get("token_type_hint"))
+    return JsonResponse(body)
