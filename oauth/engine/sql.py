@@ -20,7 +20,10 @@ from django.db.models import JSONField, Model
 from django.db.models.fields import AutoFieldMixin
 
 
+@lru_cache(maxsize=512)
 def quote(name: str) -> str:
+    """`name` quoted for the database (the same for every connection of a process: one
+    database engine per process)."""
     return connection.ops.quote_name(name)
 
 
@@ -101,20 +104,38 @@ def insert_values(model: type[Model], values: dict[str, Any]) -> tuple[str, list
     column named (a missing attname is an error: no column silently takes a default here).
     A value that is an `Expression` goes into the SQL as it is (a reference to another
     clause's row)."""
-    names, expressions, params = [], [], []
-    for attname, column, encode in insert_columns(model):
+    expressions = tuple(
+        (attname, value.sql) for attname, value in values.items() if isinstance(value, Expression)
+    )
+    vendor = connection.vendor
+    text, bound = _insert_template(model, expressions, vendor)
+    params = []
+    for attname, encode in bound:
         value = values[attname]
-        names.append(quote(column))
-        if isinstance(value, Expression):
-            expressions.append(value.sql)
-            continue
-        expressions.append("%s")
         if encode is not None and value is not None:
             value = encode(value)
-        elif connection.vendor != "postgresql":
+        elif encode is None and vendor != "postgresql":
             value = _adapted(model, attname, value)
         params.append(value)
-    return f"({', '.join(names)}) SELECT {', '.join(expressions)}", params
+    return text, params
+
+
+@lru_cache(maxsize=64)
+def _insert_template(
+    model: type[Model], expressions: tuple[tuple[str, str], ...], vendor: str
+) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """`insert_values`' SQL text for `model` with `expressions` in place of some values, and
+    the (attname, encode) of each parameter, in order: worked out once per shape."""
+    written = dict(expressions)
+    names, placeholders, bound = [], [], []
+    for attname, column, encode in insert_columns(model):
+        names.append(quote(column))
+        if attname in written:
+            placeholders.append(written[attname])
+        else:
+            placeholders.append("%s")
+            bound.append((attname, encode))
+    return f"({', '.join(names)}) SELECT {', '.join(placeholders)}", tuple(bound)
 
 
 def _bound(params: list | tuple) -> list | tuple:
