@@ -32,11 +32,43 @@ class MalformedBody(ValueError):
     """A body that is not a flat object of string parameters (→ `invalid_request`)."""
 
 
+class RequestAudiences:
+    """The JWT audiences a request accepts (RFC 7523 §3): the configured issuer and token
+    endpoint, this endpoint, and the same as this request reached them (a host in
+    ALLOWED_HOSTS). Worked out when first asked: only client and grant assertions need them,
+    and building the URLs is most of a token request's own cost before any database work."""
+
+    def __init__(self, request) -> None:
+        self._request, self._values = request, None
+
+    def _computed(self) -> frozenset[str]:
+        if self._values is None:
+            audiences = {settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"}
+            request = self._request
+            try:
+                issuer_here = request.build_absolute_uri("/accounts/api/v2/oauth2")
+                audiences |= {request.build_absolute_uri(request.path), issuer_here}
+                audiences.add(f"{issuer_here}/token")
+            except DisallowedHost:
+                pass  # a Host outside ALLOWED_HOSTS names nothing here: the configured URLs
+            self._values = frozenset(audiences)
+        return self._values
+
+    def __iter__(self):
+        return iter(self._computed())
+
+    def __contains__(self, audience: object) -> bool:
+        return audience in self._computed()
+
+    def __len__(self) -> int:
+        return len(self._computed())
+
+
 @dataclass
 class EndpointContext:
     """What the view knows about an endpoint call, and what the validator learns during it."""
 
-    audiences: frozenset[str]
+    audiences: RequestAudiences | frozenset[str]
     client: Any = None  # the app the request names (its refusals are audited to it)
     authenticated: bool = False  # proven: credentials, a client assertion or a signed grant
     user: Any = None
@@ -45,16 +77,7 @@ class EndpointContext:
 
     @classmethod
     def for_request(cls, request) -> EndpointContext:
-        """Accepted JWT audiences (RFC 7523 §3): the configured issuer and token endpoint, this
-        endpoint, and the same as this request reached them (a host in ALLOWED_HOSTS)."""
-        audiences = {settings.DOORMAN_ISSUER, f"{settings.DOORMAN_ISSUER}/token"}
-        try:
-            issuer_here = request.build_absolute_uri("/accounts/api/v2/oauth2")
-            audiences |= {request.build_absolute_uri(request.path), issuer_here}
-            audiences.add(f"{issuer_here}/token")
-        except DisallowedHost:
-            pass  # a Host outside ALLOWED_HOSTS names nothing here: the configured URLs only
-        return cls(audiences=frozenset(audiences))
+        return cls(audiences=RequestAudiences(request))
 
 
 def endpoint_context(oauthlib_request) -> EndpointContext | None:
