@@ -6,6 +6,7 @@ them back; `org_gate_decide` (connected_apps.controls) then applies the org cont
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection
 
@@ -36,6 +37,7 @@ class UserFacts:
         )
 
 
+@lru_cache(maxsize=16)
 def user_facts_sql(
     user_column: str, app_column: str, org_column: str = "u.organization_id"
 ) -> tuple[str, str]:

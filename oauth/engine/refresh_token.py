@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.utils import timezone
@@ -42,6 +43,7 @@ class _Found:
     facts: UserFacts
 
 
+@lru_cache(maxsize=1)
 def _read_sql() -> str:
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("rt.user_id", "rt.application_id")

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import JSONField, Model
 from django.db.models.fields import AutoFieldMixin
 
@@ -37,6 +37,7 @@ def _concrete(model: type[Model]) -> tuple[tuple[str, str], ...]:
     return tuple((field.attname, field.column) for field in model._meta.concrete_fields)
 
 
+@lru_cache(maxsize=64)
 def select_list(model: type[Model], alias: str) -> str:
     """Every concrete column of `model` under `alias`, in `_concrete` order."""
     return ", ".join(f"{alias}.{quote(column)}" for _, column in _concrete(model))
@@ -49,24 +50,32 @@ def width(model: type[Model]) -> int:
 def instance_from(model: type[Model], values: tuple | list) -> Model | None:
     """The instance a `select_list(model, …)` slice of a row describes (None for a LEFT
     JOIN that found nothing: a null primary key)."""
-    pk_index = [attname for attname, _ in _concrete(model)].index(model._meta.pk.attname)
+    database = connections[connection.alias]  # this thread's: converters are bound to it
+    attnames, pk_index, converters = _reading_plan(model, database)
     if values[pk_index] is None:
         return None
+    values = list(values)
+    # What the ORM's converters make of raw column values (SQLite's JSON text, its booleans
+    # and UUIDs, for instance).
+    for index, column, functions in converters:
+        for convert in functions:
+            values[index] = convert(values[index], column, database)
+    return model.from_db(database.alias, attnames, values)
+
+
+@lru_cache(maxsize=64)
+def _reading_plan(model: type[Model], database: Any) -> tuple[list[str], int, tuple]:
+    """(attnames, the primary key's index, (index, column, converters) of every column that
+    has converters) for reading `model`'s `select_list` back: worked out once per model and
+    database connection (a thread's), not for every row."""
     attnames = [attname for attname, _ in _concrete(model)]
-    converted = _converted(model, list(values))
-    return model.from_db(connection.alias, attnames, converted)
-
-
-def _converted(model: type[Model], values: list) -> list:
-    """What the ORM's converters make of raw column values (SQLite's JSON text, its
-    booleans and UUIDs, for instance)."""
-    fields = model._meta.concrete_fields
-    for index, field in enumerate(fields):
+    converters = []
+    for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        for converter in converters:
-            values[index] = converter(values[index], column, connection)
-    return values
+        functions = database.ops.get_db_converters(column) + field.get_db_converters(database)
+        if functions:
+            converters.append((index, column, tuple(functions)))
+    return attnames, attnames.index(model._meta.pk.attname), tuple(converters)
 
 
 def fetch_all(sql: str, params: list | tuple) -> list[tuple]:
