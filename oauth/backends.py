@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import BadRequest, DisallowedHost
 from django.http.multipartparser import MultiPartParserError
 from oauth2_provider.oauth2_backends import OAuthLibCore
-from oauthlib.common import Request as OauthlibRequest
 
 from core.api_support import has_lone_surrogate
 
@@ -147,13 +146,3 @@ class DoormanOAuthLibCore(OAuthLibCore):
         if context is not None:
             headers[CONTEXT_HEADER] = context
         return headers
-
-    def authenticated_client(self, request):
-        """The app that authenticated itself on this request (RFC 6749 §2.3), or None.
-
-        DOT's `authenticate_client` answers only yes or no; introspection needs to know who."""
-        uri, http_method, body, headers = self._extract_params(request)
-        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
-        if self.server.request_validator.authenticate_client(oauthlib_request):
-            return oauthlib_request.client
-        return None

@@ -1,4 +1,4 @@
-"""The OAuth 2.0 protocol's errors (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3): one
+"""The OAuth 2.0 protocol's errors (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2): one
 hierarchy, each with its class-level `error`, `description` and `status_code`, as
 django-oauth-toolkit's `exceptions.py` and Authlib's `rfc6749/errors.py` have them.
 
@@ -100,11 +100,6 @@ class InvalidScope(OAuthError):
 class InvalidTarget(OAuthError):  # RFC 8707 §2
     error = "invalid_target"
     description = "The requested resource is invalid, unknown or not allowed."
-
-
-class UnsupportedTokenType(OAuthError):  # RFC 7009 §2.2.1
-    error = "unsupported_token_type"
-    description = "The server does not support the revocation of this token type."
 
 
 class BearerError(OAuthError):

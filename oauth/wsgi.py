@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -102,23 +103,32 @@ class TokenFastPath:
             return self._decide(environ, start_response, params, started)
         return self.application(environ, start_response)
 
+    def _handled(self, environ: dict, handle: Callable) -> tuple[WSGIRequest, Any] | None:
+        """(request, `handle(request)`) with what Django's path puts around a request: the
+        request signals (database connections checked and recycled the same way) and
+        `guarded`'s error answers. None when SecurityMiddleware answers the request itself
+        (an HTTPS redirect, for one): Django's path then does."""
+        request = WSGIRequest(environ)
+        if self.security.process_request(request) is not None:
+            return None
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            return request, guarded(request, handle)
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+
     def _introspect(
         self, environ: dict, start_response: Callable, params: dict, started: float
     ) -> Iterable[bytes]:
         """The token engine's introspection answer (RFC 7662), as the view gives it."""
-        request = WSGIRequest(environ)
-        if self.security.process_request(request) is not None:
+
+        def handle(request: WSGIRequest) -> HttpResponse:
+            return introspection_response(request, params, EndpointContext.for_request(request))
+
+        handled = self._handled(environ, handle)
+        if handled is None:
             return self.application(environ, start_response)
-        signals.request_started.send(sender=self.__class__, environ=environ)
-        try:
-            response = guarded(
-                request,
-                lambda request: introspection_response(
-                    request, params, EndpointContext.for_request(request)
-                ),
-            )
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        request, response = handled
         elapsed = time.perf_counter() - started
         request_observe(self.introspect_endpoint, "POST", response.status_code, elapsed)
         return self._finished(request, response, start_response)
@@ -127,10 +137,6 @@ class TokenFastPath:
         self, environ: dict, start_response: Callable, params: dict, started: float
     ) -> Iterable[bytes]:
         """The token engine's answer, as the token view gives it (oauth.views.token)."""
-        request = WSGIRequest(environ)
-        if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
-            return self.application(environ, start_response)
-        signals.request_started.send(sender=self.__class__, environ=environ)
 
         def handle(request: WSGIRequest) -> HttpResponse:
             limited = token_request_rate_limited(request, params)
@@ -138,10 +144,10 @@ class TokenFastPath:
                 return limited
             return token_response(request, params, EndpointContext.for_request(request))
 
-        try:
-            response = guarded(request, handle)
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        handled = self._handled(environ, handle)
+        if handled is None:
+            return self.application(environ, start_response)
+        request, response = handled
         status = response.status_code
         error = oauth_error_code(response) if status != 200 else ""
         self._count(status, started, error, params["grant_type"])
@@ -150,10 +156,6 @@ class TokenFastPath:
     def _answer(
         self, environ: dict, start_response: Callable, params: dict, started: float
     ) -> Iterable[bytes]:
-        request = WSGIRequest(environ)
-        if self.security.process_request(request) is not None:  # e.g. the HTTPS redirect
-            return self.application(environ, start_response)
-        signals.request_started.send(sender=self.__class__, environ=environ)
         issued: list[bytes] = []
 
         def handle(request: WSGIRequest) -> HttpResponse | None:
@@ -165,10 +167,10 @@ class TokenFastPath:
                 issued.append(body)
             return None
 
-        try:
-            response = guarded(request, handle)
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        handled = self._handled(environ, handle)
+        if handled is None:
+            return self.application(environ, start_response)
+        request, response = handled
         if issued:
             start_response("200 OK", self._issued_headers(request))
             self._count(200, started)
