@@ -3,7 +3,6 @@ Redis breaker, scraped the way Prometheus does, behind DOORMAN_METRICS_TOKEN."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import uuid
@@ -15,12 +14,12 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.wsgi import application
 from connected_apps.models import GrantType
 from core import metrics
 from core.cache import HotPathRedis
 from tests.oauth.helpers import bearer, mint_access_token
 from tests.oauth.tokenkit import TOKEN_URL, basic, client_credentials, post_form, post_json
+from tests.wsgi_kit import call
 
 pytestmark = pytest.mark.django_db
 
@@ -59,34 +58,13 @@ def wsgi_token_request(body: str, **environ) -> int:
     application, whose fast path answers plain client_credentials requests ahead of Django.
     As Django's test client does, the request signals are kept from closing the test's
     connection (it holds the test's transaction)."""
-    raw = body.encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": TOKEN_URL,
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
-        "CONTENT_LENGTH": str(len(raw)),
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "SCRIPT_NAME": "",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.input": io.BytesIO(raw),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-        **environ,
-    }
-    started = {}
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        result = application(environ, lambda status, *_: started.update(status=status))
-        b"".join(result)
+        return call(body, **environ).status_code
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
-    return int(started["status"].split(" ", 1)[0])
 
 
 # -- protection ---------------------------------------------------------------------------------
