@@ -188,7 +188,9 @@ def _write(issue: Issue, rows: dict[str, dict], now) -> bool:
 def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
     q = sql.quote
     clauses, params = [], []
-    source = ""
+    # What the first inserts select from, and its parameters (after each insert's own): the
+    # claimed row, or the condition a remembered app must still meet.
+    source, source_params = "", []
     claim = issue.claim
     if claim is not None and claim.insert is not None:
         claim_sql, claim_params = claim_clause(claim)
@@ -210,7 +212,7 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
             params.append(claim.drops_access_id)
         source = " FROM claimed"
     elif issue.only_if is not None:
-        condition, condition_params = issue.only_if
+        condition, source_params = issue.only_if
         source = f" WHERE {condition}"
     access = rows["access"]
     if "id_token" in rows:
@@ -218,16 +220,14 @@ def _write_one_statement(issue: Issue, rows: dict[str, dict], now) -> bool:
         clauses.append(
             f"new_id AS (INSERT INTO {sql.table(IDToken)} {id_sql}{source} RETURNING {q('id')})"
         )
-        params += id_params
+        params += [*id_params, *source_params]
         access = {**access, "id_token_id": sql.Expression("(SELECT id FROM new_id)")}
     access_sql, access_params = sql.insert_values(AccessToken, access)
     clauses.append(
         f"new_access AS (INSERT INTO {sql.table(AccessToken)} {access_sql}{source} "
         f"RETURNING {q('id')})"
     )
-    params += access_params
-    if claim is None and issue.only_if is not None:
-        params += condition_params
+    params += [*access_params, *source_params]
     last = "new_access"
     if "refresh" in rows:
         refresh = {**rows["refresh"], "access_token_id": sql.Expression("new_access.id")}
