@@ -191,7 +191,9 @@ def doorman_env(port: int) -> dict:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(
         DOORMAN_ENV="production",
-        DOORMAN_SECRET_KEY="bench-" + secrets.token_urlsafe(32),
+        # BENCH_SECRET_KEY: a fixed key, so that a profiler can replay the fixtures (sessions,
+        # client secrets) in-process against var/bench's database after a run.
+        DOORMAN_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY") or "bench-" + secrets.token_urlsafe(32),
         DOORMAN_BASE_URL=f"http://127.0.0.1:{port}",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/doorman_bench",
         REDIS_URL="redis://127.0.0.1:6379/13",
