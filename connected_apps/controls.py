@@ -142,13 +142,6 @@ def org_check(
     return gate
 
 
-def org_refusal(
-    *, user: User, app: ConnectedApp, scopes: Iterable[str] | None = None
-) -> str | None:
-    """Why the user's org refuses the app (for `scopes`, when given), or None."""
-    return org_check(user=user, app=app, scopes=scopes).refusal
-
-
 # -- who may manage the controls ---------------------------------------------------------------
 def controlled_org_get(*, access: Access, org_id: object, write: bool = False) -> Organization:
     """The root org `org_id` whose controls the caller administers. 404 outside the caller's

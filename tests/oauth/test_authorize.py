@@ -318,3 +318,42 @@ def test_prompt_login_sends_a_signed_in_user_to_the_login_page_without_the_promp
     next_url = parse_qs(location.query)["next"][0]
     assert "prompt" not in parse_qs(urlsplit(next_url).query)
     assert parse_qs(urlsplit(next_url).query)["state"] == ["state-123"]
+
+
+# -- RFC 8707 resource indicators ----------------------------------------------------------------
+RESOURCE = "https://api.example/orders"
+
+
+@pytest.mark.parametrize("remembered", [False, True], ids=["consent screen", "remembered"])
+def test_the_resource_named_at_authorization_restricts_the_code(
+    signed_in, member, code_app, challenge, remembered
+):
+    """The code carries the request's resource indicators whether or not the consent screen
+    is shown (a remembered consent used to drop them)."""
+    from oauth.models import Grant
+    from oauth.services import authorization_grant
+    from tests.oauth.code_flow import consent_form
+
+    if remembered:
+        authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    url = authorize_url(code_app.app, challenge=challenge) + "&" + urlencode({"resource": RESOURCE})
+    response = signed_in.get(url)
+    if not remembered:
+        assert response.status_code == 200
+        response = signed_in.post(
+            url, {**consent_form(response), "resource": RESOURCE, "allow": "true"}
+        )
+    assert redirect_params(response)["code"]
+    assert Grant.objects.get(user=member).resource == [RESOURCE]
+
+
+def test_a_malformed_resource_is_invalid_target_with_a_remembered_consent(
+    signed_in, member, code_app, challenge
+):
+    from oauth.models import Grant
+    from oauth.services import authorization_grant
+
+    authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    url = authorize_url(code_app.app, challenge=challenge) + "&resource=not-a-uri"
+    assert_redirect_error(signed_in.get(url), "invalid_target")
+    assert not Grant.objects.exists()

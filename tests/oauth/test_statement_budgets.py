@@ -11,7 +11,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
-from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code
+from tests.oauth.code_flow import (
+    authorize_url,
+    obtain_code,
+    pkce_pair,
+    redeem_code,
+    redirect_params,
+)
 from tests.oauth.test_grant_jwt_bearer import assertion_for, grant, subject
 from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse fixture)
     JWT_BEARER,
@@ -121,6 +127,25 @@ def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
     sent = exchange()
     assert len(sent) == 3, sent
     assert sent[-1].startswith("WITH claimed AS (UPDATE")
+
+
+def test_a_remembered_consent_costs_five_statements(make_app, admin):
+    """GET /authorize for a user who already consented: the session and the user (Django's
+    middleware), the app generation (its memo still current), one read (the user's org
+    controls and live consent), one write (the code's digest)."""
+    app = make_app(scopes=["openid", "profile"])
+    browser = Client()
+    browser.force_login(admin)
+    verifier, challenge = pkce_pair()
+    obtain_code(browser, app.app, challenge=challenge)  # consents
+
+    def authorize():
+        response = browser.get(authorize_url(app.app, challenge=challenge))
+        assert "code" in redirect_params(response)
+
+    sent = statements(authorize)
+    assert len(sent) == 5, sent
+    assert sent[-1].startswith('INSERT INTO "oauth_grant"')
 
 
 def test_a_jwt_bearer_grant_costs_four_statements(make_app, org):

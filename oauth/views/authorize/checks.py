@@ -1,5 +1,6 @@
-"""What the authorization endpoint checks beyond oauthlib: parameter bounds, PKCE, who may
-authorize an app, and whether a live consent already covers a request (SPEC §2, §5, §6)."""
+"""What the authorization endpoint checks beyond oauthlib: parameter bounds, PKCE and who may
+authorize an app (SPEC §2, §5, §6). Whether a live consent already covers a request is read
+with the org controls by the token engine (oauth.engine.authorization.consent_facts)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from accounts.catalog import ALL_SCOPES
-from connected_apps.controls import org_refusal
-from connected_apps.models import Audience, Authorization, ConnectedApp
+from connected_apps.controls import OrgGate, org_check
+from connected_apps.models import Audience, ConnectedApp
 
 # Upper bounds on what the endpoint accepts, checked before anything touches the database:
 # the grant's columns are bounded (nonce 255, code_challenge 128) and a redirect back to the
@@ -83,22 +84,15 @@ def app_refusal(app: ConnectedApp) -> str | None:
     return None
 
 
-def user_refusal(app: ConnectedApp, user, scopes=None) -> str | None:
+def user_refusal(
+    app: ConnectedApp, user, scopes=None, *, gate: OrgGate | None = None
+) -> str | None:
     """Why `user` may not authorize `app` for `scopes` (→ access_denied), or None: SPEC §2
-    audience, then §6 org controls (feature switch, allowlist and its approved scopes)."""
+    audience, then §6 org controls (feature switch, allowlist and its approved scopes; `gate`
+    when they were already read)."""
     if app.audience == Audience.INTERNAL and user.organization_id != app.root_org_id:
         return APP_INTERNAL
-    return org_refusal(user=user, app=app, scopes=scopes)
-
-
-def live_consent_scopes(user, app: ConnectedApp) -> set[str] | None:
-    """The scopes of the user's live Authorization for the app, or None without one, or
-    when it predates a redirect URI or grant type added to the app (`consent_reset_at`)."""
-    live = Authorization.objects.filter(user=user, app=app, revoked_at__isnull=True)
-    if app.consent_reset_at is not None:
-        live = live.filter(updated_at__gte=app.consent_reset_at)
-    scopes = live.values_list("scopes", flat=True).first()
-    return None if scopes is None else set(scopes)
+    return org_check(user=user, app=app, scopes=scopes, gate=gate).refusal
 
 
 def carries_code(uri: str | None) -> bool:

@@ -1,8 +1,8 @@
 """The authorization endpoint and its Authorize App consent screen (RFC 6749 §4.1, OIDC Core
 §3.1.2).
 
-DOT's AuthorizationView does the protocol work (oauthlib validates the request and mints the
-code); this subclass adds what only Doorman knows:
+DOT's AuthorizationView does the protocol work (oauthlib validates the request, and mints the
+code behind the consent screen's Allow); this subclass adds what only Doorman knows:
 
 * refusals that need the app or the user: a disabled app, an `internal` app and a user from
   another organization → `access_denied` redirects to the (registered, hence trusted)
@@ -10,8 +10,9 @@ code); this subclass adds what only Doorman knows:
   a redirect (RFC 6749 §4.1.2.1);
 * PKCE with S256 only, response_type `code` only, bounded parameter lengths;
 * remembered consent: when the user's live Authorization already covers every requested scope
-  the screen is skipped (the code still comes from oauthlib), and Allow records the consent
-  (oauth.services.authorization_grant) in the transaction that stores the code;
+  the screen is skipped and the token engine stores a code at once (one read of the org
+  controls and the consent, one INSERT: oauth.engine.authorization); Allow records the
+  consent (oauth.services.authorization_grant) in the transaction that stores the code;
 * `prompt=none` answered with login_required / consent_required (OIDC Core §3.1.2.6).
 
 The consent form is DOT's AllowForm, unchanged: clients and tests post exactly its fields.
@@ -35,6 +36,8 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from accounts.catalog import SCOPE_DESCRIPTIONS
 from audit.services import RequestMeta
 from connected_apps.models import ConnectedApp, GrantType
+from oauth.engine.authorization import code_issue, consent_facts, resource_indicators
+from oauth.errors import InvalidTarget
 from oauth.services import authorization_grant
 from oauth.views.authorize.checks import (
     APP_DISABLED,
@@ -48,7 +51,6 @@ from oauth.views.authorize.checks import (
     app_refusal,
     carries_code,
     catalog_order,
-    live_consent_scopes,
     parameter_problem,
     pkce_problem,
     user_refusal,
@@ -109,7 +111,7 @@ class DoormanAuthorizationView(AuthorizationView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         app = self._application
-        allowed = live_consent_scopes(self.request.user, app) or set()
+        allowed = consent_facts(self.request.user, app).consented or frozenset()
         scopes = sorted(kwargs.get("scopes", []), key=catalog_order)
         context.update(
             app=app,
@@ -134,14 +136,14 @@ class DoormanAuthorizationView(AuthorizationView):
             return checked
         scopes, credentials, app = checked
         redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
-        refusal = user_refusal(app, request.user, scopes)
+        facts = consent_facts(request.user, app)
+        refusal = user_refusal(app, request.user, scopes, gate=facts.gate)
         if refusal:
             return self._redirect_error(
                 oauth_errors.AccessDeniedError(description=refusal, state=state), redirect_uri, app
             )
         prompt = set(request.GET.get("prompt", "").split())
-        allowed = live_consent_scopes(request.user, app)
-        covered = allowed is not None and set(scopes) <= allowed
+        covered = facts.consented is not None and set(scopes) <= facts.consented
         if "none" in prompt:  # OIDC Core §3.1.2.1: no UI at all
             if len(prompt) > 1:
                 error = oauth_errors.InvalidRequestError(description=PROMPT_NONE_ALONE, state=state)
@@ -172,13 +174,8 @@ class DoormanAuthorizationView(AuthorizationView):
             return self._disabled_app_redirect(error) or self.error_response(error, None)
         except OAuthToolkitError as error:
             return self.error_response(error, None)
-        app = (
-            ConnectedApp.objects.select_related("owner_org", "root_org")
-            .filter(client_id=credentials["client_id"])
-            .first()
-        )
-        if app is None:  # deleted since oauthlib looked
-            return self.error_page(oauth_errors.InvalidClientIdError())
+        # The app oauthlib validated the client with (oauth.engine.clients' fresh instance).
+        app = credentials["request"].client
         self._application = app
         redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
         problem = self._protocol_problem(credentials)
@@ -227,14 +224,29 @@ class DoormanAuthorizationView(AuthorizationView):
         return self._redirect_error(error, redirect_uri, app)
 
     def _approve(self, scopes, credentials, app) -> HttpResponse:
-        """Remembered consent: a code straight away, still minted by oauthlib."""
+        """Remembered consent: a code straight away (RFC 6749 §4.1.2), with the request's
+        state and the issuer (RFC 9207), stored by the token engine's one writer of codes."""
+        redirect_uri, state = credentials["redirect_uri"], credentials.get("state")
         try:
-            uri, _headers, _body, _status = self.create_authorization_response(
-                request=self.request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            resource = resource_indicators(self.request.GET.getlist("resource"))
+        except InvalidTarget as error:
+            target = oauth_errors.CustomOAuth2Error(
+                error=error.error, description=error.description, state=state
             )
-        except OAuthToolkitError as error:
-            return self.error_response(error, app)
-        return self.redirect(uri, app)
+            return self._redirect_error(target, redirect_uri, app)
+        code = code_issue(
+            app=app,
+            user=self.request.user,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            code_challenge=credentials.get("code_challenge"),
+            code_challenge_method=credentials.get("code_challenge_method"),
+            nonce=credentials.get("nonce"),
+            claims=credentials.get("claims"),
+            resource=resource,
+        )
+        params = [("code", code)] + ([("state", state)] if state else [])
+        return self.redirect(self._with_iss(add_params_to_uri(redirect_uri, params)), app)
 
     # -- POST: Allow / Deny ----------------------------------------------------------------------
     def post(self, request, *args, **kwargs):
