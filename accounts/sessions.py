@@ -19,14 +19,21 @@ import hashlib
 import uuid
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.crypto import get_random_string
+from django.utils.crypto import constant_time_compare, get_random_string
+from django.utils.functional import SimpleLazyObject
 
 from accounts.models import PortalSession, User
 from accounts.signals import sign_ins_ended
@@ -62,6 +69,8 @@ class SessionStore(DatabaseSessionStore):
     cycle_key and flush go through them.
     """
 
+    row_user: User | None = None  # the user the loaded row names, read with it
+
     @classmethod
     def get_model_class(cls) -> type[PortalSession]:
         return PortalSession
@@ -77,11 +86,19 @@ class SessionStore(DatabaseSessionStore):
         return self.model.objects.filter(session_key=session_key_digest(session_key))
 
     def _get_session_from_db(self) -> PortalSession | None:
+        """The live row, read with the user it names (one statement), which
+        `SessionUserMiddleware` signs the request in as instead of reading them again."""
         try:
-            return self._rows(self.session_key).get(expire_date__gt=timezone.now())
+            row = (
+                self._rows(self.session_key)
+                .select_related("user")
+                .get(expire_date__gt=timezone.now())
+            )
         except self.model.DoesNotExist:
             self._session_key = None
             return None
+        self.row_user = row.user
+        return row
 
     async def _aget_session_from_db(self) -> PortalSession | None:
         try:
@@ -149,3 +166,77 @@ class PasswordChangeEndsSignIns:
 
     def get_help_text(self) -> str:
         return SIGN_INS_END_HELP
+
+
+# -- the signed-in user, read with the session ---------------------------------------------------
+def session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    """Django's `auth.get_user(request)`, rule for rule, except that a user the session's
+    backend would load by primary key (ModelBackend's `get_user`, which allauth's backend
+    keeps) is the one `SessionStore` read with the session row, not read a second time.
+
+    As Django does: the session must name a backend still in AUTHENTICATION_BACKENDS; the
+    user must still be able to authenticate (active); the session's password hash must match
+    the user's (else, unless a fallback secret key matches, the session is flushed)."""
+    user = None
+    try:
+        user_id = User._meta.pk.to_python(request.session[SESSION_KEY])
+        backend_path = request.session[BACKEND_SESSION_KEY]
+    except KeyError:
+        pass
+    else:
+        if backend_path in settings.AUTHENTICATION_BACKENDS:
+            backend = load_backend(backend_path)
+            user = _row_user(request, backend, user_id)
+            if user is _NOT_READ:
+                user = backend.get_user(user_id)
+            if hasattr(user, "get_session_auth_hash"):
+                user = _session_hash_verified(request, user)
+    return user or AnonymousUser()
+
+
+_NOT_READ = object()
+
+
+def _row_user(request: HttpRequest, backend: object, user_id: object) -> object:
+    """The user read with the session row when it is the one `backend.get_user(user_id)`
+    would return (None when that user may not authenticate); else `_NOT_READ`."""
+    row_user = getattr(request.session, "row_user", None)
+    if (
+        row_user is None
+        or not isinstance(backend, ModelBackend)
+        or type(backend).get_user is not ModelBackend.get_user
+        or row_user.pk != user_id
+    ):
+        return _NOT_READ
+    return row_user if backend.user_can_authenticate(row_user) else None
+
+
+def _session_hash_verified(request: HttpRequest, user: AbstractBaseUser) -> AbstractBaseUser | None:
+    """Django's check that the session was signed in with the user's current password."""
+    session_hash = request.session.get(HASH_SESSION_KEY)
+    session_auth_hash = user.get_session_auth_hash()
+    if session_hash and constant_time_compare(session_hash, session_auth_hash):
+        return user
+    if session_hash and any(
+        constant_time_compare(session_hash, fallback)
+        for fallback in user.get_session_auth_fallback_hash()
+    ):
+        request.session.cycle_key()
+        request.session[HASH_SESSION_KEY] = session_auth_hash
+        return user
+    request.session.flush()
+    return None
+
+
+class SessionUserMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, signing the request in with `session_user`."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _cached_session_user(request))
+
+
+def _cached_session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = session_user(request)
+    return request._cached_user

@@ -116,6 +116,43 @@ def test_an_unreadable_user_id_is_stored_as_none():
     assert PortalSession.objects.get().user_id is None
 
 
+# -- the signed-in user, read with the session row ---------------------------------------------
+PROFILE_URL = "/accounts/api/profile"
+
+
+def test_the_user_is_read_with_the_session_in_one_statement(member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(member)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(PROFILE_URL).json()["username"] == member.username
+    reads = [q["sql"] for q in captured.captured_queries if "accounts_user" in q["sql"]]
+    assert len(reads) == 1 and "accounts_portalsession" in reads[0], reads
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_request(member):
+    client = signed_in(member)
+    type(member).objects.filter(pk=member.pk).update(is_active=False)
+    assert client.get(PROFILE_URL).status_code == 401
+
+
+def test_a_password_changed_behind_the_sessions_back_signs_it_out(member):
+    """Even when nothing deleted the session row (a raw update), the session's password
+    hash no longer matches, so it is flushed, as Django's get_user does."""
+    client = signed_in(member)
+    type(member).objects.filter(pk=member.pk).update(password="pbkdf2_sha256$1$x$y")
+    assert client.get(PROFILE_URL).status_code == 401
+    assert not PortalSession.objects.filter(user=member).exists()
+
+
+def test_a_row_naming_another_user_than_its_data_signs_in_the_datas_user(member, admin):
+    """The row's user column is only a shortcut: the session data says who is signed in."""
+    client = signed_in(member)
+    PortalSession.objects.update(user=admin)
+    assert client.get(PROFILE_URL).json()["username"] == member.username
+
+
 def test_the_async_methods_work_by_digest():
     session = SessionStore()
     session["colour"] = "teal"

@@ -129,10 +129,10 @@ def test_a_code_exchange_costs_three_statements(make_app, admin, scope):
     assert sent[-1].startswith("WITH claimed AS (UPDATE")
 
 
-def test_a_remembered_consent_costs_five_statements(make_app, admin):
-    """GET /authorize for a user who already consented: the session and the user (Django's
-    middleware), the app generation (its memo still current), one read (the user's org
-    controls and live consent), one write (the code's digest)."""
+def test_a_remembered_consent_costs_four_statements(make_app, admin):
+    """GET /authorize for a user who already consented: the session with its user
+    (accounts.sessions), the app generation (its memo still current), one read (the user's
+    org controls and live consent), one write (the code's digest)."""
     app = make_app(scopes=["openid", "profile"])
     browser = Client()
     browser.force_login(admin)
@@ -144,7 +144,7 @@ def test_a_remembered_consent_costs_five_statements(make_app, admin):
         assert "code" in redirect_params(response)
 
     sent = statements(authorize)
-    assert len(sent) == 5, sent
+    assert len(sent) == 4, sent
     assert sent[-1].startswith('INSERT INTO "oauth_grant"')
 
 
