@@ -186,14 +186,23 @@ def fixtures_line(output: str) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Targets: each returns (running server, fixtures, facts)
 # ---------------------------------------------------------------------------------------------
+PROFILE_ENV = (
+    "DOORMAN_ENV",
+    "DOORMAN_SECRET_KEY",
+    "DOORMAN_BASE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DOORMAN_RATELIMIT_ENABLED",
+    "DOORMAN_LOG_LEVEL",
+)
+
+
 def doorman_env(port: int) -> dict:
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(
         DOORMAN_ENV="production",
-        # BENCH_SECRET_KEY: a fixed key, so that a profiler can replay the fixtures (sessions,
-        # client secrets) in-process against var/bench's database after a run.
-        DOORMAN_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY") or "bench-" + secrets.token_urlsafe(32),
+        DOORMAN_SECRET_KEY="bench-" + secrets.token_urlsafe(32),
         DOORMAN_BASE_URL=f"http://127.0.0.1:{port}",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/doorman_bench",
         REDIS_URL="redis://127.0.0.1:6379/13",
@@ -207,6 +216,12 @@ def start_doorman(refresh_count: int, extra_env: dict | None = None) -> tuple[Se
     port = PORTS["doorman"]
     env = {**doorman_env(port), **(extra_env or {})}
     python = str(ROOT / ".venv" / "bin" / "python")
+    # What bench/profile needs to replay the fixtures in-process (the secret key signs the
+    # session and keys the client secrets' digests): this run's throwaway settings.
+    settings_file = VAR / "doorman" / "server-env.json"
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text(json.dumps({name: env[name] for name in PROFILE_ENV}))
+    settings_file.chmod(0o600)
     recreate_database("doorman_bench")
     run(["redis-cli", "-n", "13", "flushdb"])
     run([python, "manage.py", "migrate", "--no-input", "-v", "0"], env=env)
