@@ -20,7 +20,9 @@ request by construction, whatever Redis does; a token not remembered costs no mo
 resolution (the generation comes with the token's row, `generation_expression`).
 Token-endpoint clients (`app_facts`) are trusted under the same generation; the
 client_credentials path reads it inside its insert (`app_generation_is`), so a stale entry
-issues nothing (and is reloaded).
+issues nothing (and is reloaded). An introspection checks its client's entry and its token's
+against one read of the generation (`GenerationRead`, the token's statement), so with both
+remembered it costs that one statement.
 
 Entries are also never trusted for more than DOORMAN_TOKEN_CACHE_SECONDS, and expiry is
 checked on every use.
@@ -166,20 +168,57 @@ def generation_expression() -> RawSQL:
     return RawSQL(_GENERATION, ())  # noqa: S611 (a constant)
 
 
-def lookup(checksum: str) -> Entry | None:
+def _live_check(checksum: str) -> tuple[int, bool]:
+    """The generation, and whether the token `checksum`'s row is there, unexpired (one
+    statement)."""
+    if connection.vendor == "postgresql":
+        statement, params = _LIVE_CHECK_POSTGRESQL, [checksum]
+    else:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        statement, params = _LIVE_CHECK_ELSEWHERE, [checksum, now]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        generation, live = cursor.fetchone()
+    return generation, bool(live)
+
+
+class GenerationRead:
+    """The generation for a request that trusts both an app's entry and a token's (an
+    introspection: its client's, then the token's), read once, when first needed: with the
+    token `checksum`'s liveness (`_live_check`) when this worker remembers that token, else
+    alone. One statement for both checks, which then see the database at the same moment."""
+
+    def __init__(self, checksum: str | None) -> None:
+        self.checksum = checksum
+        self._read: tuple[int, bool | None] | None = None
+
+    def generation(self) -> int:
+        return self._value()[0]
+
+    def live_check(self, checksum: str) -> tuple[int, bool] | None:
+        """(generation, whether `checksum`'s row was live then), as `_live_check` answers,
+        when it was read with the generation; None when it was not."""
+        generation, live = self._value()
+        return None if live is None or checksum != self.checksum else (generation, live)
+
+    def _value(self) -> tuple[int, bool | None]:
+        if self._read is None:
+            if self.checksum is not None and principals.recent(self.checksum) is not None:
+                self._read = _live_check(self.checksum)
+            else:
+                self._read = generation_current(), None
+        return self._read
+
+
+def lookup(checksum: str, read: GenerationRead | None = None) -> Entry | None:
     """This worker's entry for the token `checksum` if it may be trusted: one statement when
     there is one to check (the generation, and whether the token's row is there, unexpired),
-    none otherwise. An entry that fails either check is dropped."""
+    none when `read` already holds that answer or there is nothing to check. An entry that
+    fails either check is dropped."""
     entry = principals.recent(checksum)
     if entry is not None:
-        if connection.vendor == "postgresql":
-            statement, params = _LIVE_CHECK_POSTGRESQL, [checksum]
-        else:
-            now = connection.ops.adapt_datetimefield_value(timezone.now())
-            statement, params = _LIVE_CHECK_ELSEWHERE, [checksum, now]
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            generation, live = cursor.fetchone()
+        checked = read.live_check(checksum) if read is not None else None
+        generation, live = checked if checked is not None else _live_check(checksum)
         if live and generation == entry.generation:
             bearer_cache_hit.inc()
             return entry
@@ -188,9 +227,10 @@ def lookup(checksum: str) -> Entry | None:
     return None
 
 
-def app_generation_current() -> int:
-    """The generation `app_facts` entries are stored under (one statement)."""
-    return generation_current()
+def app_generation_current(read: GenerationRead | None = None) -> int:
+    """The generation `app_facts` entries are stored under: the request's `read`, when it
+    has one, else one statement."""
+    return read.generation() if read is not None else generation_current()
 
 
 def app_generation_is(generation: int) -> tuple[str, list] | None:

@@ -123,7 +123,9 @@ def app_current_scopes(app: ConnectedApp) -> frozenset[str]:
     return frozenset(scopes)
 
 
-def access_token_resolve(raw: str) -> TokenPrincipal | None:
+def access_token_resolve(
+    raw: str, *, read: principal_cache.GenerationRead | None = None
+) -> TokenPrincipal | None:
     """The live principal behind a raw access token, or None (→ `invalid_token`).
 
     None when the token is unknown, expired or revoked; its app is disabled or deleted; its
@@ -132,13 +134,14 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
     switched connected apps off, or allowlists none of the token's scopes for this app.
 
     The answer for a live token is kept per worker (oauth.principal_cache) and trusted only
-    while nothing it depends on has changed: one statement instead of three queries.
+    while nothing it depends on has changed: one statement instead of three queries, none
+    when the request's `read` of the generation (`token_read`) already told.
     """
-    if not raw or len(raw) > 512 or "\x00" in raw:
+    checksum = token_checksum(raw)
+    if checksum is None:
         return None
-    checksum = token_digest(raw)
     if principal_cache.enabled():
-        entry = principal_cache.lookup(checksum)
+        entry = principal_cache.lookup(checksum, read)
         if entry is not None:
             return _principal_rebuild(entry.value)
     principal, generation = _principal_load(checksum)
@@ -147,6 +150,19 @@ def access_token_resolve(raw: str) -> TokenPrincipal | None:
             checksum, generation, _principal_snapshot(principal), principal.token.expires
         )
     return principal
+
+
+def token_checksum(raw: str) -> str | None:
+    """The checksum `raw` would be stored under; None for what cannot be a token."""
+    if not raw or len(raw) > 512 or "\x00" in raw:
+        return None
+    return token_digest(raw)
+
+
+def token_read(raw: str | None) -> principal_cache.GenerationRead:
+    """The generation read for a request that authenticates a client, then resolves `raw`
+    (introspection): one statement for both memos (principal_cache.GenerationRead)."""
+    return principal_cache.GenerationRead(token_checksum(raw or ""))
 
 
 def _principal_snapshot(principal: TokenPrincipal) -> tuple:

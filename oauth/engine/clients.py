@@ -47,11 +47,16 @@ class ClientIdentity:
     authenticated: bool
 
 
-def token_endpoint_app_load(client_id: str) -> ConnectedApp | None:
+def token_endpoint_app_load(
+    client_id: str, *, read: principal_cache.GenerationRead | None = None
+) -> ConnectedApp | None:
     """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
     (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
-    instance each time; from this worker's memo while the app generation holds, else 3 queries."""
-    generation = principal_cache.app_generation_current() if principal_cache.enabled() else None
+    instance each time; from this worker's memo while the app generation (the request's
+    `read` of it, when it has one) holds, else 3 queries."""
+    generation = None
+    if principal_cache.enabled():
+        generation = principal_cache.app_generation_current(read)
     entry = principal_cache.app_facts.get(client_id, generation)
     if entry is not None:
         return token_endpoint_app(entry.value)
@@ -76,12 +81,15 @@ def token_endpoint_app(facts: tuple) -> ConnectedApp:
     return app
 
 
-def app_named(client_id: object) -> ConnectedApp | None:
+def app_named(
+    client_id: object, *, read: principal_cache.GenerationRead | None = None
+) -> ConnectedApp | None:
     """The usable app `client_id` names, as the token endpoint needs it (this worker's memo
-    while the app generation holds): None for an unknown, disabled or impossible id."""
+    while the app generation holds, as `token_endpoint_app_load` reads it): None for an
+    unknown, disabled or impossible id."""
     if not isinstance(client_id, str) or not CLIENT_ID_SHAPE.fullmatch(client_id):
         return None
-    app = token_endpoint_app_load(client_id)
+    app = token_endpoint_app_load(client_id, read=read)
     return app if app is not None and app.enabled else None
 
 

@@ -13,6 +13,7 @@ or for a user's platform token the user's). Anything else is `{"active": false}`
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,14 +22,21 @@ from django.utils import timezone
 
 from connected_apps.models import ConnectedApp
 from oauth.backends import EndpointContext
-from oauth.engine.clients import client_identify
+from oauth.engine.clients import app_named, client_identify
 from oauth.engine.credentials import token_digest
 from oauth.engine.endpoint import refusal_audit
 from oauth.engine.facts import user_may_use_app
 from oauth.errors import InvalidClient, InvalidRequest
 from oauth.issuance import request_meta
 from oauth.models import RefreshToken
-from oauth.principals import TokenPrincipal, access_token_resolve, app_current_scopes
+from oauth.principal_cache import GenerationRead
+from oauth.principals import (
+    TokenPrincipal,
+    access_token_resolve,
+    app_current_scopes,
+    token_checksum,
+    token_read,
+)
 
 INACTIVE = {"active": False}
 
@@ -93,20 +101,29 @@ def _refresh_token_claims(raw: str, client: ConnectedApp) -> dict[str, Any] | No
     }
 
 
-def _as_access_token(raw: str, client: ConnectedApp) -> dict[str, Any] | None:
-    principal = access_token_resolve(raw)
+def _as_access_token(
+    raw: str, client: ConnectedApp, *, read: GenerationRead | None = None
+) -> dict[str, Any] | None:
+    principal = access_token_resolve(raw, read=read)
     if principal is None:
         return None
     data = _access_token_claims(principal)
     return data if _visible_to(client, principal.app, data["org_id"]) else None
 
 
-def token_introspect(raw: str, *, client: ConnectedApp, hint: str | None = None) -> dict:
+def token_introspect(
+    raw: str,
+    *,
+    client: ConnectedApp,
+    hint: str | None = None,
+    read: GenerationRead | None = None,
+) -> dict:
     """RFC 7662 §2.2 response for `raw` as seen by the authenticated `client`. The hint
-    only orders the lookups (RFC 7662 §2.1)."""
-    if not raw or len(raw) > 512 or "\x00" in raw:
+    only orders the lookups (RFC 7662 §2.1). `read`: the generation the client was
+    authenticated under (`token_read`), which the access token's memo is checked against."""
+    if token_checksum(raw) is None:
         return dict(INACTIVE)
-    lookups = [_as_access_token, _refresh_token_claims]
+    lookups = [partial(_as_access_token, read=read), _refresh_token_claims]
     if hint == "refresh_token":
         lookups.reverse()
     for lookup in lookups:
@@ -123,8 +140,17 @@ def introspection_response(
     http: HttpRequest, params: dict[str, str], context: EndpointContext
 ) -> HttpResponse:
     """The introspection endpoint's answer (RFC 7662 §2): the caller authenticates as a
-    client, by the token endpoint's methods (oauth.engine.clients), else invalid_client."""
-    identity = client_identify(params, http.META.get("HTTP_AUTHORIZATION"), context.audiences)
+    client, by the token endpoint's methods (oauth.engine.clients), else invalid_client.
+    Both the client's memo and the token's are checked against one read of the generation
+    (`token_read`): one statement when this worker remembers both."""
+    token = params.get("token")
+    read = token_read(token)
+    identity = client_identify(
+        params,
+        http.META.get("HTTP_AUTHORIZATION"),
+        context.audiences,
+        lookup=partial(app_named, read=read),
+    )
     if identity.app is not None:
         context.client = identity.app
         context.authenticated = identity.authenticated
@@ -134,8 +160,8 @@ def introspection_response(
             context, InvalidClient.error, {"endpoint": "introspection"}, request_meta(http.META)
         )
         return InvalidClient().response()
-    token = params.get("token")
     if not token:
         return InvalidRequest(MISSING_TOKEN).response()
-    body = token_introspect(token, client=identity.app, hint=params.get("token_type_hint"))
+    hint = params.get("token_type_hint")
+    body = token_introspect(token, client=identity.app, hint=hint, read=read)
     return JsonResponse(body)

@@ -5,11 +5,14 @@ all of them (BEGIN/COMMIT/SAVEPOINT included)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from oauth.principal_cache import GENERATION_TABLE
 from tests.factories import DEFAULT_PASSWORD, IdentityProviderFactory
 from tests.oauth.code_flow import (
     authorize_url,
@@ -20,6 +23,7 @@ from tests.oauth.code_flow import (
 )
 from tests.oauth.test_grant_jwt_bearer import assertion_for, grant, subject
 from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse fixture)
+    INTROSPECT_URL,
     JWT_BEARER,
     basic,
     isolated_throttle,
@@ -27,6 +31,7 @@ from tests.oauth.tokenkit import (  # noqa: F401 (isolated_throttle: an autouse 
     public_pem,
     rsa_key,
 )
+from tests.wsgi_kit import call
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -170,3 +175,33 @@ def test_a_jwt_bearer_grant_costs_four_statements(make_app, org):
     assert len(sent) == 4, sent
     assert sent[1].startswith("WITH claimed AS (INSERT")
     assert sent[-1].startswith("WITH new_access AS (INSERT")
+
+
+@pytest.mark.parametrize("front", ["wsgi", "view"])
+def test_an_introspection_costs_one_statement(password_app, admin, front):
+    """With the client and the token remembered: one statement, the generation (which both
+    memos must match) and whether the token's row is still there, unexpired. The WSGI front
+    answers a plain request; Django's view, the same answer for anything else."""
+    token = post_form(
+        {
+            "grant_type": "password",
+            "username": admin.username,
+            "password": DEFAULT_PASSWORD,
+            "scope": "profile",
+        },
+        HTTP_AUTHORIZATION=_basic(password_app),
+    ).json()["access_token"]
+    auth = _basic(password_app)
+
+    def introspect():
+        if front == "wsgi":
+            body = urlencode({"token": token})
+            answer = call(body, PATH_INFO=INTROSPECT_URL, HTTP_AUTHORIZATION=auth)
+        else:
+            answer = post_form({"token": token}, url=INTROSPECT_URL, HTTP_AUTHORIZATION=auth)
+        assert answer.status_code == 200
+        assert answer.json()["active"] is True, answer.json()
+
+    sent = statements(introspect)
+    assert len(sent) == 1, sent
+    assert sent[0].startswith("SELECT g.value, EXISTS(") and GENERATION_TABLE in sent[0]
