@@ -141,7 +141,7 @@ def test_a_remembered_consent_costs_four_statements(make_app, admin):
     app = make_app(scopes=["openid", "profile"])
     browser = Client()
     browser.force_login(admin)
-    verifier, challenge = pkce_pair()
+    _verifier, challenge = pkce_pair()
     obtain_code(browser, app.app, challenge=challenge)  # consents
 
     def authorize():
