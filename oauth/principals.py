@@ -166,22 +166,27 @@ def token_read(raw: str | None) -> principal_cache.GenerationRead:
 
 
 def _principal_snapshot(principal: TokenPrincipal) -> tuple:
+    # An app token acts for the app's creator (`request_user`), read with the token.
+    creator = principal.app.user if principal.is_app_token else None
     return (
         principal_cache.model_snapshot(principal.token),
         principal_cache.model_snapshot(principal.app),
         principal_cache.model_snapshot(principal.user),
         principal.effective_scopes,
+        principal_cache.model_snapshot(creator),
     )
 
 
 def _principal_rebuild(snapshot: tuple) -> TokenPrincipal | None:
-    token_data, app_data, user_data, effective = snapshot
+    token_data, app_data, user_data, effective, creator_data = snapshot
     token = principal_cache.model_restore(token_data)
     if token.expires <= timezone.now():
         return None
     app = principal_cache.model_restore(app_data)
     user = principal_cache.model_restore(user_data)
     token.application, token.user = app, user
+    if creator_data is not None:
+        app.user = principal_cache.model_restore(creator_data)
     return TokenPrincipal(token=token, app=app, user=user, effective_scopes=effective)
 
 
@@ -189,7 +194,7 @@ def _principal_load(checksum: str) -> tuple[TokenPrincipal | None, int | None]:
     """The principal from the database, and the generation read with the token's row (so
     before everything else the principal depends on)."""
     found = (
-        AccessToken.objects.select_related("application", "user")
+        AccessToken.objects.select_related("application__user", "user")
         .filter(token_checksum=checksum)
         .annotate(doorman_generation=principal_cache.generation_expression())[:1]
     )

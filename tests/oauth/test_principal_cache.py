@@ -62,6 +62,19 @@ def test_a_remembered_token_serves_the_api_with_one_statement_and_no_cache(
     assert cache_used == []
 
 
+def test_a_remembered_app_token_serves_the_api_with_one_statement(cc_app, admin):
+    """An own-behalf token reads its creator's profile (SPEC §3): the creator is remembered
+    with the token, not read again on every call."""
+    token = mint_access_token(app=cc_app.app, scope="profile")
+    client = Client()
+    assert client.get(PROFILE, **bearer(token)).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(PROFILE, **bearer(token))
+    assert response.status_code == 200
+    assert response.json()["username"] == cc_app.app.user.username
+    assert len(queries) == 1, [q["sql"] for q in queries]
+
+
 def no_cache_at_all(monkeypatch) -> list:
     """Record, and refuse, every use of the cache from here on: Django's cache API, the hot
     path's raw Redis commands, and redis-py itself. Returns the list of uses."""
