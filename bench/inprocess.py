@@ -1,4 +1,4 @@
-"""One benchmark workload replayed in-process, under cProfile, against the last run's database.
+"""(bench/profile) One benchmark workload replayed in-process, under cProfile, against the last run's database.
 
 The benchmark (bench/run) measures requests per second from outside; this says where a
 request's CPU goes. After `bench/run --targets doorman` (which leaves its database,
