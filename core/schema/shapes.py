@@ -19,7 +19,7 @@ from core.api_support import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 
 class ApiError(serializers.Serializer):
-    """config.api_errors.error_body: the one shape of every resource-API error."""
+    """core.api_errors.error_body: the one shape of every resource-API error."""
 
     error = serializers.CharField(
         help_text="Machine-readable code: `invalid_request`, `unauthorized`, `invalid_token`, "
