@@ -1,4 +1,5 @@
-"""Helpers shared by every app's API: list pagination and strict body parsing."""
+"""Helpers shared by every app's API: list pagination, strict body parsing and the
+answers' serializer base."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
+from rest_framework.fields import empty
 from rest_framework.request import Request
 
 DEFAULT_LIMIT = 25
@@ -109,3 +111,84 @@ def renamed_fields(exc: ValidationError, names: dict[str, str]) -> ValidationErr
     return ValidationError(
         {names.get(field, field): errors for field, errors in exc.error_dict.items()}
     )
+
+
+class OutputSerializer(serializers.Serializer):
+    """A serializer for answers whose rendering reuses one bound copy of its fields per class.
+
+    DRF deep-copies and binds every declared field for each serializer instance (so that an
+    instance may change its own fields): a quarter of a small API call. Rendering a field
+    changes nothing on it, so the copy is needed only where a field's output can depend on
+    the serializer it is bound to or its context (the request). An instance therefore renders
+    with its class's shared fields (`shared_readable_fields`) when every field qualifies (see
+    `_context_free`), and with DRF's own copy otherwise, or once anything has read this
+    instance's `fields` (perhaps to change them). Parsing (`data=`), validation and the
+    OpenAPI schema always use DRF's per-instance fields."""
+
+    @property
+    def _readable_fields(self):
+        if "fields" not in self.__dict__:
+            shared = shared_readable_fields(type(self))
+            if shared is not None:
+                return shared
+        return super()._readable_fields
+
+
+# OutputSerializer subclass -> its readable fields, bound once, or None (DRF's copy per instance).
+_shared_fields: dict[type[OutputSerializer], tuple[serializers.Field, ...] | None] = {}
+
+# DRF fields whose output reads the serializer or the request (SerializerMethodField its
+# parent's method, a file field the request's host, a hidden field its default's context).
+_CONTEXTUAL = (serializers.SerializerMethodField, serializers.FileField, serializers.HiddenField)
+
+
+def shared_readable_fields(
+    cls: type[OutputSerializer],
+) -> tuple[serializers.Field, ...] | None:
+    """The readable fields every instance of `cls` may render with, bound to a prototype
+    instance that nothing else sees; None when `cls` makes its fields its own way or one of
+    them may depend on the request. Built once (two threads racing build two equal tuples and
+    keep one)."""
+    try:
+        return _shared_fields[cls]
+    except KeyError:
+        pass
+    base = serializers.Serializer
+    shared = None
+    if (
+        cls.__init__ is base.__init__
+        and cls.get_fields is base.get_fields
+        and cls.fields is base.fields
+    ):
+        fields = cls().fields.values()
+        if all(_context_free(field) for field in fields):
+            shared = tuple(field for field in fields if not field.write_only)
+    return _shared_fields.setdefault(cls, shared)
+
+
+def _context_free(field: serializers.Field) -> bool:
+    """Whether `field`'s output depends on the value alone: DRF's own `get_attribute` and
+    `to_representation` (or a field class saying `context_free = True`), no callable default
+    (DRF passes it the field, whose context is the request's), its child and nested
+    serializers likewise."""
+    if isinstance(field, serializers.ListSerializer):
+        return _context_free(field.child)
+    if isinstance(field, serializers.BaseSerializer):
+        return (
+            isinstance(field, OutputSerializer) and shared_readable_fields(type(field)) is not None
+        )
+    if isinstance(field, _CONTEXTUAL) or (field.default is not empty and callable(field.default)):
+        return False
+    child = getattr(field, "child", None)
+    if child is not None and not _context_free(child):
+        return False
+    if getattr(field, "context_free", False):
+        return True
+    return all(
+        _defined_by_drf(type(field), name) for name in ("get_attribute", "to_representation")
+    )
+
+
+def _defined_by_drf(cls: type, name: str) -> bool:
+    owner = next(klass for klass in cls.__mro__ if name in klass.__dict__)
+    return owner.__module__ == "rest_framework.fields"
