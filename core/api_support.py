@@ -1,5 +1,5 @@
-"""Helpers shared by every app's API: list pagination, strict body parsing and the
-answers' serializer base."""
+"""Helpers shared by every app's API: list pagination, strict body parsing, content
+negotiation and the answers' serializer base."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.fields import empty
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 DEFAULT_LIMIT = 25
@@ -111,6 +113,41 @@ def renamed_fields(exc: ValidationError, names: dict[str, str]) -> ValidationErr
     return ValidationError(
         {names.get(field, field): errors for field, errors in exc.error_dict.items()}
     )
+
+
+# Accept headers nearly every API client sends (None: no header at all).
+USUAL_ACCEPTS = frozenset({None, "*/*", "application/json"})
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's content negotiation, remembering its answer for the usual Accept headers.
+
+    The answer is a function of the Accept header and the renderers' media types only (when
+    no `?format=` or format suffix narrows the renderers), so for the few headers in
+    USUAL_ACCEPTS it is DRF's own first answer for those renderers, reused: the same renderer
+    and media type, without parsing the header on every request. Any other header, a format,
+    or a refusal (406, never remembered) goes through DRF every time. Bounded: at most
+    len(USUAL_ACCEPTS) entries per distinct list of renderers the views declare."""
+
+    _chosen: dict[tuple, tuple[int, str]] = {}  # (accept, renderers) -> (index, media type)
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        accept = request.META.get("HTTP_ACCEPT")
+        if accept not in USUAL_ACCEPTS or format_suffix or self._format_asked(request):
+            return super().select_renderer(request, renderers, format_suffix)
+        key = (accept, *((type(renderer), renderer.media_type) for renderer in renderers))
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            renderer, media_type = super().select_renderer(request, renderers, format_suffix)
+            index = next(i for i, candidate in enumerate(renderers) if candidate is renderer)
+            chosen = self._chosen[key] = (index, media_type)
+        return renderers[chosen[0]], chosen[1]
+
+    def _format_asked(self, request: Request) -> bool:
+        name = self.settings.URL_FORMAT_OVERRIDE
+        return bool(name and request.query_params.get(name))
 
 
 class OutputSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
-"""core.api_support: output serializers sharing their fields render exactly as DRF's copies
-do, request after request and thread against thread."""
+"""core.api_support: content negotiation answers exactly as DRF's does, and output serializers
+sharing their fields render exactly as DRF's copies do, request after request and thread
+against thread."""
 
 from __future__ import annotations
 
@@ -10,12 +11,111 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
-from rest_framework import serializers
+from django.http import Http404
+from django.test import RequestFactory
+from rest_framework import exceptions, renderers, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
 
 from accounts import serializers as accounts_serializers
 from accounts.serializers import Derived, UserOutput
 from connected_apps import serializers as connected_apps_serializers
-from core.api_support import OutputSerializer, shared_readable_fields
+from core.api_support import ContentNegotiation, OutputSerializer, shared_readable_fields
+from tests.factories import UserFactory
+
+
+# -- content negotiation ------------------------------------------------------------------------
+class CSVRenderer(renderers.BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class VersionedJSONRenderer(renderers.JSONRenderer):
+    media_type = "application/json; version=2"
+
+
+RENDERER_LISTS = [
+    [renderers.JSONRenderer],
+    [renderers.JSONRenderer, CSVRenderer],
+    [CSVRenderer, renderers.JSONRenderer],
+    [CSVRenderer],
+    [VersionedJSONRenderer, renderers.JSONRenderer],
+    [VersionedJSONRenderer],
+]
+ACCEPTS = [
+    None,
+    "*/*",
+    "application/json",
+    "",
+    "application/json; indent=4",
+    "application/*",
+    "text/html",
+    "text/csv",
+    "text/csv, application/json",
+    "application/json;q=0.5, text/csv",
+    "*/*; q=0.1",
+    "application/json ",
+]
+
+
+def _request(accept: str | None, query: dict | None = None) -> Request:
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    return Request(RequestFactory().get("/accounts/api/profile", query or {}, **headers))
+
+
+def _negotiate(negotiation, accept, renderer_classes, query=None, format_suffix=None):
+    """(index of the renderer, media type), or the exception's class."""
+    found = [cls() for cls in renderer_classes]
+    try:
+        renderer, media_type = negotiation.select_renderer(
+            _request(accept, query), found, format_suffix
+        )
+    except (exceptions.NotAcceptable, Http404) as exc:
+        return type(exc)
+    return next(i for i, r in enumerate(found) if r is renderer), media_type
+
+
+@pytest.mark.parametrize("renderer_classes", RENDERER_LISTS)
+@pytest.mark.parametrize("accept", ACCEPTS)
+def test_negotiation_answers_as_drf_does(accept, renderer_classes):
+    expected = _negotiate(DefaultContentNegotiation(), accept, renderer_classes)
+    # Twice: the first answer may be remembered, the second comes from memory.
+    for _ in range(2):
+        assert _negotiate(ContentNegotiation(), accept, renderer_classes) == expected
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_negotiation_never_remembers_a_refusal(accept):
+    # A media type with parameters matches neither `*/*` nor `application/json` (DRF's rule).
+    for _ in range(2):
+        assert _negotiate(ContentNegotiation(), accept, [VersionedJSONRenderer]) is (
+            exceptions.NotAcceptable
+        )
+    only_versioned = (VersionedJSONRenderer, VersionedJSONRenderer.media_type)
+    assert (accept, only_versioned) not in ContentNegotiation._chosen
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+@pytest.mark.parametrize(
+    ("query", "suffix"),
+    [({"format": "csv"}, None), ({"format": "xml"}, None), ({}, "csv"), ({"format": ""}, None)],
+)
+def test_negotiation_with_a_format_answers_as_drf_does(accept, query, suffix):
+    classes = [renderers.JSONRenderer, CSVRenderer]
+    for _ in range(2):
+        ours = _negotiate(ContentNegotiation(), accept, classes, query, suffix)
+        assert ours == _negotiate(DefaultContentNegotiation(), accept, classes, query, suffix)
+
+
+@pytest.mark.django_db
+def test_an_unacceptable_answer_is_still_406(client):
+    # The profile API renders JSON only; the refusal itself is rendered anyway (as DRF does).
+    client.force_login(UserFactory())
+    for accept, status in [("text/html", 406), ("application/json", 200), ("*/*", 200)]:
+        response = client.get("/accounts/api/profile", HTTP_ACCEPT=accept)
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/json"
+    assert client.get("/accounts/api/profile").status_code == 200
 
 
 # -- output serializers -------------------------------------------------------------------------
