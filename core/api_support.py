@@ -175,7 +175,7 @@ class OutputSerializer(serializers.Serializer):
 _shared_fields: dict[type[OutputSerializer], tuple[serializers.Field, ...] | None] = {}
 
 # DRF fields whose output reads the serializer or the request (SerializerMethodField its
-# parent's method, a file field the request's host, a hidden field its default's context).
+# parent's method, a file field the request's host, a hidden field its default).
 _CONTEXTUAL = (serializers.SerializerMethodField, serializers.FileField, serializers.HiddenField)
 
 
@@ -205,16 +205,17 @@ def shared_readable_fields(
 
 def _context_free(field: serializers.Field) -> bool:
     """Whether `field`'s output depends on the value alone: DRF's own `get_attribute` and
-    `to_representation` (or a field class saying `context_free = True`), no callable default
-    (DRF passes it the field, whose context is the request's), its child and nested
-    serializers likewise."""
+    `to_representation` (or a field class saying `context_free = True`), no default (DRF's
+    get_default asks the root serializer whether it is `partial`, and a callable default
+    gets the field, whose context is the request's), its child and nested serializers
+    likewise."""
     if isinstance(field, serializers.ListSerializer):
         return _context_free(field.child)
     if isinstance(field, serializers.BaseSerializer):
         return (
             isinstance(field, OutputSerializer) and shared_readable_fields(type(field)) is not None
         )
-    if isinstance(field, _CONTEXTUAL) or (field.default is not empty and callable(field.default)):
+    if isinstance(field, _CONTEXTUAL) or field.default is not empty:
         return False
     child = getattr(field, "child", None)
     if child is not None and not _context_free(child):

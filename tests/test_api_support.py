@@ -219,9 +219,12 @@ def test_context_is_still_the_instances_own():
     assert Shape(thing, context={"request": None}).data == _plain_twin(Shape)(thing).data
 
 
-def test_callable_defaults_and_serializers_making_their_own_fields_keep_drfs_copy():
+def test_defaults_and_serializers_making_their_own_fields_keep_drfs_copy():
     class WithDefault(OutputSerializer):
         name = serializers.CharField(default=lambda: "anonymous")
+
+    class WithPlainDefault(OutputSerializer):
+        nickname = serializers.CharField(default="none")
 
     class OwnFields(OutputSerializer):
         name = serializers.CharField()
@@ -230,6 +233,10 @@ def test_callable_defaults_and_serializers_making_their_own_fields_keep_drfs_cop
             return {"name": serializers.CharField(source="tags")}
 
     assert shared_readable_fields(WithDefault) is None
+    assert shared_readable_fields(WithPlainDefault) is None
+    # A partial serializer skips a missing attribute's default (DRF's get_default).
+    assert WithPlainDefault(_thing(1)).data == {"nickname": "none"}
+    assert WithPlainDefault(_thing(1), partial=True).data == {}
     assert shared_readable_fields(OwnFields) is None
     assert OwnFields(_thing(1)).data == {"name": "['t1', 'x']"}
 
