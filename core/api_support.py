@@ -150,18 +150,20 @@ class ContentNegotiation(DefaultContentNegotiation):
         return bool(name and request.query_params.get(name))
 
 
+# A serializer for answers whose rendering reuses one bound copy of its fields per class.
+#
+# DRF deep-copies and binds every declared field for each serializer instance (so that an
+# instance may change its own fields): a quarter of a small API call. Rendering a field
+# changes nothing on it, so the copy is needed only where a field's output can depend on
+# the serializer it is bound to or its context (the request). An instance therefore renders
+# with its class's shared fields (`shared_readable_fields`) when every field qualifies (see
+# `_context_free`), and with DRF's own copy otherwise, or once anything has read this
+# instance's `fields` (perhaps to change them). Parsing (`data=`), validation and the
+# OpenAPI schema always use DRF's per-instance fields.
+#
+# (A comment, not a docstring: drf-spectacular would make a docstring the schema description
+# of every output serializer that has none of its own.)
 class OutputSerializer(serializers.Serializer):
-    """A serializer for answers whose rendering reuses one bound copy of its fields per class.
-
-    DRF deep-copies and binds every declared field for each serializer instance (so that an
-    instance may change its own fields): a quarter of a small API call. Rendering a field
-    changes nothing on it, so the copy is needed only where a field's output can depend on
-    the serializer it is bound to or its context (the request). An instance therefore renders
-    with its class's shared fields (`shared_readable_fields`) when every field qualifies (see
-    `_context_free`), and with DRF's own copy otherwise, or once anything has read this
-    instance's `fields` (perhaps to change them). Parsing (`data=`), validation and the
-    OpenAPI schema always use DRF's per-instance fields."""
-
     @property
     def _readable_fields(self):
         if "fields" not in self.__dict__:
