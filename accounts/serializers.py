@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.catalog import Permission, Role
 from accounts.models import EnvironmentType
 from audit.models import AuditExportStatus, AuditOutcome
+from core.api_support import OutputSerializer
 
 
 class StrictCharField(serializers.CharField):
@@ -138,7 +139,10 @@ class PermissionsInput(StrictSerializer):
 # -- output -------------------------------------------------------------------------------------
 class Derived(serializers.Field):
     """An output field computed from the whole object (`compute(obj)`), documented as the
-    field `shape` says (with this field's own `help_text` and `allow_null`)."""
+    field `shape` says (with this field's own `help_text` and `allow_null`). Its output
+    depends on the object alone, so output serializers may share it between requests."""
+
+    context_free = True
 
     def __init__(self, compute: Callable[[Any], Any], shape: serializers.Field, **kwargs: Any):
         super().__init__(source="*", **kwargs)
@@ -149,7 +153,7 @@ class Derived(serializers.Field):
         return self.compute(value)
 
 
-class UserOutput(serializers.Serializer):
+class UserOutput(OutputSerializer):
     id = serializers.UUIDField(help_text="The Anypoint-style id; never changes.")
     username = serializers.CharField()
     firstName = serializers.CharField(source="first_name")
@@ -162,7 +166,7 @@ class UserOutput(serializers.Serializer):
     enabled = serializers.BooleanField(source="is_active")
 
 
-class OrganizationOutput(serializers.Serializer):
+class OrganizationOutput(OutputSerializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     parentId = serializers.UUIDField(
@@ -178,7 +182,7 @@ class OrganizationOutput(serializers.Serializer):
     updatedAt = serializers.DateTimeField(source="updated_at")
 
 
-class EnvironmentOutput(serializers.Serializer):
+class EnvironmentOutput(OutputSerializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=EnvironmentType.choices)
@@ -190,21 +194,21 @@ class EnvironmentOutput(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-class IdentityProviderOutput(serializers.Serializer):
+class IdentityProviderOutput(OutputSerializer):
     id = serializers.UUIDField(help_text="The `idp_id` that jwt-bearer `sub` claims name.")
     name = serializers.CharField()
     organizationId = serializers.UUIDField(source="organization_id")
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-class IdentityLinkOutput(serializers.Serializer):  # a FederatedIdentity
+class IdentityLinkOutput(OutputSerializer):  # a FederatedIdentity
     user_id = serializers.UUIDField()
     username = serializers.CharField(source="user.username")
     subject = serializers.CharField(help_text="The username the provider's assertions name.")
     linked_at = serializers.DateTimeField(source="created_at")
 
 
-class UserPermissionsOutput(serializers.Serializer):  # accounts.selectors.UserPermissions
+class UserPermissionsOutput(OutputSerializer):  # accounts.selectors.UserPermissions
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=Permission.choices),
         help_text="Permissions granted in this organization.",
@@ -219,18 +223,18 @@ class UserPermissionsOutput(serializers.Serializer):  # accounts.selectors.UserP
 # Response shapes only: the events are rendered by audit.selectors.event_data (the CSV export's
 # columns too) and the exports by accounts.api_audit.export_data, whose timestamps are
 # `isoformat()` (`+00:00`) where DRF's DateTimeField would write `Z`.
-class AuditActorOutput(serializers.Serializer):
+class AuditActorOutput(OutputSerializer):
     type = serializers.CharField(help_text="`user` or `app`.")
     id = serializers.CharField(help_text="The user's id, or the app's client_id.")
     name = serializers.CharField()
 
 
-class AuditTargetOutput(serializers.Serializer):
+class AuditTargetOutput(OutputSerializer):
     type = serializers.CharField()
     id = serializers.CharField()
 
 
-class AuditEventOutput(serializers.Serializer):
+class AuditEventOutput(OutputSerializer):
     id = serializers.UUIDField()
     timestamp = serializers.DateTimeField()
     action = serializers.CharField(help_text="`app.created`, `token.issued`, …")
@@ -243,7 +247,7 @@ class AuditEventOutput(serializers.Serializer):
     details = serializers.DictField(help_text="Never holds a secret, a token or a code.")
 
 
-class AuditExportOutput(serializers.Serializer):
+class AuditExportOutput(OutputSerializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=AuditExportStatus.choices)
     progress = serializers.IntegerField(help_text="Percent done, 0-100.")

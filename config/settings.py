@@ -418,6 +418,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api_support.JSONParser"],
+    # DRF's, with its answer for the usual Accept headers remembered.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api_support.ContentNegotiation",
     "EXCEPTION_HANDLER": "oauth.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "core.schema.DoormanAutoSchema",

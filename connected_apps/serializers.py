@@ -15,6 +15,7 @@ from rest_framework import serializers
 from accounts.catalog import ALL_SCOPES
 from accounts.serializers import Derived, StrictSerializer
 from connected_apps.models import Audience, GrantType
+from core.api_support import OutputSerializer
 
 NOTHING_TO_CHANGE = "Send enabled and/or allowlist_enabled."
 
@@ -117,7 +118,7 @@ class AppChanges(StrictSerializer):
     )
 
 
-class ScopeInContext(serializers.Serializer):
+class ScopeInContext(OutputSerializer):
     scope = serializers.CharField()
     context_params = serializers.DictField(
         child=serializers.UUIDField(), help_text="`org` and, for environment scopes, `envId`."
@@ -128,16 +129,16 @@ class AppScopes(StrictSerializer):
     scopes = serializers.ListField(child=ScopeSpecField())
 
 
-class AppScopesOutput(serializers.Serializer):  # {"scopes": selectors.app_scope_data(app)}
+class AppScopesOutput(OutputSerializer):  # {"scopes": selectors.app_scope_data(app)}
     scopes = ScopeInContext(many=True)
 
 
-class TokensIssuedDay(serializers.Serializer):
+class TokensIssuedDay(OutputSerializer):
     date = serializers.DateField()
     count = serializers.IntegerField()
 
 
-class AppUsageOutput(serializers.Serializer):  # selectors.AppUsage
+class AppUsageOutput(OutputSerializer):  # selectors.AppUsage
     organizations = serializers.IntegerField(
         help_text="Organizations with a user holding a live authorization."
     )
@@ -146,7 +147,7 @@ class AppUsageOutput(serializers.Serializer):  # selectors.AppUsage
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-class AppOutput(serializers.Serializer):
+class AppOutput(OutputSerializer):
     client_id = serializers.CharField(help_text="32 lowercase hex characters; never changes.")
     client_name = serializers.CharField(source="name")
     grant_types = serializers.ListField(child=serializers.ChoiceField(choices=GrantType.choices))
@@ -172,7 +173,7 @@ class AppOutput(serializers.Serializer):
     usage = AppUsageOutput(required=False, help_text="Only with includeUsage=true.")
 
 
-class AppSecretOutput(serializers.Serializer):  # services.AppWithSecret
+class AppSecretOutput(OutputSerializer):  # services.AppWithSecret
     client_id = serializers.CharField(source="app.client_id")
     client_secret = serializers.CharField(help_text="Shown this once; stored only as a hash.")
 
@@ -182,7 +183,7 @@ class AppCreatedOutput(AppOutput):  # AppOutput and services.AppWithSecret's sec
 
 
 # -- org controls --------------------------------------------------------------------------------
-class SettingsIO(StrictSerializer):  # and models.OrgAppSettings
+class SettingsIO(StrictSerializer, OutputSerializer):  # and models.OrgAppSettings
     schema_min_properties = 1  # validate(): NOTHING_TO_CHANGE
     enabled = serializers.BooleanField(
         required=False, help_text="false: no user of the org can use any app; their tokens stop."
@@ -201,7 +202,7 @@ class AllowlistInput(serializers.Serializer):
     client_id = serializers.CharField(min_length=1, max_length=100)
 
 
-class AllowlistEntryOutput(serializers.Serializer):  # controls.AllowlistRow
+class AllowlistEntryOutput(OutputSerializer):  # controls.AllowlistRow
     client_id = serializers.CharField(source="entry.app.client_id")
     client_name = serializers.CharField(source="entry.app.name")
     approved_scopes = Derived(
@@ -215,7 +216,7 @@ class AllowlistEntryOutput(serializers.Serializer):  # controls.AllowlistRow
     approved_by = serializers.UUIDField(source="entry.approved_by_id", allow_null=True)
 
 
-class AuthorizedAppOrgOutput(serializers.Serializer):  # controls.AuthorizedApp
+class AuthorizedAppOrgOutput(OutputSerializer):  # controls.AuthorizedApp
     client_id = serializers.CharField(source="app.client_id")
     client_name = serializers.CharField(source="app.name")
     owner_org_id = serializers.UUIDField(source="app.owner_org_id")
@@ -228,7 +229,7 @@ class AuthorizedAppOrgOutput(serializers.Serializer):  # controls.AuthorizedApp
 
 
 # -- the caller's own apps -----------------------------------------------------------------------
-class AuthorizedAppOutput(serializers.Serializer):  # models.Authorization
+class AuthorizedAppOutput(OutputSerializer):  # models.Authorization
     client_id = serializers.CharField(source="app.client_id")
     client_name = serializers.CharField(source="app.name")
     website_url = serializers.CharField(source="app.website_url", allow_blank=True)

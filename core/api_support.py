@@ -1,4 +1,5 @@
-"""Helpers shared by every app's API: list pagination and strict body parsing."""
+"""Helpers shared by every app's API: list pagination, strict body parsing, content
+negotiation and the answers' serializer base."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
+from rest_framework.fields import empty
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 DEFAULT_LIMIT = 25
@@ -109,3 +113,122 @@ def renamed_fields(exc: ValidationError, names: dict[str, str]) -> ValidationErr
     return ValidationError(
         {names.get(field, field): errors for field, errors in exc.error_dict.items()}
     )
+
+
+# Accept headers nearly every API client sends (None: no header at all).
+USUAL_ACCEPTS = frozenset({None, "*/*", "application/json"})
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's content negotiation, remembering its answer for the usual Accept headers.
+
+    The answer is a function of the Accept header and the renderers' media types only (when
+    no `?format=` or format suffix narrows the renderers), so for the few headers in
+    USUAL_ACCEPTS it is DRF's own first answer for those renderers, reused: the same renderer
+    and media type, without parsing the header on every request. Any other header, a format,
+    or a refusal (406, never remembered) goes through DRF every time. Bounded: at most
+    len(USUAL_ACCEPTS) entries per distinct list of renderers the views declare."""
+
+    _chosen: dict[tuple, tuple[int, str]] = {}  # (accept, renderers) -> (index, media type)
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        accept = request.META.get("HTTP_ACCEPT")
+        if accept not in USUAL_ACCEPTS or format_suffix or self._format_asked(request):
+            return super().select_renderer(request, renderers, format_suffix)
+        key = (accept, *((type(renderer), renderer.media_type) for renderer in renderers))
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            renderer, media_type = super().select_renderer(request, renderers, format_suffix)
+            index = next(i for i, candidate in enumerate(renderers) if candidate is renderer)
+            chosen = self._chosen[key] = (index, media_type)
+        return renderers[chosen[0]], chosen[1]
+
+    def _format_asked(self, request: Request) -> bool:
+        name = self.settings.URL_FORMAT_OVERRIDE
+        return bool(name and request.query_params.get(name))
+
+
+# A serializer for answers whose rendering reuses one bound copy of its fields per class.
+#
+# DRF deep-copies and binds every declared field for each serializer instance (so that an
+# instance may change its own fields): a quarter of a small API call. Rendering a field
+# changes nothing on it, so the copy is needed only where a field's output can depend on
+# the serializer it is bound to or its context (the request). An instance therefore renders
+# with its class's shared fields (`shared_readable_fields`) when every field qualifies (see
+# `_context_free`), and with DRF's own copy otherwise, or once anything has read this
+# instance's `fields` (perhaps to change them). Parsing (`data=`), validation and the
+# OpenAPI schema always use DRF's per-instance fields.
+#
+# (A comment, not a docstring: drf-spectacular would make a docstring the schema description
+# of every output serializer that has none of its own.)
+class OutputSerializer(serializers.Serializer):
+    @property
+    def _readable_fields(self):
+        if "fields" not in self.__dict__:
+            shared = shared_readable_fields(type(self))
+            if shared is not None:
+                return shared
+        return super()._readable_fields
+
+
+# OutputSerializer subclass -> its readable fields, bound once, or None (DRF's copy per instance).
+_shared_fields: dict[type[OutputSerializer], tuple[serializers.Field, ...] | None] = {}
+
+# DRF fields whose output reads the serializer or the request (SerializerMethodField its
+# parent's method, a file field the request's host, a hidden field its default).
+_CONTEXTUAL = (serializers.SerializerMethodField, serializers.FileField, serializers.HiddenField)
+
+
+def shared_readable_fields(
+    cls: type[OutputSerializer],
+) -> tuple[serializers.Field, ...] | None:
+    """The readable fields every instance of `cls` may render with, bound to a prototype
+    instance that nothing else sees; None when `cls` makes its fields its own way or one of
+    them may depend on the request. Built once (two threads racing build two equal tuples and
+    keep one)."""
+    try:
+        return _shared_fields[cls]
+    except KeyError:
+        pass
+    base = serializers.Serializer
+    shared = None
+    if (
+        cls.__init__ is base.__init__
+        and cls.get_fields is base.get_fields
+        and cls.fields is base.fields
+    ):
+        fields = cls().fields.values()
+        if all(_context_free(field) for field in fields):
+            shared = tuple(field for field in fields if not field.write_only)
+    return _shared_fields.setdefault(cls, shared)
+
+
+def _context_free(field: serializers.Field) -> bool:
+    """Whether `field`'s output depends on the value alone: DRF's own `get_attribute` and
+    `to_representation` (or a field class saying `context_free = True`), no default (DRF's
+    get_default asks the root serializer whether it is `partial`, and a callable default
+    gets the field, whose context is the request's), its child and nested serializers
+    likewise."""
+    if isinstance(field, serializers.ListSerializer):
+        return _context_free(field.child)
+    if isinstance(field, serializers.BaseSerializer):
+        return (
+            isinstance(field, OutputSerializer) and shared_readable_fields(type(field)) is not None
+        )
+    if isinstance(field, _CONTEXTUAL) or field.default is not empty:
+        return False
+    child = getattr(field, "child", None)
+    if child is not None and not _context_free(child):
+        return False
+    if getattr(field, "context_free", False):
+        return True
+    return all(
+        _defined_by_drf(type(field), name) for name in ("get_attribute", "to_representation")
+    )
+
+
+def _defined_by_drf(cls: type, name: str) -> bool:
+    owner = next(klass for klass in cls.__mro__ if name in klass.__dict__)
+    return owner.__module__ == "rest_framework.fields"

@@ -7,8 +7,8 @@ TokenPrincipal; views take their permission check from `request.auth.access`.
 
 from __future__ import annotations
 
-from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework import HTTP_HEADER_ENCODING, exceptions
+from rest_framework.authentication import BaseAuthentication
 
 from oauth.principals import TokenPrincipal, access_token_resolve
 
@@ -24,7 +24,7 @@ class BearerTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer <token>`; other schemes fall through to session auth."""
 
     def authenticate(self, request):
-        header = get_authorization_header(request).split()
+        header = authorization_header(request).split()
         if not header or header[0].lower() != b"bearer":
             return None
         request._bearer_attempted = True
@@ -44,6 +44,15 @@ class BearerTokenAuthentication(BaseAuthentication):
         if getattr(request, "_bearer_attempted", False):
             return f'Bearer realm="{REALM}", error="invalid_token"'
         return f'Bearer realm="{REALM}"'
+
+
+def authorization_header(request) -> bytes:
+    """The `Authorization` header as bytes, as DRF's get_authorization_header gives it, read
+    from META: `request.headers`, which DRF's reads, builds a mapping of every header first."""
+    value = request.META.get("HTTP_AUTHORIZATION", b"")
+    if isinstance(value, str):
+        value = value.encode(HTTP_HEADER_ENCODING)
+    return value
 
 
 def insufficient_scope_header(scope: str | None = None) -> str:

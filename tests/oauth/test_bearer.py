@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
+from rest_framework.authentication import get_authorization_header
+from rest_framework.request import Request
 
 from accounts.access import Access
 from accounts.catalog import Permission
@@ -21,6 +23,7 @@ from connected_apps.services import (
     connected_app_set_scopes,
     connected_app_update,
 )
+from oauth.authentication import authorization_header
 from oauth.models import AccessToken
 from tests.factories import EnvironmentFactory, OrganizationFactory, PermissionGrantFactory
 from tests.oauth.helpers import bearer, mint_access_token
@@ -60,6 +63,15 @@ def test_unknown_or_malformed_token_is_401_invalid_token(org, header):
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
     assert response.json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer abc", "bearer  a b", "Basic eDp5", "Bearer \u00e9t\u00e9"]
+)
+def test_authorization_header_is_drfs(header):
+    meta = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    request = Request(RequestFactory().get("/accounts/api/profile", **meta))
+    assert authorization_header(request) == get_authorization_header(request)
 
 
 def test_live_token_with_scope_and_permission_reads(viewer, org, env, code_app):
