@@ -732,7 +732,10 @@ def test_a_consent_revoked_after_the_authorize_read_leaves_no_redeemable_code(
     e.g. prompt=none) sweeps the codes that exist *then*, and the code inserted a moment later
     survives. Redemption does not look at the consent again (audience, deactivation and org
     controls only), so the app gets fresh tokens, a refresh token included, after the user
-    revoked it. Simulated deterministically: the revocation runs just before the INSERT."""
+    revoked it. Simulated deterministically: the revocation runs just before the INSERT.
+    (The read-then-insert shape predates 94378fb: the old path read the consent, then had
+    oauthlib insert; 94378fb's single writer is where a fix fits: insert only while the
+    consent is live, locking its row, or have redemption require the live consent.)"""
     from oauth.services import authorization_revoke
     from oauth.views.authorize import view as authorize_view
 
