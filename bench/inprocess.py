@@ -1,4 +1,4 @@
-"""(bench/profile) One benchmark workload replayed in-process, under cProfile, against the last run's database.
+"""One benchmark workload replayed in-process under cProfile (bench/profile runs this).
 
 The benchmark (bench/run) measures requests per second from outside; this says where a
 request's CPU goes. After `bench/run --targets doorman` (which leaves its database,
