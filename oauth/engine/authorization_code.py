@@ -3,8 +3,9 @@
 A code is stored as its digest, redeemed once (claimed in the writing statement), and a
 replayed code revokes every token issued from it (its token family). PKCE with S256 is
 required; the redirect_uri must be the authorization request's, exactly. The user's checks
-(audience, deactivation, the org's controls) are made again at redemption. One read decides
-(the code, its user and the user's org controls); one statement writes.
+(audience, deactivation, the org's controls) are made again at redemption, and the user's
+live consent must still cover the code. One read decides (the code, its user, the user's org
+controls and consent); one statement writes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.catalog import SpecialScope
-from connected_apps.models import GrantType
+from connected_apps.models import Authorization, ConnectedApp, GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_for_grant
 from oauth.engine.credentials import token_digest
@@ -31,24 +32,41 @@ MISSING_CODE = "Missing code parameter."
 MISSING_VERIFIER = "Code verifier required."
 MISSING_REDIRECT_URI = "Missing redirect URI."
 REDIRECT_URI_MISMATCH = "redirect_uri does not match the authorization request."
+CONSENT_GONE = "The user's consent to this app was revoked or no longer covers the code."
 CODE_REPLAYED = "The authorization code was already used; the tokens issued from it are revoked."
 REPLAY_REASON = "authorization_code_replay"
 
 
-def _read(code: str, app_pk: int) -> tuple[Grant, UserFacts] | None:
-    """The app's code stored under the code's digest, with its user and the user's org
-    controls: one statement."""
+def consent_covers(consent: Authorization | None, app: ConnectedApp, scopes: list[str]) -> bool:
+    """Whether the user's live consent still stands behind a code for `scopes`: there is
+    one, given since the app's last consent reset, for every one of them."""
+    if consent is None:
+        return False
+    reset = app.consent_reset_at
+    return (reset is None or consent.updated_at >= reset) and set(scopes) <= set(consent.scopes)
+
+
+def _read(code: str, app_pk: int) -> tuple[Grant, UserFacts, Authorization | None] | None:
+    """The app's code stored under the code's digest, with its user, the user's org controls
+    and the user's live consent to the app: one statement."""
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("g.user_id", "g.application_id")
     statement = (
-        f"SELECT {sql.select_list(Grant, 'g')}, {facts_select} FROM {sql.table(Grant)} g "
-        f"{facts_joins} WHERE g.{q('code')} = %s AND g.{q('application_id')} = %s"
+        f"SELECT {sql.select_list(Grant, 'g')}, {facts_select}, "
+        f"{sql.select_list(Authorization, 'a')} FROM {sql.table(Grant)} g "
+        f"{facts_joins} LEFT JOIN {sql.table(Authorization)} a "
+        f"ON a.{q('user_id')} = g.{q('user_id')} AND a.{q('app_id')} = g.{q('application_id')} "
+        f"AND a.{q('revoked_at')} IS NULL "
+        f"WHERE g.{q('code')} = %s AND g.{q('application_id')} = %s"
     )
     rows = sql.fetch_all(statement, [token_digest(code), app_pk])
     if not rows:
         return None
-    width = sql.width(Grant)
-    return sql.instance_from(Grant, rows[0][:width]), user_facts_from(rows[0][width:])
+    row = rows[0]
+    width, consent_width = sql.width(Grant), sql.width(Authorization)
+    consent = sql.instance_from(Authorization, row[-consent_width:])
+    facts = user_facts_from(row[width:-consent_width])
+    return sql.instance_from(Grant, row[:width]), facts, consent
 
 
 def s256(verifier: str) -> str:
@@ -68,7 +86,7 @@ class AuthorizationCodeGrant:
         found = _read(code, app.pk)
         if found is None:
             raise InvalidGrant()
-        grant, facts = found
+        grant, facts, consent = found
         if grant.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
             family_revoke_recorded(req, grant.token_family, REPLAY_REASON)
@@ -76,6 +94,10 @@ class AuthorizationCodeGrant:
         user = facts.user
         if grant.is_expired() or user_app_problem(user, app, gate=facts.gate(app)):
             raise InvalidGrant()
+        # Revoking a consent deletes its codes; one stored a moment after (its request read
+        # the consent before the revocation) must not outlive it either.
+        if not consent_covers(consent, app, grant.scope.split()):
+            raise InvalidGrant(CONSENT_GONE)
         req.user_is(user)
         self._check_verifier(req, grant)
         self._check_redirect_uri(req, grant, app)

@@ -301,3 +301,23 @@ def test_invalid_grant_is_audited_without_the_code(code_app, issued):
     assert event.details == {"grant_type": "authorization_code", "error": "invalid_grant"}
     assert event.actor_client_id == code_app.app.client_id
     assert code not in str(event.__dict__)
+
+
+def test_a_code_is_redeemed_only_while_the_consent_behind_it_covers_it(browser, member, code_app):
+    """A code is worth no more than the consent behind it at redemption: narrowed to fewer
+    scopes, or given before the app's consent reset, it no longer stands behind the code."""
+    from connected_apps.models import Authorization
+
+    for change in ("narrowed", "reset"):
+        verifier, challenge = pkce_pair()
+        code = obtain_code(browser, code_app.app, challenge=challenge)["code"]
+        if change == "narrowed":
+            Authorization.objects.filter(user=member).update(scopes=["openid"])
+        else:
+            type(code_app.app).objects.filter(pk=code_app.app.pk).update(
+                consent_reset_at=timezone.now()
+            )
+        response = redeem_code(Client(), code_app, code, verifier)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "invalid_grant"
+        Authorization.objects.filter(user=member).delete()

@@ -726,16 +726,13 @@ def test_a_warm_internal_app_moved_to_another_tenant_stops_its_users_tokens(
 def test_a_consent_revoked_after_the_authorize_read_leaves_no_redeemable_code(
     monkeypatch, browser, code_app, consented, member
 ):
-    """FINDING (fails now). The remembered path reads the live consent (`consent_facts`) and
-    later INSERTs the code unconditionally (`code_issue`); a revocation that commits in
-    between (the user clicks Revoke while the app keeps sending them through /authorize,
-    e.g. prompt=none) sweeps the codes that exist *then*, and the code inserted a moment later
-    survives. Redemption does not look at the consent again (audience, deactivation and org
-    controls only), so the app gets fresh tokens, a refresh token included, after the user
-    revoked it. Simulated deterministically: the revocation runs just before the INSERT.
-    (The read-then-insert shape predates 94378fb: the old path read the consent, then had
-    oauthlib insert; 94378fb's single writer is where a fix fits: insert only while the
-    consent is live, locking its row, or have redemption require the live consent.)"""
+    """Found by review. The remembered path reads the live consent (`consent_facts`) and
+    later INSERTs the code; a revocation that commits in between (the user clicks Revoke
+    while the app keeps sending them through /authorize, e.g. prompt=none) sweeps the codes
+    that exist *then*, and the code inserted a moment later survived it: redemption looked
+    at audience, deactivation and org controls only, so the app got fresh tokens after the
+    user revoked it. Redemption now requires the live consent, covering the code's scopes.
+    Simulated deterministically: the revocation runs just before the INSERT."""
     from oauth.services import authorization_revoke
     from oauth.views.authorize import view as authorize_view
 
