@@ -181,16 +181,23 @@ def row_values(model: type[Model], values: dict[str, Any], now: Any) -> dict[str
     """A new row of `model` by attname: every column at its default (callable defaults
     called), auto_now/auto_now_add columns at `now`, then `values`. An unknown attname is
     an error."""
-    complete: dict[str, Any] = {}
+    defaults, attnames = _row_plan(model)
+    unknown = values.keys() - attnames
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column attnames {sorted(unknown)}")
+    complete = {attname: now if default is None else default() for attname, default in defaults}
+    complete.update(values)
+    return complete
+
+
+@lru_cache(maxsize=64)
+def _row_plan(model: type[Model]) -> tuple[tuple[tuple[str, Any], ...], frozenset[str]]:
+    """(attname, the field's `get_default`, or None for a column set to `now`) of each column
+    an insert writes, and their attnames: worked out once per model."""
+    plan = []
     for field in model._meta.local_concrete_fields:
         if isinstance(field, AutoFieldMixin) or field.generated:
             continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            complete[field.attname] = now
-        else:
-            complete[field.attname] = field.get_default()
-    unknown = values.keys() - complete.keys()
-    if unknown:
-        raise TypeError(f"{model.__name__} has no column attnames {sorted(unknown)}")
-    complete.update(values)
-    return complete
+        stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        plan.append((field.attname, None if stamped else field.get_default))
+    return tuple(plan), frozenset(attname for attname, _ in plan)
