@@ -11,6 +11,7 @@ or a concurrent request would.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -18,6 +19,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import connections
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
@@ -545,11 +547,29 @@ def test_the_async_user_follows_the_same_rules(member, admin):
         SessionUserMiddleware(lambda r: None).process_request(request)
         return request
 
-    assert async_to_sync(arequest(auth_data(member)).auser)().pk == member.pk
+    assert awaited(arequest(auth_data(member)).auser).pk == member.pk
     forged = arequest(auth_data(admin, hash_of=member), user_column=admin.pk)
-    assert not async_to_sync(forged.auser)().is_authenticated
+    assert not awaited(forged.auser).is_authenticated
     User.objects.filter(pk=member.pk).update(is_active=False)
-    assert not async_to_sync(arequest(auth_data(member)).auser)().is_authenticated
+    assert not awaited(arequest(auth_data(member)).auser).is_authenticated
+
+
+def awaited(coroutine_function):
+    """`async_to_sync(coroutine_function)()` in a thread of its own: the browser tests leave
+    an event loop running in the test thread (Playwright's), where async_to_sync refuses to
+    run. The thread's own database connection is closed after it."""
+    answer = {}
+
+    def run() -> None:
+        try:
+            answer["value"] = async_to_sync(coroutine_function)()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return answer["value"]
 
 
 def portal_login(username: str) -> Client:
