@@ -29,14 +29,21 @@ DOT_PACKAGES = (
     "psycopg[binary]",
 )
 OIDC_DIR = BENCH / "peers" / "oidc-provider"
+FLOOR_DIR = BENCH / "peers" / "floor"
 LOCK_PATH = "/tmp/doorman-bench.lock"
 PUBLISHED = BENCH / "results" / "latest.json"
 README = ROOT / "README.md"
 
-TARGETS = ("doorman", "dot-unhashed", "dot-hashed", "oidc-provider")
+TARGETS = ("doorman", "dot-unhashed", "dot-hashed", "oidc-provider", "floor")
 PEERS = TARGETS[1:]
 WORKLOADS = ("cc", "bearer", "introspect", "refresh", "code")
-PORTS = {"doorman": 8811, "dot-unhashed": 8812, "dot-hashed": 8812, "oidc-provider": 8813}
+PORTS = {
+    "doorman": 8811,
+    "dot-unhashed": 8812,
+    "dot-hashed": 8812,
+    "oidc-provider": 8813,
+    "floor": 8814,
+}
 DEFAULTS = {"threads": 2, "connections": 16, "duration": "15s", "warmup": "3s", "timeout": "10s"}
 
 # oidc-provider's default in-memory adapter is an LRU of 1000 entries: the thousands of tokens

@@ -138,11 +138,17 @@ bearer token; the peer's own protected view, oidc-provider's userinfo), `introsp
 `code` (authorize with a consented session's cookie → 302 with a code → token with PKCE S256;
 flows/s counts the completed flows). `dot-hashed` is DOT's default (client secrets hashed with
 Django's PBKDF2 on every client authentication), `dot-unhashed` its `hash_client_secret=False`.
+`floor` (bench/peers/floor) is Doorman's serving shape answering every request after one
+`SELECT 1` and nothing else: the ceiling for any design that asks PostgreSQL once per request,
+as Doorman's bearer check must (a revoked token fails on every worker on the next request),
+measured in the same run as the servers it bounds.
 
 ```bash
 bench/run                                     # everything: wrk -t2 -c16 -d15s after 3 s warm-up
 bench/run --targets doorman --workloads cc,bearer --duration 3s      # a quick partial run
 bench/run --soak 10m                          # all five at once on Doorman: errors, worker RSS
+bench/profile bearer                          # after a Doorman run: one workload in-process,
+                                              # CPU per request and its cProfile (--sql: statements)
 ```
 
 Results go to `var/bench/results-<time>.json`; a full run also to `bench/results/latest.json`

@@ -41,6 +41,7 @@ from harness.common import (
     DOT_PACKAGES,
     DOT_SCOPES,
     DOT_VENV,
+    FLOOR_DIR,
     OIDC_DIR,
     PORTS,
     REDIRECT_URI,
@@ -400,9 +401,33 @@ def start_oidc_provider(refresh_count: int) -> tuple[Server, dict, dict]:
     return server, fixtures, {"oidc_provider": version["version"], "node": node, "processes": 1}
 
 
+def start_floor(refresh_count: int) -> tuple[Server, dict, dict]:
+    """bench/peers/floor: Doorman's serving shape, one `SELECT 1` per request, nothing else."""
+    port = PORTS["floor"]
+    env = doorman_env(port)
+    env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/floor_bench"
+    env["DOORMAN_SERVE_DIR"] = str(FLOOR_DIR)
+    recreate_database("floor_bench")
+    base_url = f"http://127.0.0.1:{port}"
+    command = server_command(ROOT / ".venv/bin", "config", port, env)
+    server = Server(
+        "floor", [*command, "--asgi", "floor:application"], env=env, cwd=ROOT, base_url=base_url
+    )
+    server.wait_ready("/")
+    anyone = {"client_id": "floor", "client_secret": "floor"}
+    created = {"cc": anyone, "code": anyone, "cookie": "sessionid=floor"}
+    paths = {k: f"/{k}" for k in ("token", "introspect", "authorize")}
+    fixtures = fixtures_from(created, base_url=base_url, paths=paths, scope="floor")
+    fixtures["bearer"]["tokens"] = fixtures["introspect"]["tokens"] = ["floor"] * BEARER_TOKENS
+    fixtures["refresh"]["tokens"] = ["floor"] * refresh_count
+    return server, fixtures, {"serving": serving_facts(env, doorman=True), "statement": "SELECT 1"}
+
+
 def start_target(target: str, refresh_count: int) -> tuple[Server, dict, dict]:
     if target == "doorman":
         return start_doorman(refresh_count)
     if target.startswith("dot-"):
         return start_dot(target, refresh_count)
+    if target == "floor":
+        return start_floor(refresh_count)
     return start_oidc_provider(refresh_count)
