@@ -84,6 +84,10 @@ class Grant(AbstractGrant):
 
     used_at = models.DateTimeField(null=True, blank=True)
     token_family = models.UUIDField(null=True, blank=True)
+    # How the user had authenticated when the code was issued (accounts.sign_ins), for the
+    # ID token's auth_time, amr and acr (OIDC Core §2).
+    auth_time = models.DateTimeField(null=True, blank=True)
+    amr = models.JSONField(default=list, blank=True)
 
 
 class UsedAssertion(models.Model):

@@ -51,6 +51,8 @@ CLAIMS_SUPPORTED: tuple[str, ...] = (
     "exp",
     "iat",
     "auth_time",
+    "amr",
+    "acr",
     "nonce",
     "at_hash",
     "jti",

@@ -22,6 +22,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import _parse_and_validate_uri
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.sign_ins import SignIn
 from connected_apps.controls import OrgGate, org_gate_decide
 from connected_apps.models import AllowlistEntry, Authorization, ConnectedApp, OrgAppSettings
 from oauth.engine import sql
@@ -105,8 +106,10 @@ def code_store(
     nonce: str | None,
     claims: dict | None,
     resource: list[str] | None,
+    sign_in: SignIn | None = None,
 ) -> None:
-    """Store the authorization code `code` (its digest) for `user` and `app`: one INSERT."""
+    """Store the authorization code `code` (its digest) for `user` and `app`, with how the
+    user had signed in (`sign_in`, for the ID token): one INSERT."""
     now = timezone.now()
     values = sql.row_values(
         Grant,
@@ -122,6 +125,8 @@ def code_store(
             "nonce": nonce or "",
             "claims": json.dumps(claims or {}),
             "resource": list(resource or []),
+            "auth_time": sign_in.auth_time if sign_in is not None else None,
+            "amr": list(sign_in.amr) if sign_in is not None else [],
         },
         now,
     )

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.catalog import SpecialScope
+from accounts.sign_ins import SignIn
 from connected_apps.models import Authorization, ConnectedApp, GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_for_grant
@@ -119,6 +120,9 @@ class AuthorizationCodeGrant:
                 assignments={"used_at": now, "token_family": family},
             ),
             nonce=grant.nonce or None,
+            sign_in=SignIn(auth_time=grant.auth_time, amr=tuple(grant.amr or ()))
+            if grant.auth_time is not None
+            else None,
             resource=self._resource(req, grant),
             signing_kid=facts.signing_kid,
         )

@@ -19,6 +19,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request
 
 from accounts.models import User
+from accounts.sign_ins import SignIn
 from connected_apps.models import ConnectedApp
 from oauth.engine.request import TokenRequest
 from oauth.keys import active_signing_key
@@ -46,6 +47,7 @@ def id_token_sign(
     access_token: str,
     nonce: str | None,
     signing_kid: str | None,
+    sign_in: SignIn | None = None,
 ) -> SignedIdToken:
     core = OAuthLibMixin.get_oauthlib_core()
     uri, method, body, headers = core._extract_params(req.http)
@@ -59,6 +61,13 @@ def id_token_sign(
     claims["at_hash"] = at_hash(access_token)
     stated, expires = core.server.request_validator.get_id_token_dictionary(None, None, request)
     claims.update(stated)
+    if sign_in is not None and sign_in.auth_time is not None:
+        # OIDC Core §2: when this user authenticated, and how (RFC 8176), as the session
+        # that got the code said (DOT's auth_time is the user's last sign-in anywhere).
+        claims["auth_time"] = int(sign_in.auth_time.timestamp())
+        if sign_in.amr:
+            claims["amr"] = list(sign_in.amr)
+        claims["acr"] = sign_in.acr
     header = {"typ": "JWT", "alg": app.algorithm}
     key = active_signing_key(signing_kid).jwk
     if app.algorithm == AbstractApplication.RS256_ALGORITHM:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.catalog import SpecialScope
 from accounts.models import User
+from accounts.sign_ins import SignIn
 from audit.models import AuditAction, AuditEvent
 from connected_apps.models import Authorization, ConnectedApp
 from connected_apps.usage import usage_record_token_issued
@@ -80,6 +81,7 @@ class Issue:
     only_if: tuple[str, list] | None = None  # an SQL condition the write needs (PostgreSQL)
     authorization_scopes: list[str] | None = None  # the user's live authorization's, if read
     federated: Any = None  # jwt-bearer: the user the assertion names (accounts.FederatedUser)
+    sign_in: SignIn | None = None  # how the user had authenticated, for the ID token (a code's)
 
 
 def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
@@ -104,6 +106,7 @@ def tokens_issue(req: TokenRequest, issue: Issue) -> dict[str, Any]:
             access_token=body["access_token"],
             nonce=issue.nonce,
             signing_kid=issue.signing_kid,
+            sign_in=issue.sign_in,
         )
         body["id_token"] = id_token.value
     now = timezone.now()

@@ -32,4 +32,5 @@ class AuthorizationCodeValidatorMixin:
             nonce=request.nonce,
             claims=request.claims,
             resource=getattr(request, "resource", None),
+            sign_in=getattr(request, "sign_in", None),  # the authorization view's credentials
         )

@@ -12,6 +12,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import ConnectDiscoveryInfoView, JwksInfoView, UserInfoView
 
 from accounts.catalog import ALL_SCOPES
+from accounts.sign_ins import ACR_VALUES
 from connected_apps.models import GrantType
 from oauth.errors import REALM, BearerError, MethodNotAllowed
 from oauth.keys import SIGNING_ALGORITHM, published_keys
@@ -51,6 +52,9 @@ def provider_metadata() -> dict:
         "subject_types_supported": ["public"],
         "claims_supported": list(CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": list(ACR_VALUES),
+        "request_parameter_supported": False,  # OIDC Core §6: request_not_supported
+        "request_uri_parameter_supported": False,
     }
     if oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
         metadata["authorization_response_iss_parameter_supported"] = True  # RFC 9207 §3

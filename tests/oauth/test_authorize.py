@@ -305,19 +305,44 @@ def test_error_pages_cannot_be_framed_either(signed_in, code_app, challenge):
     assert response["Content-Security-Policy"] == "frame-ancestors 'none'"
 
 
-def test_prompt_login_sends_a_signed_in_user_to_the_login_page_without_the_prompt(
+def test_prompt_login_sends_a_signed_in_user_to_reauthenticate_without_the_prompt(
     signed_in, member, code_app, challenge
 ):
+    """A signed-in user must authenticate actively again (SPEC §11): allauth's
+    re-authentication page (the login page would only send them straight back), then this
+    request without `prompt=login`, whose demand is met by then."""
     from oauth.services import authorization_grant
 
     authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
-    url = authorize_url(code_app.app, challenge=challenge, prompt="login")
+    url = authorize_url(code_app.app, challenge=challenge, prompt="login consent")
     response = signed_in.get(url)
     location = urlsplit(response["Location"])
+    assert location.path == "/auth/reauthenticate/"
+    next_query = parse_qs(urlsplit(parse_qs(location.query)["next"][0]).query)
+    assert next_query["prompt"] == ["consent"]
+    assert next_query["state"] == ["state-123"]
+
+
+def test_prompt_login_sends_an_anonymous_user_to_sign_in(code_app, challenge):
+    response = Client().get(authorize_url(code_app.app, challenge=challenge, prompt="login"))
+    location = urlsplit(response["Location"])
     assert location.path == "/auth/login/"
-    next_url = parse_qs(location.query)["next"][0]
-    assert "prompt" not in parse_qs(urlsplit(next_url).query)
-    assert parse_qs(urlsplit(next_url).query)["state"] == ["state-123"]
+    assert "prompt" not in parse_qs(urlsplit(parse_qs(location.query)["next"][0]).query)
+
+
+@pytest.mark.parametrize("parameter", ["request", "request_uri"])
+def test_request_objects_are_request_not_supported(signed_in, code_app, challenge, parameter):
+    """OIDC Core §6: answered, not ignored (SPEC §11)."""
+    url = authorize_url(
+        code_app.app, challenge=challenge, **{parameter: "eyJhbGciOiJub25lIn0.e30."}
+    )
+    assert_redirect_error(signed_in.get(url), "request_not_supported")
+
+
+@pytest.mark.parametrize("max_age", ["-1", "1.5", "soon", "١٢"])
+def test_a_malformed_max_age_is_invalid_request(signed_in, code_app, challenge, max_age):
+    url = authorize_url(code_app.app, challenge=challenge, max_age=max_age)
+    assert_redirect_error(signed_in.get(url), "invalid_request")
 
 
 # -- RFC 8707 resource indicators ----------------------------------------------------------------

@@ -25,6 +25,7 @@ PARAMETER_LIMITS = {
     "code_challenge": 128,
     "code_challenge_method": 16,
     "prompt": 64,
+    "max_age": 10,
     "claims": 4096,
 }
 DEFAULT_PARAMETER_LIMIT = 2048
@@ -38,6 +39,9 @@ PKCE_CHALLENGE_MALFORMED = "code_challenge must be a base64url-encoded SHA-256 d
 RESPONSE_TYPE_CODE_ONLY = "Only response_type=code is supported."
 RESPONSE_MODE_QUERY_ONLY = "Only response_mode=query is supported."
 PROMPT_NONE_ALONE = "prompt=none cannot be combined with other prompt values."
+MAX_AGE_MALFORMED = "max_age must be a number of seconds."
+SIGN_IN_TOO_OLD = "The user signed in longer ago than max_age allows."
+REQUEST_OBJECTS_UNSUPPORTED = "Request objects (request, request_uri) are not supported."
 APP_DISABLED = "This app is disabled."
 APP_INTERNAL = "This app is only available to members of the organization that owns it."
 USER_DENIED = "The user denied the request."

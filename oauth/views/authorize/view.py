@@ -20,20 +20,27 @@ The consent form is DOT's AllowForm, unchanged: clients and tests post exactly i
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from allauth.account.adapter import get_adapter
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.timezone import now
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from oauthlib.openid.connect.core.exceptions import RequestNotSupported
 
 from accounts.catalog import SCOPE_DESCRIPTIONS
+from accounts.sign_ins import session_sign_in
 from audit.services import RequestMeta
 from connected_apps.models import ConnectedApp, GrantType
 from oauth.engine.authorization import code_issue, consent_facts, resource_indicators
@@ -44,9 +51,12 @@ from oauth.views.authorize.checks import (
     CONSENT_FORM_INVALID,
     CONSENT_REQUIRED,
     ERROR_EXPLANATIONS,
+    MAX_AGE_MALFORMED,
     PROMPT_NONE_ALONE,
+    REQUEST_OBJECTS_UNSUPPORTED,
     RESPONSE_MODE_QUERY_ONLY,
     RESPONSE_TYPE_CODE_ONLY,
+    SIGN_IN_TOO_OLD,
     USER_DENIED,
     app_refusal,
     carries_code,
@@ -80,6 +90,9 @@ class DoormanAuthorizationView(AuthorizationView):
         return self._validated
 
     def create_authorization_response(self, request, scopes, credentials, allow):
+        # How the user signed in travels with the code (oauthlib sets credentials on its
+        # request; oauth.validators.codes stores it).
+        credentials["sign_in"] = session_sign_in(request)
         uri, headers, body, status = super().create_authorization_response(
             request, scopes, credentials, allow
         )
@@ -144,10 +157,17 @@ class DoormanAuthorizationView(AuthorizationView):
             )
         prompt = set(request.GET.get("prompt", "").split())
         covered = facts.consented is not None and set(scopes) <= facts.consented
-        if "none" in prompt:  # OIDC Core §3.1.2.1: no UI at all
-            if len(prompt) > 1:
-                error = oauth_errors.InvalidRequestError(description=PROMPT_NONE_ALONE, state=state)
+        if "none" in prompt and len(prompt) > 1:
+            error = oauth_errors.InvalidRequestError(description=PROMPT_NONE_ALONE, state=state)
+            return self._redirect_error(error, redirect_uri, app)
+        max_age = request.GET.get("max_age")
+        if max_age is not None and session_sign_in(request).older_than(int(max_age), now()):
+            # OIDC Core §3.1.2.1: the user must authenticate actively again.
+            if "none" in prompt:
+                error = oauth_errors.LoginRequired(description=SIGN_IN_TOO_OLD, state=state)
                 return self._redirect_error(error, redirect_uri, app)
+            return self.handle_prompt_login()
+        if "none" in prompt:  # OIDC Core §3.1.2.1: no UI at all
             if not covered:
                 error = oauth_errors.ConsentRequired(description=CONSENT_REQUIRED, state=state)
                 return self._redirect_error(error, redirect_uri, app)
@@ -192,6 +212,12 @@ class DoormanAuthorizationView(AuthorizationView):
 
     def _protocol_problem(self, credentials) -> tuple[type[oauth_errors.OAuth2Error], str] | None:
         """What oauthlib let through but Doorman refuses: (oauthlib error class, description)."""
+        params = self.request.GET
+        if "request" in params or "request_uri" in params:  # OIDC Core §6
+            return RequestNotSupported, REQUEST_OBJECTS_UNSUPPORTED
+        max_age = params.get("max_age")
+        if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
+            return oauth_errors.InvalidRequestError, MAX_AGE_MALFORMED
         if credentials.get("response_type") != "code":
             return oauth_errors.UnsupportedResponseTypeError, RESPONSE_TYPE_CODE_ONLY
         if self.request.GET.get("response_mode", "query") != "query":
@@ -244,9 +270,33 @@ class DoormanAuthorizationView(AuthorizationView):
             nonce=credentials.get("nonce"),
             claims=credentials.get("claims"),
             resource=resource,
+            sign_in=session_sign_in(self.request),
         )
         params = [("code", code)] + ([("state", state)] if state else [])
         return self.redirect(self._with_iss(add_params_to_uri(redirect_uri, params)), app)
+
+    def handle_prompt_login(self) -> HttpResponse:
+        """OIDC Core §3.1.2.1 (`prompt=login`, or `max_age` exceeded): the user authenticates
+        actively, then comes back to this request without the demand, which is then met. A
+        signed-in user re-authenticates on allauth's page (their password, or a factor of
+        theirs) and keeps the session; anyone else signs in."""
+        query = self.request.GET.copy()
+        prompt = [value for value in query.get("prompt", "").split() if value != "login"]
+        if prompt:
+            query["prompt"] = " ".join(prompt)
+        else:
+            query.pop("prompt", None)
+        query.pop("max_age", None)
+        next_url = f"{self.request.path}?{query.urlencode()}"
+        user = self.request.user
+        methods = get_adapter(self.request).get_reauthentication_methods(user)
+        if not user.is_authenticated or not methods:
+            logout(self.request)
+            login_url = resolve_url(self.get_login_url())
+            return redirect_to_login(next_url, login_url, self.get_redirect_field_name())
+        return HttpResponseRedirect(
+            f"{methods[0]['url']}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
+        )
 
     # -- POST: Allow / Deny ----------------------------------------------------------------------
     def post(self, request, *args, **kwargs):
