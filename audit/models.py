@@ -19,6 +19,9 @@ class AuditAction(models.TextChoices):
     # Users and permissions
     USER_CREATED = "user.created", "User created"
     USER_PERMISSIONS_CHANGED = "user.permissions_changed", "User permissions changed"
+    FACTOR_ADDED = "user.factor_added", "Sign-in factor added"
+    FACTOR_REMOVED = "user.factor_removed", "Sign-in factor removed"
+    FACTOR_RESET = "user.factor_reset", "Recovery codes regenerated"
     # Identity providers
     IDENTITY_PROVIDER_CREATED = "identity_provider.created", "Identity provider created"
     IDENTITY_LINKED = "identity_provider.user_linked", "User linked to identity provider"

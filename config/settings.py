@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from static/, never from a CDN
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "core",
     "accounts",
     "connected_apps",
@@ -292,6 +293,12 @@ ACCOUNT_FORMS = {
 }
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
+# Second factors (SPEC §11, django-allauth's mfa): TOTP with recovery codes, WebAuthn
+# security keys and passkeys (passwordless sign-in), set up from the account pages.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Doorman"
+MFA_TOTP_TOLERANCE = 1  # a code of the step before or after too (phones' clocks drift)
 
 # ---------------------------------------------------------------------------------------------
 # Authorization server (django-oauth-toolkit, customized at its documented seams)

@@ -82,6 +82,13 @@ class InvalidGrant(OAuthError):
     description = "The grant is invalid, expired, revoked or was issued to another client."
 
 
+class InteractionRequired(OAuthError):
+    """OIDC Core §3.1.2.6: the user must interact (a second factor), which this flow cannot."""
+
+    error = "interaction_required"
+    description = "The user must sign in interactively."
+
+
 class UnauthorizedClient(OAuthError):
     error = "unauthorized_client"
     description = "The client is not authorized to use this grant type."

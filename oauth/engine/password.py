@@ -6,9 +6,11 @@ Authorization (no consent screen saw it), widened only when the scopes grow."""
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
+from accounts.factors import SECOND_FACTOR_NEEDED, SECOND_FACTOR_TYPES
 from accounts.models import User
 from connected_apps.models import Authorization, GrantType
 from oauth.engine import sql
@@ -18,6 +20,7 @@ from oauth.engine.issue import Issue, tokens_issue
 from oauth.engine.request import TokenRequest
 from oauth.engine.scopes import user_sign_in
 from oauth.errors import (
+    InteractionRequired,
     InvalidGrant,
     InvalidRequest,
     TemporarilyUnavailable,
@@ -32,23 +35,26 @@ SCOPES = ConnectedAppScopes()
 INVALID_CREDENTIALS = "Invalid credentials given."
 
 
-def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None]:
-    """The user's org controls for the app, and the scopes of the user's live authorization
-    of it (None without one): one statement."""
+def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool]:
+    """The user's org controls for the app, the scopes of the user's live authorization of
+    it (None without one) and whether the user has a second factor: one statement."""
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("u0.id", "%s")
+    factor_types = ", ".join(["%s"] * len(SECOND_FACTOR_TYPES))
     statement = (
         f"SELECT {facts_select}, (SELECT a.{q('scopes')} FROM {sql.table(Authorization)} a "
         f"WHERE a.{q('user_id')} = u0.{q('id')} AND a.{q('app_id')} = %s "
-        f"AND a.{q('revoked_at')} IS NULL) FROM {sql.table(User)} u0 {facts_joins} "
-        f"WHERE u0.{q('id')} = %s"
+        f"AND a.{q('revoked_at')} IS NULL), "
+        f"EXISTS(SELECT 1 FROM {sql.table(Authenticator)} m "
+        f"WHERE m.{q('user_id')} = u0.{q('id')} AND m.{q('type')} IN ({factor_types})) "
+        f"FROM {sql.table(User)} u0 {facts_joins} WHERE u0.{q('id')} = %s"
     )
-    row = sql.fetch_all(statement, [app_pk, app_pk, user.pk])[0]
-    held = row[-1]
+    row = sql.fetch_all(statement, [app_pk, *SECOND_FACTOR_TYPES, app_pk, user.pk])[0]
+    held, second_factor = row[-2], bool(row[-1])
     if held is not None:
         field = Authorization._meta.get_field("scopes")
         held = field.from_db_value(held, None, connection)
-    return user_facts_from(row[:-1]), held
+    return user_facts_from(row[:-2]), held, second_factor
 
 
 class PasswordGrant:
@@ -66,7 +72,9 @@ class PasswordGrant:
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()  # before the password is looked at
         user = self._user(req)
-        facts, held = _facts(user, app.pk)
+        facts, held, second_factor = _facts(user, app.pk)
+        if second_factor:  # a password alone never signs this user in (accounts.factors)
+            raise InteractionRequired(SECOND_FACTOR_NEEDED)
         return user_sign_in(
             req,
             app,

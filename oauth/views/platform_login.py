@@ -17,8 +17,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.factors import SECOND_FACTOR_NEEDED, second_factor_enrolled
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.errors import (
+    InteractionRequired,
     InvalidGrant,
     InvalidRequest,
     MethodNotAllowed,
@@ -63,6 +65,8 @@ class PlatformLoginView(View):
             del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
             return response
         login_throttle_success(username=username, address=address)
+        if second_factor_enrolled(user):
+            return InteractionRequired(SECOND_FACTOR_NEEDED).response()
         raw, _ = platform_token_issue(user=user, meta=request_meta(request.META))
         return JsonResponse(
             {

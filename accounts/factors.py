@@ -1,0 +1,55 @@
+"""Second factors (SPEC §11): which of a user's django-allauth authenticators count as one,
+and the rule that a password alone never signs in a user who has one.
+
+A TOTP device or a WebAuthn key (security key or passkey) is a second factor; recovery codes
+only stand in for one. The flows that take a password and nothing else (`POST /accounts/login`,
+the password grant) cannot ask for it, so for such a user they answer `interaction_required`,
+naming the browser sign-in, never a token (as Keycloak and Auth0 do).
+"""
+
+from __future__ import annotations
+
+from allauth.mfa import signals
+from allauth.mfa.models import Authenticator
+
+from audit.models import AuditAction
+from audit.services import RequestMeta, audit_record
+
+SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP.value, Authenticator.Type.WEBAUTHN.value)
+SECOND_FACTOR_NEEDED = (
+    "This user signs in with a second factor, which this flow cannot ask for: use the "
+    "authorization code flow (the browser sign-in) instead."
+)
+
+
+def second_factor_enrolled(user) -> bool:
+    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTOR_TYPES).exists()
+
+
+def _factor_change_recorded(action: AuditAction):
+    def record(sender, request, user, authenticator, **kwargs) -> None:
+        """Audit a factor set up, removed or reset (SPEC §7, §11): its type only."""
+        audit_record(
+            action=action,
+            organization=user.organization,
+            actor=user,
+            target=user,
+            details={"type": authenticator.type},
+            meta=RequestMeta.from_request(request),
+        )
+
+    return record
+
+
+_AUDITED = (
+    (signals.authenticator_added, AuditAction.FACTOR_ADDED),
+    (signals.authenticator_removed, AuditAction.FACTOR_REMOVED),
+    (signals.authenticator_reset, AuditAction.FACTOR_RESET),
+)
+
+
+def factor_changes_audited() -> None:
+    """Connect the audit of factor changes (accounts.apps.AccountsConfig.ready)."""
+    for signal, action in _AUDITED:
+        receiver = _factor_change_recorded(action)
+        signal.connect(receiver, weak=False, dispatch_uid=f"doorman-audit-{action}")

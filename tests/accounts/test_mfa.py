@@ -1,0 +1,153 @@
+"""Second factors (SPEC §11) on django-allauth's mfa: TOTP set up from the account pages, then
+asked for at every sign-in; the ID token then says so (amr `otp` and `mfa`, acr `2`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pyotp
+import pytest
+from django.test import Client
+
+from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code
+from tests.oauth.tokenkit import (
+    LOGIN_URL,
+    basic,
+    isolated_throttle,  # noqa: F401 (autouse fixture)
+    post_form,
+    post_json,
+)
+
+pytestmark = pytest.mark.django_db
+
+SIGN_IN = "/auth/login/"
+SIGN_OUT = "/auth/logout/"
+TOTP_ACTIVATE = "/auth/2fa/totp/activate/"
+SECOND_FACTOR = "/auth/2fa/authenticate/"
+REAUTHENTICATE = "/auth/reauthenticate/"
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    response = client.post(SIGN_IN, {"login": user.username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302, response.status_code
+    return client
+
+
+def totp_enrolled(user) -> tuple[Client, pyotp.TOTP]:
+    """A browser that signed in and set TOTP up; the authenticator app's TOTP."""
+    browser = signed_in(user)
+    # Setting a factor up asks for the password again (allauth's reauthentication).
+    assert browser.post(REAUTHENTICATE, {"password": DEFAULT_PASSWORD}).status_code == 302
+    page = browser.get(TOTP_ACTIVATE)
+    assert page.status_code == 200
+    totp = pyotp.TOTP(page.context["form"].secret)
+    done = browser.post(TOTP_ACTIVATE, {"code": totp.now()})
+    assert done.status_code == 302, done.context["form"].errors if done.context else done
+    return browser, totp
+
+
+def fresh_code(totp: pyotp.TOTP, used: str) -> str:
+    """A code allauth has not seen (it refuses one twice): the next step's, which it takes
+    (MFA_TOTP_TOLERANCE), unless that is the same six digits."""
+    for step in (1, -1):
+        code = totp.at(time.time() + step * totp.interval)
+        if code != used:
+            return code
+    raise AssertionError("three steps with the same code")
+
+
+def test_a_user_sets_totp_up_and_is_asked_for_it_at_sign_in(member):
+    browser, totp = totp_enrolled(member)
+    used = totp.now()
+    browser.post(SIGN_OUT)
+    client = Client()
+    response = client.post(SIGN_IN, {"login": member.username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == SECOND_FACTOR  # not signed in yet
+    assert client.get("/accounts/api/profile").status_code == 401
+    wrong = client.post(SECOND_FACTOR, {"code": "000000" if used != "000000" else "111111"})
+    assert wrong.status_code == 200  # asked again
+    assert client.get("/accounts/api/profile").status_code == 401
+    done = client.post(SECOND_FACTOR, {"code": fresh_code(totp, used)})
+    assert done.status_code == 302
+    assert client.get("/accounts/api/profile").json()["username"] == member.username
+
+
+def test_an_id_token_says_a_second_factor_was_used(member, code_app):
+    browser, totp = totp_enrolled(member)
+    used = totp.now()
+    browser.post(SIGN_OUT)
+    client = Client()
+    client.post(SIGN_IN, {"login": member.username, "password": DEFAULT_PASSWORD})
+    client.post(SECOND_FACTOR, {"code": fresh_code(totp, used)})
+    verifier, challenge = pkce_pair()
+    code = obtain_code(client, code_app.app, challenge=challenge, scope="openid profile")["code"]
+    response = redeem_code(Client(), code_app, code, verifier)
+    payload = response.json()["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
+    assert claims["acr"] == "2"
+
+
+# -- a password alone never signs such a user in ------------------------------------------------
+@pytest.fixture
+def password_app(make_app):
+    return make_app(grant_types=["password"], redirect_uris=[], scopes=["profile"])
+
+
+def test_the_password_flows_refuse_a_user_with_a_second_factor(member, password_app):
+    """`POST /accounts/login` and the password grant cannot ask for the second factor: they
+    answer interaction_required, naming the browser sign-in, never a token (SPEC §11)."""
+    from oauth.models import AccessToken
+
+    credentials = {"username": member.username, "password": DEFAULT_PASSWORD}
+    grant = {"grant_type": "password", "scope": "profile", **credentials}
+    basic_auth = basic(password_app.app.client_id, password_app.client_secret)
+    # Before: both give tokens.
+    assert post_json(credentials, url=LOGIN_URL).status_code == 200
+    assert post_form(grant, HTTP_AUTHORIZATION=basic_auth).status_code == 200
+    totp_enrolled(member)
+    tokens = AccessToken.objects.count()
+    for response in (
+        post_json(credentials, url=LOGIN_URL),
+        post_form(grant, HTTP_AUTHORIZATION=basic_auth),
+    ):
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "interaction_required"
+        assert "authorization code flow" in response.json()["error_description"]
+    assert AccessToken.objects.count() == tokens
+    # A wrong password is still just a wrong password (nothing said about factors).
+    wrong = post_json({**credentials, "password": "not-it"}, url=LOGIN_URL)
+    assert wrong.json()["error"] == "invalid_grant"
+
+
+def test_recovery_codes_alone_are_not_a_second_factor(member, password_app):
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=member, type=Authenticator.Type.RECOVERY_CODES, data={})
+    credentials = {"username": member.username, "password": DEFAULT_PASSWORD}
+    assert post_json(credentials, url=LOGIN_URL).status_code == 200
+
+
+def test_setting_a_factor_up_and_removing_it_are_audited(
+    member, django_capture_on_commit_callbacks
+):
+    """allauth announces factor changes once their transaction commits."""
+    from audit.models import AuditEvent
+
+    with django_capture_on_commit_callbacks(execute=True):
+        browser, totp = totp_enrolled(member)
+    added = AuditEvent.objects.filter(action="user.factor_added")
+    assert sorted(event.details["type"] for event in added) == ["recovery_codes", "totp"]
+    event = added.get(details__type="totp")
+    assert event.actor_user_id == member.pk and event.organization_id == member.organization_id
+    assert totp.secret not in json.dumps([e.details for e in added])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/auth/2fa/totp/deactivate/")
+    assert response.status_code == 302, response.status_code
+    removed = AuditEvent.objects.filter(action="user.factor_removed")
+    assert {event.details["type"] for event in removed} >= {"totp"}
