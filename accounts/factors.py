@@ -3,8 +3,9 @@ and the rule that a password alone never signs in a user who has one.
 
 A TOTP device or a WebAuthn key (security key or passkey) is a second factor; recovery codes
 only stand in for one. The flows that take a password and nothing else (`POST /accounts/login`,
-the password grant) cannot ask for it, so for such a user they answer `interaction_required`,
-naming the browser sign-in, never a token (as Keycloak and Auth0 do).
+the password grant) cannot ask for it, so for a user who has one, or whom their org's policy
+requires to use one (accounts.security_policy), they answer `interaction_required`, naming the
+browser sign-in, never a token (as Keycloak and Auth0 do).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from allauth.mfa import signals
 from allauth.mfa.models import Authenticator
 
+from accounts.security_policy import POLICY_NOT_READ, mfa_required_for
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
@@ -24,6 +26,16 @@ SECOND_FACTOR_NEEDED = (
 
 def second_factor_enrolled(user) -> bool:
     return Authenticator.objects.filter(user=user, type__in=SECOND_FACTOR_TYPES).exists()
+
+
+def password_alone_refused(
+    user, *, enrolled: bool | None = None, requirement: object = POLICY_NOT_READ
+) -> bool:
+    """Whether a password alone must not sign `user` in: they have a second factor, or their
+    org's policy requires one of them (`enrolled` and `requirement` when already read)."""
+    if enrolled if enrolled is not None else second_factor_enrolled(user):
+        return True
+    return mfa_required_for(user, requirement)
 
 
 def _factor_change_recorded(action: AuditAction):

@@ -254,3 +254,29 @@ class PortalSession(AbstractBaseSession):
         from accounts.sessions import SessionStore  # the store names this model: Django's way
 
         return SessionStore
+
+
+class MfaRequirement(models.TextChoices):
+    OFF = "off", "Off"
+    ADMINS = "admins", "Administrators"
+    EVERYONE = "everyone", "Everyone"
+
+
+class OrgSecurityPolicy(models.Model):
+    """A root org's sign-in policy (SPEC §11). No row means the defaults: a second factor is
+    nobody's obligation, SSO not enforced."""
+
+    organization = models.OneToOneField(
+        Organization, primary_key=True, on_delete=models.CASCADE, related_name="security_policy"
+    )
+    mfa_required = models.CharField(
+        max_length=16, choices=MfaRequirement.choices, default=MfaRequirement.OFF
+    )
+    sso_enforced = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: mfa={self.mfa_required} sso={self.sso_enforced}"

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
-from accounts.models import EnvironmentType
+from accounts.models import EnvironmentType, MfaRequirement
 from audit.models import AuditExportStatus, AuditOutcome
 from core.api_support import OutputSerializer
 
@@ -257,3 +257,24 @@ class AuditExportOutput(OutputSerializer):
     createdAt = serializers.DateTimeField()
     finishedAt = serializers.DateTimeField(allow_null=True)
     downloadUrl = serializers.CharField(allow_null=True)
+
+
+class SecurityPolicyIO(StrictSerializer, OutputSerializer):  # and models.OrgSecurityPolicy
+    """A root org's sign-in policy (SPEC §11)."""
+
+    schema_min_properties = 1
+    mfa_required = serializers.ChoiceField(
+        choices=MfaRequirement.choices,
+        required=False,
+        help_text="Who must sign in with a second factor: nobody, the org's administrators, "
+        "or every member.",
+    )
+    sso_enforced = serializers.BooleanField(
+        required=False,
+        help_text="true: members sign in through the org's SSO provider only (needs one).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Nothing to change."]})
+        return attrs

@@ -2,12 +2,17 @@
 
 from django.urls import path
 
-from accounts import api, api_audit
+from accounts import api, api_audit, api_security
 
 urlpatterns = [
     path("profile", api.ProfileAPI.as_view(), name="api-profile"),
     path("me", api.ProfileAPI.as_view(), name="api-me"),
     path("organizations/<str:org_id>", api.OrganizationAPI.as_view(), name="api-organization"),
+    path(
+        "organizations/<str:org_id>/securityPolicy",
+        api_security.SecurityPolicyAPI.as_view(),
+        name="api-security-policy",
+    ),
     path(
         "organizations/<str:org_id>/businessGroups",
         api.BusinessGroupsAPI.as_view(),

@@ -44,6 +44,8 @@ class AuditAction(models.TextChoices):
     ALLOWLIST_APPROVED = "allowlist.approved", "App allowlisted"
     ALLOWLIST_REMOVED = "allowlist.removed", "App removed from the allowlist"
     AUTHORIZATIONS_REVOKED_FOR_ORG = "authorization.revoked_for_org", "App revoked for the org"
+    # Sign-in policy
+    ORG_SECURITY_POLICY_CHANGED = "org.security_policy_changed", "Sign-in policy changed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -10,8 +10,8 @@ from allauth.mfa.models import Authenticator
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
-from accounts.factors import SECOND_FACTOR_NEEDED, SECOND_FACTOR_TYPES
-from accounts.models import User
+from accounts.factors import SECOND_FACTOR_NEEDED, SECOND_FACTOR_TYPES, password_alone_refused
+from accounts.models import OrgSecurityPolicy, User
 from connected_apps.models import Authorization, GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_authenticate
@@ -35,9 +35,10 @@ SCOPES = ConnectedAppScopes()
 INVALID_CREDENTIALS = "Invalid credentials given."
 
 
-def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool]:
+def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool, str | None]:
     """The user's org controls for the app, the scopes of the user's live authorization of
-    it (None without one) and whether the user has a second factor: one statement."""
+    it (None without one), whether the user has a second factor and what their org's
+    sign-in policy requires (None without one): one statement."""
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("u0.id", "%s")
     factor_types = ", ".join(["%s"] * len(SECOND_FACTOR_TYPES))
@@ -46,15 +47,17 @@ def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool]:
         f"WHERE a.{q('user_id')} = u0.{q('id')} AND a.{q('app_id')} = %s "
         f"AND a.{q('revoked_at')} IS NULL), "
         f"EXISTS(SELECT 1 FROM {sql.table(Authenticator)} m "
-        f"WHERE m.{q('user_id')} = u0.{q('id')} AND m.{q('type')} IN ({factor_types})) "
+        f"WHERE m.{q('user_id')} = u0.{q('id')} AND m.{q('type')} IN ({factor_types})), "
+        f"(SELECT p.{q('mfa_required')} FROM {sql.table(OrgSecurityPolicy)} p "
+        f"WHERE p.{q('organization_id')} = u0.{q('organization_id')}) "
         f"FROM {sql.table(User)} u0 {facts_joins} WHERE u0.{q('id')} = %s"
     )
     row = sql.fetch_all(statement, [app_pk, *SECOND_FACTOR_TYPES, app_pk, user.pk])[0]
-    held, second_factor = row[-2], bool(row[-1])
+    held, second_factor, requirement = row[-3], bool(row[-2]), row[-1]
     if held is not None:
         field = Authorization._meta.get_field("scopes")
         held = field.from_db_value(held, None, connection)
-    return user_facts_from(row[:-2]), held, second_factor
+    return user_facts_from(row[:-3]), held, second_factor, requirement
 
 
 class PasswordGrant:
@@ -72,8 +75,8 @@ class PasswordGrant:
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()  # before the password is looked at
         user = self._user(req)
-        facts, held, second_factor = _facts(user, app.pk)
-        if second_factor:  # a password alone never signs this user in (accounts.factors)
+        facts, held, enrolled, requirement = _facts(user, app.pk)
+        if password_alone_refused(user, enrolled=enrolled, requirement=requirement):
             raise InteractionRequired(SECOND_FACTOR_NEEDED)
         return user_sign_in(
             req,

@@ -17,7 +17,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.factors import SECOND_FACTOR_NEEDED, second_factor_enrolled
+from accounts.factors import SECOND_FACTOR_NEEDED, password_alone_refused
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.errors import (
     InteractionRequired,
@@ -65,7 +65,7 @@ class PlatformLoginView(View):
             del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
             return response
         login_throttle_success(username=username, address=address)
-        if second_factor_enrolled(user):
+        if password_alone_refused(user):
             return InteractionRequired(SECOND_FACTOR_NEEDED).response()
         raw, _ = platform_token_issue(user=user, meta=request_meta(request.META))
         return JsonResponse(

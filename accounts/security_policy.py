@@ -1,0 +1,108 @@
+"""A root org's sign-in policy (SPEC §11): whether a second factor is required of its
+administrators or of everyone, and whether SSO is enforced.
+
+Organization Administrators of the root org manage it, with a session or a `full` token
+(`read:full` may read it): it decides how every member signs in. A business group has none
+(404), nor has another tenant's org. Changes are audited with the values before and after.
+
+`mfa_required_for(user)` is the one rule of who the policy covers; `accounts.factors` says
+what a covered user (or one with a factor) may not do with a password alone.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+
+from accounts.access import Access
+from accounts.catalog import Role, SpecialScope
+from accounts.models import MfaRequirement, Organization, OrgSecurityPolicy, RoleGrant
+from accounts.selectors import organization_get
+from audit.models import AuditAction
+from audit.services import RequestMeta, audit_record
+
+NOT_ROOT_ORG = "The sign-in policy belongs to a root organization."
+NOT_ADMIN = "Only an Organization Administrator of {org} can manage its sign-in policy."
+FULL_CREDENTIAL_NEEDED = "The sign-in policy needs a session or a full token (read:full reads)."
+SSO_NOT_SET_UP = (
+    "Single sign-on cannot be enforced: the organization has no OpenID Connect or SAML "
+    "identity provider yet."
+)
+MFA_CHOICES_MESSAGE = "Must be one of: off, admins, everyone."
+
+
+def security_policy_org_get(*, access: Access, org_id: object, write: bool) -> Organization:
+    """The root org `org_id` whose policy the caller may read (or, `write`, change)."""
+    org = organization_get(access=access, org_id=org_id)
+    if org.parent_id is not None:
+        raise Http404(NOT_ROOT_ORG)
+    if not access.is_admin_of(org):
+        raise PermissionDenied(NOT_ADMIN.format(org=org.name))
+    scopes = access.scopes  # None for a session
+    readable = scopes is None or bool({SpecialScope.FULL, SpecialScope.READ_FULL} & set(scopes))
+    if not (access.holds_everything_in(org) if write else readable):
+        raise PermissionDenied(FULL_CREDENTIAL_NEEDED)
+    return org
+
+
+def security_policy_get(*, org: Organization) -> OrgSecurityPolicy:
+    """The org's policy; the defaults (unsaved) when it never changed it."""
+    return OrgSecurityPolicy.objects.filter(organization=org).first() or OrgSecurityPolicy(
+        organization=org
+    )
+
+
+def security_policy_update(
+    *,
+    access: Access,
+    org: Organization,
+    mfa_required: str | None = None,
+    sso_enforced: bool | None = None,
+    meta: RequestMeta | None = None,
+) -> OrgSecurityPolicy:
+    """Change the policy (audited with the values before and after). It applies from each
+    member's next sign-in and next authorization request."""
+    if mfa_required is not None and mfa_required not in MfaRequirement.values:
+        raise ValidationError({"mfa_required": MFA_CHOICES_MESSAGE})
+    if sso_enforced:
+        raise ValidationError({"sso_enforced": SSO_NOT_SET_UP})
+    with transaction.atomic():
+        policy, _ = OrgSecurityPolicy.objects.select_for_update().get_or_create(organization=org)
+        before = {"mfa_required": policy.mfa_required, "sso_enforced": policy.sso_enforced}
+        if mfa_required is not None:
+            policy.mfa_required = mfa_required
+        if sso_enforced is not None:
+            policy.sso_enforced = sso_enforced
+        policy.updated_by = access.user
+        policy.save()
+        after = {"mfa_required": policy.mfa_required, "sso_enforced": policy.sso_enforced}
+        audit_record(
+            action=AuditAction.ORG_SECURITY_POLICY_CHANGED,
+            organization=org,
+            **access.audit_actor,
+            target=org,
+            details={"before": before, "after": after},
+            meta=meta,
+        )
+    return policy
+
+
+POLICY_NOT_READ = object()  # mfa_required_for's default: it reads the policy itself
+
+
+def mfa_required_for(user, requirement: object = POLICY_NOT_READ) -> bool:
+    """Whether the user's root org requires a second factor of them: of everyone, or of its
+    administrators (Organization Administrator anywhere in the org). `requirement` is the
+    policy's `mfa_required` when the caller read it already (None: no policy row)."""
+    if requirement is POLICY_NOT_READ:
+        requirement = (
+            OrgSecurityPolicy.objects.filter(organization_id=user.organization_id)
+            .values_list("mfa_required", flat=True)
+            .first()
+        )
+    if requirement == MfaRequirement.EVERYONE:
+        return True
+    if requirement == MfaRequirement.ADMINS:
+        return RoleGrant.objects.filter(user=user, role=Role.ORGANIZATION_ADMINISTRATOR).exists()
+    return False
