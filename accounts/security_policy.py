@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from accounts.access import Access
 from accounts.catalog import Role, SpecialScope
 from accounts.models import MfaRequirement, Organization, OrgSecurityPolicy, RoleGrant
-from accounts.selectors import organization_get
+from accounts.selectors import root_org_administered
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
@@ -34,11 +33,9 @@ MFA_CHOICES_MESSAGE = "Must be one of: off, admins, everyone."
 
 def security_policy_org_get(*, access: Access, org_id: object, write: bool) -> Organization:
     """The root org `org_id` whose policy the caller may read (or, `write`, change)."""
-    org = organization_get(access=access, org_id=org_id)
-    if org.parent_id is not None:
-        raise Http404(NOT_ROOT_ORG)
-    if not access.is_admin_of(org):
-        raise PermissionDenied(NOT_ADMIN.format(org=org.name))
+    org = root_org_administered(
+        access=access, org_id=org_id, not_root=NOT_ROOT_ORG, not_admin=NOT_ADMIN
+    )
     scopes = access.scopes  # None for a session
     readable = scopes is None or bool({SpecialScope.FULL, SpecialScope.READ_FULL} & set(scopes))
     if not (access.holds_everything_in(org) if write else readable):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Q, QuerySet
 from django.http import Http404
 
@@ -51,6 +52,20 @@ def organization_get(*, access: Access, org_id: object) -> Organization:
     )
     if org is None:
         raise Http404("Organization not found.")
+    return org
+
+
+def root_org_administered(
+    *, access: Access, org_id: object, not_root: str, not_admin: str
+) -> Organization:
+    """The root org `org_id` of which the caller is Organization Administrator: 404 outside
+    the caller's tenant or for a business group (`not_root`), 403 for anyone else
+    (`not_admin`, with `{org}` for its name). What a root org's own settings need."""
+    org = organization_get(access=access, org_id=org_id)
+    if org.parent_id is not None:
+        raise Http404(not_root)
+    if not access.is_admin_of(org):
+        raise PermissionDenied(not_admin.format(org=org.name))
     return org
 
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts.access import Access
 from accounts.catalog import Permission, SpecialScope
 from accounts.models import Organization, User
-from accounts.selectors import organization_get
+from accounts.selectors import root_org_administered
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from connected_apps.models import (
@@ -147,11 +147,9 @@ def controlled_org_get(*, access: Access, org_id: object, write: bool = False) -
     """The root org `org_id` whose controls the caller administers. 404 outside the caller's
     tenant or for a business group; 403 unless Organization Administrator there (and, for a
     bearer token, holding manage:connected_apps, or read:full for reads)."""
-    org = organization_get(access=access, org_id=org_id)
-    if org.parent_id is not None:
-        raise Http404(NOT_ROOT_ORG)
-    if not access.is_admin_of(org):
-        raise PermissionDenied(NOT_ADMIN.format(org=org.name))
+    org = root_org_administered(
+        access=access, org_id=org_id, not_root=NOT_ROOT_ORG, not_admin=NOT_ADMIN
+    )
     scopes = access.scopes  # None for a session
     read_only_ok = not write and scopes is not None and SpecialScope.READ_FULL in scopes
     if not (access.scope_allows(Permission.MANAGE_CONNECTED_APPS) or read_only_ok):
