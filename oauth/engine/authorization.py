@@ -22,11 +22,13 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import _parse_and_validate_uri
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.factors import SECOND_FACTOR_TYPES
 from accounts.sign_ins import SignIn
 from connected_apps.controls import OrgGate, org_gate_decide
 from connected_apps.models import AllowlistEntry, Authorization, ConnectedApp, OrgAppSettings
 from oauth.engine import sql
 from oauth.engine.credentials import token_digest
+from oauth.engine.facts import sign_in_policy_sql
 from oauth.errors import InvalidTarget
 from oauth.models import Grant
 from oauth.tokens import generate_token
@@ -41,6 +43,8 @@ INVALID_RESOURCE = (
 class ConsentFacts:
     gate: OrgGate  # the user's root org controls for the app
     consented: frozenset[str] | None  # the live consent's scopes; None without one
+    enrolled: bool  # the user has a second factor
+    requirement: str | None  # the user's org's sign-in policy's mfa_required (None: no row)
 
 
 @lru_cache(maxsize=4)
@@ -52,7 +56,8 @@ def _consent_sql(since_reset: bool) -> str:
         f"al.{q('approved_scopes')}, "
         f"(SELECT a.{q('scopes')} FROM {sql.table(Authorization)} a "
         f"WHERE a.{q('user_id')} = %s AND a.{q('app_id')} = %s "
-        f"AND a.{q('revoked_at')} IS NULL{reset} ORDER BY a.{q('id')} LIMIT 1) "
+        f"AND a.{q('revoked_at')} IS NULL{reset} ORDER BY a.{q('id')} LIMIT 1), "
+        f"{sign_in_policy_sql('%s', '%s')[0]} "
         f"FROM (SELECT 1) one "
         f"LEFT JOIN {sql.table(OrgAppSettings)} s ON s.{q('organization_id')} = %s "
         f"LEFT JOIN {sql.table(AllowlistEntry)} al ON al.{q('organization_id')} = %s "
@@ -70,10 +75,10 @@ def consent_facts(user, app: ConnectedApp) -> ConsentFacts:
     params: list[Any] = [user.pk, app.pk]
     if since_reset:
         params.append(app.consent_reset_at)
+    params += [user.pk, *SECOND_FACTOR_TYPES, user.organization_id]
     params += [user.organization_id, user.organization_id, app.pk]
-    enabled, allowlist_enabled, entry_id, approved, consented = sql.fetch_all(
-        _consent_sql(since_reset), params
-    )[0]
+    row = sql.fetch_all(_consent_sql(since_reset), params)[0]
+    enabled, allowlist_enabled, entry_id, approved, consented, enrolled, requirement = row
     gate = org_gate_decide(
         app=app,
         org_id=user.organization_id,
@@ -82,7 +87,9 @@ def consent_facts(user, app: ConnectedApp) -> ConsentFacts:
     )
     if consented is not None:
         consented = frozenset(_json(Authorization, "scopes", consented))
-    return ConsentFacts(gate=gate, consented=consented)
+    return ConsentFacts(
+        gate=gate, consented=consented, enrolled=bool(enrolled), requirement=requirement
+    )
 
 
 def resource_indicators(values: list[str]) -> list[str]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from allauth.mfa.models import Authenticator
 from django.db import connection
 
-from accounts.models import User
+from accounts.factors import SECOND_FACTOR_TYPES
+from accounts.models import OrgSecurityPolicy, User
 from connected_apps.controls import OrgGate, org_check, org_gate_decide
 from connected_apps.models import AllowlistEntry, Audience, ConnectedApp, OrgAppSettings
 from oauth.engine import sql
@@ -93,3 +95,19 @@ def user_app_problem(
 
 def user_may_use_app(user, app: ConnectedApp) -> bool:
     return user_app_problem(user, app) is None
+
+
+def sign_in_policy_sql(user_id: str, org_id: str) -> tuple[str, tuple[str, ...]]:
+    """(two select-list columns, their parameters): whether the user `user_id` names has a
+    second factor (accounts.factors.SECOND_FACTOR_TYPES), and what the sign-in policy of the
+    root org `org_id` names requires (None without one), for
+    `accounts.factors.password_alone_refused(enrolled=…, requirement=…)`."""
+    q = sql.quote
+    types = ", ".join(["%s"] * len(SECOND_FACTOR_TYPES))
+    select = (
+        f"EXISTS(SELECT 1 FROM {sql.table(Authenticator)} m "
+        f"WHERE m.{q('user_id')} = {user_id} AND m.{q('type')} IN ({types})), "
+        f"(SELECT p.{q('mfa_required')} FROM {sql.table(OrgSecurityPolicy)} p "
+        f"WHERE p.{q('organization_id')} = {org_id})"
+    )
+    return select, SECOND_FACTOR_TYPES

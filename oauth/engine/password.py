@@ -6,16 +6,15 @@ Authorization (no consent screen saw it), widened only when the scopes grow."""
 
 from __future__ import annotations
 
-from allauth.mfa.models import Authenticator
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
-from accounts.factors import SECOND_FACTOR_NEEDED, SECOND_FACTOR_TYPES, password_alone_refused
-from accounts.models import OrgSecurityPolicy, User
+from accounts.factors import SECOND_FACTOR_NEEDED, password_alone_refused
+from accounts.models import User
 from connected_apps.models import Authorization, GrantType
 from oauth.engine import sql
 from oauth.engine.clients import client_authenticate
-from oauth.engine.facts import UserFacts, user_facts_from, user_facts_sql
+from oauth.engine.facts import UserFacts, sign_in_policy_sql, user_facts_from, user_facts_sql
 from oauth.engine.issue import Issue, tokens_issue
 from oauth.engine.request import TokenRequest
 from oauth.engine.scopes import user_sign_in
@@ -41,18 +40,14 @@ def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool, 
     sign-in policy requires (None without one): one statement."""
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("u0.id", "%s")
-    factor_types = ", ".join(["%s"] * len(SECOND_FACTOR_TYPES))
+    policy_select, policy_params = sign_in_policy_sql(f"u0.{q('id')}", f"u0.{q('organization_id')}")
     statement = (
         f"SELECT {facts_select}, (SELECT a.{q('scopes')} FROM {sql.table(Authorization)} a "
         f"WHERE a.{q('user_id')} = u0.{q('id')} AND a.{q('app_id')} = %s "
-        f"AND a.{q('revoked_at')} IS NULL), "
-        f"EXISTS(SELECT 1 FROM {sql.table(Authenticator)} m "
-        f"WHERE m.{q('user_id')} = u0.{q('id')} AND m.{q('type')} IN ({factor_types})), "
-        f"(SELECT p.{q('mfa_required')} FROM {sql.table(OrgSecurityPolicy)} p "
-        f"WHERE p.{q('organization_id')} = u0.{q('organization_id')}) "
+        f"AND a.{q('revoked_at')} IS NULL), {policy_select} "
         f"FROM {sql.table(User)} u0 {facts_joins} WHERE u0.{q('id')} = %s"
     )
-    row = sql.fetch_all(statement, [app_pk, *SECOND_FACTOR_TYPES, app_pk, user.pk])[0]
+    row = sql.fetch_all(statement, [app_pk, *policy_params, app_pk, user.pk])[0]
     held, second_factor, requirement = row[-3], bool(row[-2]), row[-1]
     if held is not None:
         field = Authorization._meta.get_field("scopes")

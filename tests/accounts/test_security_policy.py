@@ -4,6 +4,7 @@ token from a password alone (`POST /accounts/login`, the password grant)."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -105,3 +106,49 @@ def test_a_password_alone_gets_no_token_for_whom_the_policy_covers(
                 assert response.json()["error"] == "interaction_required"
             else:
                 assert response.status_code == 200, response.content
+
+
+# -- /authorize: a second factor before any code -------------------------------------------------
+def authorize(client: Client, app, **extra):
+    from tests.oauth.code_flow import authorize_url, pkce_pair
+
+    verifier, challenge = pkce_pair()
+    response = client.get(authorize_url(app.app, challenge=challenge, **extra))
+    response.verifier = verifier
+    return response
+
+
+def test_a_member_the_policy_covers_sets_a_factor_up_before_any_code(admin, member, org, code_app):
+    from oauth.models import Grant
+    from oauth.services import authorization_grant
+    from tests.oauth.code_flow import redirect_params
+
+    authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    assert put(session_of(admin), org, {"mfa_required": "everyone"}).status_code == 200
+    browser = session_of(member)
+    response = authorize(browser, code_app)
+    assert response.status_code == 302 and response["Location"] == "/auth/2fa/"
+    silent = redirect_params(authorize(browser, code_app, prompt="none"))
+    assert silent["error"] == "interaction_required" and "code" not in silent
+    assert not Grant.objects.exists()
+
+
+def test_a_session_without_the_users_factor_uses_it_before_any_code(member, code_app):
+    """A user with a second factor, whose session never used it (one from before it was set
+    up): their factor first, then this request."""
+    from oauth.services import authorization_grant
+    from tests.accounts.test_mfa import fresh_code, totp_enrolled
+    from tests.oauth.code_flow import redeem_code, redirect_params
+
+    authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    browser, totp = totp_enrolled(member)  # signed in with the password alone, then set up
+    response = authorize(browser, code_app)
+    location = response["Location"]
+    assert location.startswith("/auth/2fa/reauthenticate/?next=")
+    back = browser.post(location, {"code": fresh_code(totp, totp.now())})
+    assert back.status_code == 302, back.status_code
+    code = redirect_params(browser.get(back["Location"]))["code"]
+    token = redeem_code(Client(), code_app, code, response.verifier).json()
+    payload = token["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert "mfa" in claims["amr"] and claims["acr"] == "2"
