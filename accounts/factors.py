@@ -1,31 +1,42 @@
-"""Second factors (SPEC §11): which of a user's django-allauth authenticators count as one,
-and the rule that a password alone never signs in a user who has one.
+"""Second factors (SPEC §11): what a user who has one, or whom their org's policy requires
+to use one, may not do without it.
 
-A TOTP device or a WebAuthn key (security key or passkey) is a second factor; recovery codes
-only stand in for one. The flows that take a password and nothing else (`POST /accounts/login`,
-the password grant) cannot ask for it, so for a user who has one, or whom their org's policy
-requires to use one (accounts.security_policy), they answer `interaction_required`, naming the
-browser sign-in, never a token (as Keycloak and Auth0 do).
+- A password alone signs them in nowhere: the flows that take a password and nothing else
+  (`POST /accounts/login`, the password grant) cannot ask for the factor, so they answer
+  `interaction_required`, naming the browser sign-in, never a token (as Keycloak and Auth0
+  do): `password_alone_refused`.
+- A session that did not use one reaches nothing but the pages that take it (allauth's):
+  `SecondFactorRequiredMiddleware`; the authorization endpoint decides the same with the
+  facts it reads anyway (oauth.engine.authorization).
+- Setting a factor up, removing it or regenerating recovery codes is audited.
+
+Which authenticators count (TOTP, WebAuthn keys and passkeys; not recovery codes alone) and
+whom the policy covers are accounts.security_policy's.
 """
 
 from __future__ import annotations
 
-from allauth.mfa import signals
-from allauth.mfa.models import Authenticator
+from urllib.parse import urlencode
 
-from accounts.security_policy import POLICY_NOT_READ, mfa_required_for
+from allauth.mfa import signals
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from accounts.security_policy import (
+    POLICY_NOT_READ,
+    mfa_required_for,
+    second_factor_enrolled,
+)
+from accounts.sign_ins import session_sign_in
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
-SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP.value, Authenticator.Type.WEBAUTHN.value)
 SECOND_FACTOR_NEEDED = (
     "This user signs in with a second factor, which this flow cannot ask for: use the "
     "authorization code flow (the browser sign-in) instead."
 )
-
-
-def second_factor_enrolled(user) -> bool:
-    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTOR_TYPES).exists()
 
 
 def password_alone_refused(
@@ -65,3 +76,41 @@ def factor_changes_audited() -> None:
     for signal, action in _AUDITED:
         receiver = _factor_change_recorded(action)
         signal.connect(receiver, weak=False, dispatch_uid=f"doorman-audit-{action}")
+
+
+# -- the portal ----------------------------------------------------------------------------------
+SECOND_FACTOR_PORTAL = "Sign in with your second factor (or set one up) to continue."
+# allauth's pages (signing in, out, setting a factor up, using it) and static files stay open;
+# the OAuth endpoints decide for themselves (the authorization endpoint reads the same facts
+# with the consent, oauth.engine.authorization).
+OPEN_PREFIXES = ("/auth/", "/static/", "/accounts/api/v2/oauth2/")
+
+
+def second_factor_step(request: HttpRequest, *, enrolled: bool) -> str:
+    """Where a user owing a second factor goes: to use theirs (allauth's reauthentication
+    with a factor, then back to `request`), or, with none yet, to set one up."""
+    if not enrolled:
+        return reverse("mfa_index")
+    next_url = request.get_full_path()
+    return f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
+
+
+class SecondFactorRequiredMiddleware:
+    """SPEC §11: a signed-in user with a second factor, or whom their org's policy requires
+    to use one, uses the portal and the API with a session only once the session used one.
+    A page asked for takes them there (and back); anything else is 403."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(OPEN_PREFIXES) or not request.user.is_authenticated:
+            return self.get_response(request)
+        if "mfa" in session_sign_in(request).amr:
+            return self.get_response(request)
+        enrolled = second_factor_enrolled(request.user)
+        if not password_alone_refused(request.user, enrolled=enrolled):
+            return self.get_response(request)
+        if request.method in ("GET", "HEAD") and not request.path_info.startswith("/accounts/api/"):
+            return HttpResponseRedirect(second_factor_step(request, enrolled=enrolled))
+        raise PermissionDenied(SECOND_FACTOR_PORTAL)

@@ -11,6 +11,7 @@ what a covered user (or one with a factor) may not do with a password alone.
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -29,6 +30,16 @@ SSO_NOT_SET_UP = (
     "identity provider yet."
 )
 MFA_CHOICES_MESSAGE = "Must be one of: off, admins, everyone."
+SET_UP_YOURS_FIRST = (
+    "Set up a second factor for yourself first: the policy would lock you out otherwise."
+)
+# A TOTP device or a WebAuthn key (security key or passkey) is a second factor; recovery
+# codes only stand in for one.
+SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP.value, Authenticator.Type.WEBAUTHN.value)
+
+
+def second_factor_enrolled(user) -> bool:
+    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTOR_TYPES).exists()
 
 
 def security_policy_org_get(*, access: Access, org_id: object, write: bool) -> Organization:
@@ -64,6 +75,9 @@ def security_policy_update(
         raise ValidationError({"mfa_required": MFA_CHOICES_MESSAGE})
     if sso_enforced:
         raise ValidationError({"sso_enforced": SSO_NOT_SET_UP})
+    requiring = mfa_required not in (None, MfaRequirement.OFF)
+    if requiring and access.user is not None and not second_factor_enrolled(access.user):
+        raise ValidationError({"mfa_required": SET_UP_YOURS_FIRST})
     with transaction.atomic():
         policy, _ = OrgSecurityPolicy.objects.select_for_update().get_or_create(organization=org)
         before = {"mfa_required": policy.mfa_required, "sso_enforced": policy.sso_enforced}

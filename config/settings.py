@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "oauth.ratelimit.LoginPageRateLimitMiddleware",
+    # A session owing a second factor reaches nothing but the pages that take it.
+    "accounts.factors.SecondFactorRequiredMiddleware",
 ]
 
 if IS_PRODUCTION:

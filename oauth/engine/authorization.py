@@ -22,7 +22,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import _parse_and_validate_uri
 from oauth2_provider.settings import oauth2_settings
 
-from accounts.factors import SECOND_FACTOR_TYPES
+from accounts.security_policy import SECOND_FACTOR_TYPES
 from accounts.sign_ins import SignIn
 from connected_apps.controls import OrgGate, org_gate_decide
 from connected_apps.models import AllowlistEntry, Authorization, ConnectedApp, OrgAppSettings

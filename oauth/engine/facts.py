@@ -11,8 +11,8 @@ from functools import lru_cache
 from allauth.mfa.models import Authenticator
 from django.db import connection
 
-from accounts.factors import SECOND_FACTOR_TYPES
 from accounts.models import OrgSecurityPolicy, User
+from accounts.security_policy import SECOND_FACTOR_TYPES
 from connected_apps.controls import OrgGate, org_check, org_gate_decide
 from connected_apps.models import AllowlistEntry, Audience, ConnectedApp, OrgAppSettings
 from oauth.engine import sql

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 from django.test import Client
 
+from accounts.models import OrgSecurityPolicy
 from audit.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD
 from tests.oauth.tokenkit import (
@@ -33,12 +35,40 @@ def session_of(user) -> Client:
     return client
 
 
+def with_a_factor(user):
+    """A TOTP device, as set up on /auth/2fa/ (its secret never used here)."""
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "-"})
+    return user
+
+
+def signed_in_with_a_factor(user) -> Client:
+    """A session that signed in with the password and a second factor (allauth's records of
+    both, as its sign-in pages leave them)."""
+    client = session_of(user)
+    session = client.session
+    now = time.time()
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": now},
+        {"method": "mfa", "type": "totp", "at": now},
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    return client
+
+
+@pytest.fixture
+def admin_session(admin) -> Client:
+    return signed_in_with_a_factor(with_a_factor(admin))
+
+
 def put(client: Client, org, body) -> object:
     return client.put(policy_url(org), json.dumps(body), content_type="application/json")
 
 
-def test_the_policy_starts_off_and_an_admin_changes_it_audited(admin, org):
-    client = session_of(admin)
+def test_the_policy_starts_off_and_an_admin_changes_it_audited(admin, admin_session, org):
+    client = admin_session
     assert client.get(policy_url(org)).json() == {"mfa_required": "off", "sso_enforced": False}
     response = put(client, org, {"mfa_required": "everyone"})
     assert response.status_code == 200, response.content
@@ -69,8 +99,8 @@ def test_only_the_root_orgs_administrators_see_or_change_it(member, org, other_a
         {"sso_enforced": True},
     ],
 )
-def test_a_bad_change_is_400_and_changes_nothing(admin, org, body):
-    client = session_of(admin)
+def test_a_bad_change_is_400_and_changes_nothing(admin_session, org, body):
+    client = admin_session
     response = put(client, org, body)
     assert response.status_code == 400, response.content
     assert client.get(policy_url(org)).json() == {"mfa_required": "off", "sso_enforced": False}
@@ -96,9 +126,14 @@ def password_answers(user, app) -> list:
     [("off", False, False), ("admins", True, False), ("everyone", True, True)],
 )
 def test_a_password_alone_gets_no_token_for_whom_the_policy_covers(
-    admin, member, org, password_app, requirement, admin_refused, member_refused
+    org, password_app, requirement, admin_refused, member_refused
 ):
-    assert put(session_of(admin), org, {"mfa_required": requirement}).status_code == 200
+    from tests.factories import AdminRoleFactory, UserFactory
+
+    admin = UserFactory(organization=org, username="policy-admin")  # no factor, not the author
+    AdminRoleFactory(user=admin, organization=org)
+    member = UserFactory(organization=org, username="policy-member")
+    OrgSecurityPolicy.objects.create(organization=org, mfa_required=requirement)
     for user, refused in ((admin, admin_refused), (member, member_refused)):
         for response in password_answers(user, password_app):
             if refused:
@@ -118,13 +153,15 @@ def authorize(client: Client, app, **extra):
     return response
 
 
-def test_a_member_the_policy_covers_sets_a_factor_up_before_any_code(admin, member, org, code_app):
+def test_a_member_the_policy_covers_sets_a_factor_up_before_any_code(
+    admin_session, member, org, code_app
+):
     from oauth.models import Grant
     from oauth.services import authorization_grant
     from tests.oauth.code_flow import redirect_params
 
     authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
-    assert put(session_of(admin), org, {"mfa_required": "everyone"}).status_code == 200
+    assert put(admin_session, org, {"mfa_required": "everyone"}).status_code == 200
     browser = session_of(member)
     response = authorize(browser, code_app)
     assert response.status_code == 302 and response["Location"] == "/auth/2fa/"
@@ -152,3 +189,36 @@ def test_a_session_without_the_users_factor_uses_it_before_any_code(member, code
     payload = token["id_token"].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert "mfa" in claims["amr"] and claims["acr"] == "2"
+
+
+# -- the portal ------------------------------------------------------------------------------------
+def test_the_portal_waits_for_the_second_factor_the_policy_requires(admin_session, member, org):
+    from tests.accounts.test_mfa import fresh_code, totp_enrolled
+
+    home = session_of(member).get("/")
+    assert home.status_code == 200  # no policy yet
+    assert put(admin_session, org, {"mfa_required": "everyone"}).status_code == 200
+    browser = session_of(member)
+    assert browser.get("/")["Location"] == "/auth/2fa/"  # set one up first
+    assert browser.get("/auth/2fa/").status_code == 200  # allauth's pages stay open
+    api = browser.get("/accounts/api/profile")
+    assert api.status_code == 403 and "second factor" in api.json()["message"]
+    browser, totp = totp_enrolled(member)  # a new sign-in (password), then the factor set up
+    step = browser.get("/")["Location"]
+    assert step == "/auth/2fa/reauthenticate/?next=%2F"  # now use it
+    assert browser.post(step, {"code": fresh_code(totp, totp.now())}).status_code == 302
+    assert browser.get("/").status_code == 200
+    assert browser.get("/accounts/api/profile").json()["username"] == member.username
+
+
+def test_an_admin_without_a_factor_cannot_require_one(admin, org):
+    """Requiring a second factor of oneself without one would lock one out."""
+    response = put(session_of(admin), org, {"mfa_required": "admins"})
+    assert response.status_code == 400
+    assert "for yourself first" in response.json()["fields"]["mfa_required"][0]
+
+
+def test_a_user_with_a_factor_and_a_session_without_it_is_held_at_the_portal(member):
+    browser = session_of(with_a_factor(member))  # e.g. a session from before it was set up
+    assert browser.get("/")["Location"] == "/auth/2fa/reauthenticate/?next=%2F"
+    assert signed_in_with_a_factor(member).get("/").status_code == 200

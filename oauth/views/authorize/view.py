@@ -29,7 +29,6 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.timezone import now
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
@@ -41,7 +40,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported
 
 from accounts.catalog import SCOPE_DESCRIPTIONS
-from accounts.factors import password_alone_refused
+from accounts.factors import password_alone_refused, second_factor_step
 from accounts.sign_ins import session_sign_in
 from audit.services import RequestMeta
 from connected_apps.models import ConnectedApp, GrantType
@@ -173,7 +172,7 @@ class DoormanAuthorizationView(AuthorizationView):
                     error="interaction_required", description=SECOND_FACTOR_DUE, state=state
                 )
                 return self._redirect_error(error, redirect_uri, app)
-            return self._second_factor_step(enrolled=facts.enrolled)
+            return HttpResponseRedirect(second_factor_step(request, enrolled=facts.enrolled))
         max_age = request.GET.get("max_age")
         if max_age is not None and session_sign_in(request).older_than(int(max_age), now()):
             # OIDC Core §3.1.2.1: the user must authenticate actively again.
@@ -310,16 +309,6 @@ class DoormanAuthorizationView(AuthorizationView):
             return redirect_to_login(next_url, login_url, self.get_redirect_field_name())
         return HttpResponseRedirect(
             f"{methods[0]['url']}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
-        )
-
-    def _second_factor_step(self, *, enrolled: bool) -> HttpResponse:
-        """Where a user owing a second factor goes: to use theirs (allauth's reauthentication
-        with a factor, then back to this request), or, with none yet, to set one up."""
-        if not enrolled:
-            return HttpResponseRedirect(reverse("mfa_index"))
-        next_url = self.request.get_full_path()
-        return HttpResponseRedirect(
-            f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
         )
 
     # -- POST: Allow / Deny ----------------------------------------------------------------------
