@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.models import Organization
+from accounts.models import Organization, User
 from accounts.services import ORGANIZATION_NAME_TAKEN
+
+LOGIN_HINT = "login_hint"
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's sign-in form, prefilled with an OIDC `login_hint` (OIDC Core §3.1.2.1), which
+    the authorization endpoint passes on to the sign-in page."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        hint = self.request.GET.get(LOGIN_HINT, "") if self.request is not None else ""
+        if hint and not self.is_bound:
+            self.fields["login"].initial = hint[: User._meta.get_field("username").max_length]
 
 
 class SignupForm(AllauthSignupForm):

@@ -123,3 +123,16 @@ def test_discovery_advertises_what_is_honoured(client):
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
     assert "login" in metadata["prompt_values_supported"]
+
+
+def test_login_hint_prefills_the_sign_in_page(code_app):
+    _verifier, challenge = pkce_pair()
+    browser = Client()
+    response = browser.get(
+        authorize_url(code_app.app, challenge=challenge, scope=SCOPE, login_hint="alice<b>")
+    )
+    location = response["Location"]
+    assert urlsplit(location).path == SIGN_IN_PATH
+    page = browser.get(location)
+    assert page.context["form"]["login"].value() == "alice<b>"
+    assert b'value="alice&lt;b&gt;"' in page.content  # escaped, as every value

@@ -41,6 +41,7 @@ from oauthlib.openid.connect.core.exceptions import RequestNotSupported
 
 from accounts.catalog import SCOPE_DESCRIPTIONS
 from accounts.factors import password_alone_refused, second_factor_step
+from accounts.forms import LOGIN_HINT
 from accounts.sign_ins import session_sign_in
 from audit.services import RequestMeta
 from connected_apps.models import ConnectedApp, GrantType
@@ -121,7 +122,16 @@ class DoormanAuthorizationView(AuthorizationView):
             checked = self._checked_request()
             if isinstance(checked, HttpResponse):
                 return checked
-        return super().handle_no_permission()
+        return self._with_login_hint(super().handle_no_permission())
+
+    def _with_login_hint(self, response: HttpResponse) -> HttpResponse:
+        """OIDC Core §3.1.2.1: the sign-in page is prefilled with `login_hint`
+        (accounts.forms.LoginForm)."""
+        hint = self.request.GET.get(LOGIN_HINT)
+        login_path = resolve_url(self.get_login_url())
+        if hint and response.status_code == 302 and response["Location"].startswith(login_path):
+            response["Location"] = add_params_to_uri(response["Location"], [(LOGIN_HINT, hint)])
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -306,7 +316,8 @@ class DoormanAuthorizationView(AuthorizationView):
         if not user.is_authenticated or not methods:
             logout(self.request)
             login_url = resolve_url(self.get_login_url())
-            return redirect_to_login(next_url, login_url, self.get_redirect_field_name())
+            response = redirect_to_login(next_url, login_url, self.get_redirect_field_name())
+            return self._with_login_hint(response)
         return HttpResponseRedirect(
             f"{methods[0]['url']}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
         )
