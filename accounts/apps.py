@@ -6,6 +6,10 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from accounts.factors import factor_changes_audited
+        from accounts.sign_in_sessions import sign_in_client_recorded
 
         factor_changes_audited()
+        user_logged_in.connect(sign_in_client_recorded, dispatch_uid="doorman-signed-in-from")

@@ -278,3 +278,12 @@ class SecurityPolicyIO(StrictSerializer, OutputSerializer):  # and models.OrgSec
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": ["Nothing to change."]})
         return attrs
+
+
+class SessionOutput(OutputSerializer):  # and accounts.sign_in_sessions.SignInSession
+    id = serializers.CharField(help_text="The session's id (not its cookie).")
+    signed_in_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    ip = serializers.CharField(help_text="Where it signed in from.")
+    user_agent = serializers.CharField()
+    current = serializers.BooleanField(help_text="true: the session making this request.")

@@ -2,11 +2,17 @@
 
 from django.urls import path
 
-from accounts import api, api_audit, api_security
+from accounts import api, api_audit, api_security, api_sessions
 
 urlpatterns = [
     path("profile", api.ProfileAPI.as_view(), name="api-profile"),
     path("me", api.ProfileAPI.as_view(), name="api-me"),
+    path("profile/sessions", api_sessions.SessionsAPI.as_view(), name="api-sessions"),
+    path(
+        "profile/sessions/<str:session_id>",
+        api_sessions.SessionAPI.as_view(),
+        name="api-session",
+    ),
     path("organizations/<str:org_id>", api.OrganizationAPI.as_view(), name="api-organization"),
     path(
         "organizations/<str:org_id>/securityPolicy",

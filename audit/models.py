@@ -22,6 +22,7 @@ class AuditAction(models.TextChoices):
     FACTOR_ADDED = "user.factor_added", "Sign-in factor added"
     FACTOR_REMOVED = "user.factor_removed", "Sign-in factor removed"
     FACTOR_RESET = "user.factor_reset", "Recovery codes regenerated"
+    SESSION_ENDED = "user.session_ended", "Signed out (sessions ended)"
     # Identity providers
     IDENTITY_PROVIDER_CREATED = "identity_provider.created", "Identity provider created"
     IDENTITY_LINKED = "identity_provider.user_linked", "User linked to identity provider"
