@@ -13,6 +13,18 @@ ORG = "access-management/organizations/<uuid:org_id>"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    # The viewer's own account
+    path("account/sessions/", views.SessionsView.as_view(), name="sessions"),
+    path(
+        "account/sessions/end-all",
+        views.SessionEndView.as_view(everywhere=True),
+        name="sessions_end_all",
+    ),
+    path(
+        "account/sessions/<str:session_id>/end",
+        views.SessionEndView.as_view(),
+        name="session_end",
+    ),
     path(
         "access-management/",
         RedirectView.as_view(pattern_name="portal:home", permanent=False),

@@ -25,6 +25,7 @@ from accounts.views.organizations import (
     OrganizationRenameView,
 )
 from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, access_overview
+from accounts.views.sessions import SessionEndView, SessionsView
 from accounts.views.users import USERS_PER_PAGE, UserListView, UserPermissionsView
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "OrganizationTreeView",
     "PortalMixin",
     "ServiceFormMixin",
+    "SessionEndView",
+    "SessionsView",
     "UserListView",
     "UserPermissionsView",
     "access_overview",

@@ -79,3 +79,36 @@ def test_an_app_token_cannot_touch_its_creators_sessions(cc_app, admin):
     assert Client().get(SESSIONS, **bearer(token)).status_code == 403
     assert Client().delete(SESSIONS, **bearer(token)).status_code == 403
     assert PortalSession.objects.filter(user=cc_app.app.user).exists()
+
+
+# -- the portal page --------------------------------------------------------------------------------
+PAGE = "/account/sessions/"
+
+
+def test_the_page_lists_sessions_and_signs_one_out_after_confirming(member, admin):
+    laptop = browser_signed_in(member, "Laptop/1.0")
+    phone = browser_signed_in(member, "Phone/2.0")
+    page = laptop.get(PAGE)
+    assert page.status_code == 200
+    assert b"Laptop/1.0" in page.content and b"Phone/2.0" in page.content
+    assert b"This browser" in page.content
+    phone_id = next(s.id for s in page.context["sessions"] if s.user_agent == "Phone/2.0")
+    confirm = laptop.get(f"/account/sessions/{phone_id}/end")
+    assert confirm.status_code == 200 and b"Sign out Phone/2.0?" in confirm.content
+    assert laptop.post(f"/account/sessions/{phone_id}/end").status_code == 302  # unconfirmed
+    assert phone.get(SESSIONS).status_code == 200  # nothing ended
+    done = laptop.post(f"/account/sessions/{phone_id}/end", {"confirm": "yes"})
+    assert done["Location"] == PAGE
+    assert phone.get(SESSIONS).status_code == 401
+    theirs = browser_signed_in(admin, "Admin/1.0").get(SESSIONS).json()["data"][0]["id"]
+    assert laptop.get(f"/account/sessions/{theirs}/end").status_code == 404
+    assert laptop.post(f"/account/sessions/{theirs}/end", {"confirm": "yes"}).status_code == 404
+
+
+def test_signing_out_everywhere_from_the_page(member):
+    laptop = browser_signed_in(member, "Laptop/1.0")
+    browser_signed_in(member, "Phone/2.0")
+    assert laptop.get("/account/sessions/end-all").status_code == 200
+    done = laptop.post("/account/sessions/end-all", {"confirm": "yes"})
+    assert done["Location"] == "/auth/login/"
+    assert not PortalSession.objects.filter(user=member).exists()
