@@ -161,3 +161,14 @@ class UserPermissionsForm(forms.Form):
                 }
             )
         return [{"area": area, "items": items} for area, items in groups.items()]
+
+
+class SecurityPolicyForm(forms.Form):
+    mfa_required = forms.ChoiceField(
+        label="Require a second factor of",
+        choices=[
+            ("off", "Nobody"),
+            ("admins", "Administrators"),
+            ("everyone", "Every member"),
+        ],
+    )

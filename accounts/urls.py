@@ -39,6 +39,11 @@ urlpatterns = [
     path(f"{ORG}/", views.OrganizationDetailView.as_view(), name="organization_detail"),
     path(f"{ORG}/rename", views.OrganizationRenameView.as_view(), name="organization_rename"),
     path(
+        f"{ORG}/sign-in-policy",
+        views.SecurityPolicyUpdateView.as_view(),
+        name="security_policy_update",
+    ),
+    path(
         f"{ORG}/business-groups",
         views.BusinessGroupCreateView.as_view(),
         name="business_group_create",

@@ -23,6 +23,7 @@ from accounts.views.organizations import (
     OrganizationActionView,
     OrganizationDetailView,
     OrganizationRenameView,
+    SecurityPolicyUpdateView,
 )
 from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, access_overview
 from accounts.views.sessions import SessionEndView, SessionsView
@@ -48,6 +49,7 @@ __all__ = [
     "OrganizationRenameView",
     "OrganizationTreeView",
     "PortalMixin",
+    "SecurityPolicyUpdateView",
     "ServiceFormMixin",
     "SessionEndView",
     "SessionsView",

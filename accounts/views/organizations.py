@@ -12,13 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from accounts import selectors, services
+from accounts import security_policy, selectors, services
 from accounts.catalog import Permission
 from accounts.models import Organization
 from accounts.portal_forms import (
     BusinessGroupCreateForm,
     IdentityProviderCreateForm,
     OrganizationRenameForm,
+    SecurityPolicyForm,
 )
 from accounts.views.mixins import OrganizationMixin, ServiceFormMixin
 
@@ -53,6 +54,13 @@ class OrganizationDetailView(OrganizationMixin, TemplateView):
             context.setdefault("identity_provider_form", IdentityProviderCreateForm())
         if can_manage_groups:
             context.setdefault("business_group_form", BusinessGroupCreateForm())
+        if org.parent_id is None and access.is_admin_of(org):
+            policy = security_policy.security_policy_get(org=org)
+            context["security_policy"] = policy
+            context.setdefault(
+                "security_policy_form",
+                SecurityPolicyForm(initial={"mfa_required": policy.mfa_required}),
+            )
         return context
 
 
@@ -123,3 +131,34 @@ class IdentityProviderCreateView(OrganizationActionView):
 
     def success_message(self, result) -> str:
         return f"Identity provider {result.name} registered with id {result.id}."
+
+
+POLICY_SAVED = {
+    "off": "a second factor is nobody's obligation",
+    "admins": "administrators sign in with a second factor",
+    "everyone": "every member signs in with a second factor",
+}
+
+
+class SecurityPolicyUpdateView(OrganizationActionView):
+    """The root org's sign-in policy (accounts.security_policy: root-org administrators)."""
+
+    form_class = SecurityPolicyForm
+    form_context_name = "security_policy_form"
+
+    def form_allowed(self) -> bool:
+        return self.org.parent_id is None and self.access.is_admin_of(self.org)
+
+    def perform(self, form: forms.Form):
+        org = security_policy.security_policy_org_get(
+            access=self.access, org_id=self.org.id, write=True
+        )
+        return security_policy.security_policy_update(
+            access=self.access,
+            org=org,
+            mfa_required=form.cleaned_data["mfa_required"],
+            meta=self.meta(),
+        )
+
+    def success_message(self, result) -> str:
+        return f"Sign-in policy saved: {POLICY_SAVED[result.mfa_required]}."

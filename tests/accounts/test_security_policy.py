@@ -222,3 +222,25 @@ def test_a_user_with_a_factor_and_a_session_without_it_is_held_at_the_portal(mem
     browser = session_of(with_a_factor(member))  # e.g. a session from before it was set up
     assert browser.get("/")["Location"] == "/auth/2fa/reauthenticate/?next=%2F"
     assert signed_in_with_a_factor(member).get("/").status_code == 200
+
+
+def test_the_organization_page_sets_the_policy(admin_session, admin, org, member):
+    page = admin_session.get(f"/access-management/organizations/{org.id}/")
+    assert b"Sign-in policy" in page.content
+    url = f"/access-management/organizations/{org.id}/sign-in-policy"
+    done = admin_session.post(url, {"mfa_required": "admins"})
+    assert done.status_code == 302, done.content
+    assert OrgSecurityPolicy.objects.get(organization=org).mfa_required == "admins"
+    # A member sees no such panel and cannot post it.
+    member_page = session_of(member).get(f"/access-management/organizations/{org.id}/")
+    assert b"Sign-in policy" not in member_page.content
+    assert session_of(member).post(url, {"mfa_required": "off"}).status_code == 403
+    assert OrgSecurityPolicy.objects.get(organization=org).mfa_required == "admins"
+
+
+def test_the_page_says_why_an_admin_without_a_factor_cannot_require_one(admin, org):
+    url = f"/access-management/organizations/{org.id}/sign-in-policy"
+    response = session_of(admin).post(url, {"mfa_required": "everyone"})
+    assert response.status_code == 200
+    assert b"for yourself first" in response.content
+    assert not OrgSecurityPolicy.objects.exists()

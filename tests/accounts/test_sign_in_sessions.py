@@ -81,7 +81,7 @@ def test_an_app_token_cannot_touch_its_creators_sessions(cc_app, admin):
     assert PortalSession.objects.filter(user=cc_app.app.user).exists()
 
 
-# -- the portal page --------------------------------------------------------------------------------
+# -- the portal page ---------------------------------------------------------------------------
 PAGE = "/account/sessions/"
 
 
