@@ -218,3 +218,30 @@ def test_prompt_login_sends_back_to_this_server_only(member, code_app):
     assert location.startswith(REAUTHENTICATE)
     back = browser.post(location, {"password": DEFAULT_PASSWORD})
     assert back.status_code == 302 and back["Location"].startswith("/accounts/api/v2/oauth2/")
+
+
+def test_the_second_factor_step_never_sends_outside(member):
+    """Pinned: the middleware's `next` is the path asked for; a scheme-relative one
+    (`//evil.example/`) is not followed after the factor."""
+    browser, totp = totp_enrolled(member)  # a password-only session, the factor set up
+    step = browser.get("//evil.example/")
+    assert step.status_code == 302 and step["Location"].startswith("/auth/2fa/reauthenticate/")
+    back = browser.post(step["Location"], {"code": fresh_code(totp, totp.now())})
+    assert back.status_code == 302
+    assert "evil.example" not in back["Location"].split("?")[0].lstrip("/").split("/")[0]
+    assert not back["Location"].startswith("//")
+
+
+# -- acr_values ------------------------------------------------------------------------------------
+def test_acr_values_2_is_not_answered_with_a_single_factor_code(member, code_app):
+    """SPEC §11: `acr_values` may ask for MFA. BUG (low): the request is ignored; a session
+    that used a password alone gets a code straight away whose ID token says acr 1, the
+    second factor the client asked for never asked for (nor an error returned)."""
+    authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
+    browser = signed_in(member)
+    verifier, challenge = pkce_pair()
+    response = browser.get(authorize_url(code_app.app, challenge=challenge, acr_values="2"))
+    params = redirect_params(response) if response.status_code == 302 else {}
+    if "code" in params:
+        token = redeem_code(Client(), code_app, params["code"], verifier).json()
+        assert claims_of(token["id_token"])["acr"] == "2", "acr_values=2 answered with acr 1"
