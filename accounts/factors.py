@@ -16,6 +16,7 @@ whom the policy covers are accounts.security_policy's.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from allauth.mfa import signals
@@ -80,10 +81,16 @@ def factor_changes_audited() -> None:
 
 # -- the portal ----------------------------------------------------------------------------------
 SECOND_FACTOR_PORTAL = "Sign in with your second factor (or set one up) to continue."
-# allauth's pages (signing in, out, setting a factor up, using it) and static files stay open;
-# the OAuth endpoints decide for themselves (the authorization endpoint reads the same facts
-# with the consent, oauth.engine.authorization).
-OPEN_PREFIXES = ("/auth/", "/static/", "/accounts/api/v2/oauth2/")
+# Open to a session that owes a second factor: static files, the OAuth endpoints (the
+# authorization endpoint decides for itself with the facts it reads with the consent,
+# oauth.engine.authorization), and of allauth's pages those that sign in or out and use a
+# factor; a user with no factor yet may also reach the pages that set one up (all of /auth/:
+# there is no factor to remove or recovery code to read). A user who has one may not manage
+# factors from such a session: a browser signed in before the factor was set up must not
+# remove it or read the recovery codes with the password alone.
+OPEN_PREFIXES = ("/static/", "/accounts/api/v2/oauth2/")
+FACTOR_USE_PATHS = ("mfa_authenticate", "mfa_reauthenticate", "account_login", "account_logout")
+SETUP_PREFIX = "/auth/"
 
 
 def second_factor_step(request: HttpRequest, *, enrolled: bool) -> str:
@@ -104,13 +111,21 @@ class SecondFactorRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(OPEN_PREFIXES) or not request.user.is_authenticated:
+        path = request.path_info
+        if path.startswith(OPEN_PREFIXES) or path in _factor_use_paths():
             return self.get_response(request)
-        if "mfa" in session_sign_in(request).amr:
+        if not request.user.is_authenticated or "mfa" in session_sign_in(request).amr:
             return self.get_response(request)
         enrolled = second_factor_enrolled(request.user)
         if not password_alone_refused(request.user, enrolled=enrolled):
             return self.get_response(request)
-        if request.method in ("GET", "HEAD") and not request.path_info.startswith("/accounts/api/"):
+        if not enrolled and path.startswith(SETUP_PREFIX):
+            return self.get_response(request)
+        if request.method in ("GET", "HEAD") and not path.startswith("/accounts/api/"):
             return HttpResponseRedirect(second_factor_step(request, enrolled=enrolled))
         raise PermissionDenied(SECOND_FACTOR_PORTAL)
+
+
+@lru_cache(maxsize=1)
+def _factor_use_paths() -> frozenset[str]:
+    return frozenset(reverse(name) for name in FACTOR_USE_PATHS)

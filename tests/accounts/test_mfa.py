@@ -146,6 +146,9 @@ def test_setting_a_factor_up_and_removing_it_are_audited(
     event = added.get(details__type="totp")
     assert event.actor_user_id == member.pk and event.organization_id == member.organization_id
     assert totp.secret not in json.dumps([e.details for e in added])
+    # Removing it takes a session that used it (one from before it was set up must not).
+    used = browser.post("/auth/2fa/reauthenticate/", {"code": fresh_code(totp, totp.now())})
+    assert used.status_code == 302
     with django_capture_on_commit_callbacks(execute=True):
         response = browser.post("/auth/2fa/totp/deactivate/")
     assert response.status_code == 302, response.status_code

@@ -68,7 +68,9 @@ def consent_post(browser: Client, app, challenge: str):
 
 # -- second factor bypass: the consent POST ------------------------------------------------------
 def test_consent_post_gives_no_code_to_a_session_the_policy_holds(admin, org, member, code_app):
-    """BUG: the second-factor check lives in the GET of /authorize only; the Allow form's
+    """Found by review, now fixed.
+
+    The second-factor check lives in the GET of /authorize only; the Allow form's
     POST (form_valid) never looks, and the middleware leaves /accounts/api/v2/oauth2/ open. A
     member whom the org's policy requires to use a second factor, signed in with a password
     alone, posts Allow directly and gets a code (and tokens) without ever setting one up."""
@@ -85,7 +87,9 @@ def test_consent_post_gives_no_code_to_a_session_the_policy_holds(admin, org, me
 
 
 def test_consent_post_gives_no_code_to_a_session_that_never_used_the_factor(member, code_app):
-    """BUG (same hole): a user with TOTP whose session never used it (signed in before the
+    """Found by review, now fixed.
+
+    A user with TOTP whose session never used it (signed in before the
     factor was set up, e.g. a stolen or forgotten browser) gets a code from the POST, and an
     ID token saying acr 1 — a token the factor was meant to protect."""
     authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])
@@ -104,7 +108,9 @@ def test_consent_post_gives_no_code_to_a_session_that_never_used_the_factor(memb
 
 # -- second factor bypass: allauth's own pages ---------------------------------------------------
 def test_a_session_from_before_the_factor_cannot_remove_it(member):
-    """BUG: /auth/ is wholly open to a session that owes a second factor, including the pages
+    """Found by review, now fixed.
+
+    /auth/ is wholly open to a session that owes a second factor, including the pages
     that manage factors. A browser signed in with the password before TOTP was set up (the
     very browser the user meant to shut out) deactivates it, re-authenticating with the
     password alone, and is then a full session: the factor is gone without ever being used."""
@@ -122,7 +128,9 @@ def test_a_session_from_before_the_factor_cannot_remove_it(member):
 
 
 def test_a_session_from_before_the_factor_cannot_read_the_recovery_codes(member):
-    """BUG (same opening): the recovery codes, each a second factor, are shown to a session
+    """Found by review, now fixed.
+
+    The recovery codes, each a second factor, are shown to a session
     that never used the factor; one of them then completes its 'second factor'."""
     old = signed_in(member)
     totp_enrolled(member)
@@ -234,7 +242,8 @@ def test_the_second_factor_step_never_sends_outside(member):
 
 # -- acr_values ------------------------------------------------------------------------------------
 def test_acr_values_2_is_not_answered_with_a_single_factor_code(member, code_app):
-    """SPEC §11: `acr_values` may ask for MFA. BUG (low): the request is ignored; a session
+    """SPEC §11: `acr_values` may ask for MFA. Found by review, now fixed: the request was
+    ignored; a session
     that used a password alone gets a code straight away whose ID token says acr 1, the
     second factor the client asked for never asked for (nor an error returned)."""
     authorization_grant(user=member, app=code_app.app, scopes=["openid", "profile"])

@@ -42,7 +42,7 @@ from oauthlib.openid.connect.core.exceptions import RequestNotSupported
 from accounts.catalog import SCOPE_DESCRIPTIONS
 from accounts.factors import password_alone_refused, second_factor_step
 from accounts.forms import LOGIN_HINT
-from accounts.sign_ins import session_sign_in
+from accounts.sign_ins import ACR_MULTI_FACTOR, session_sign_in
 from audit.services import RequestMeta
 from connected_apps.models import ConnectedApp, GrantType
 from oauth.engine.authorization import code_issue, consent_facts, resource_indicators
@@ -172,17 +172,10 @@ class DoormanAuthorizationView(AuthorizationView):
         if "none" in prompt and len(prompt) > 1:
             error = oauth_errors.InvalidRequestError(description=PROMPT_NONE_ALONE, state=state)
             return self._redirect_error(error, redirect_uri, app)
-        refused = password_alone_refused(
-            request.user, enrolled=facts.enrolled, requirement=facts.requirement
-        )
-        if refused and "mfa" not in session_sign_in(request).amr:
-            # SPEC §11: this user signs in with a second factor, and this session has not.
-            if "none" in prompt:
-                error = oauth_errors.CustomOAuth2Error(
-                    error="interaction_required", description=SECOND_FACTOR_DUE, state=state
-                )
-                return self._redirect_error(error, redirect_uri, app)
-            return HttpResponseRedirect(second_factor_step(request, enrolled=facts.enrolled))
+        wanted = ACR_MULTI_FACTOR in request.GET.get("acr_values", "").split()
+        owed = self._second_factor_owed(facts, prompt, state, redirect_uri, app, wanted=wanted)
+        if owed is not None:
+            return owed
         max_age = request.GET.get("max_age")
         if max_age is not None and session_sign_in(request).older_than(int(max_age), now()):
             # OIDC Core §3.1.2.1: the user must authenticate actively again.
@@ -298,6 +291,25 @@ class DoormanAuthorizationView(AuthorizationView):
         params = [("code", code)] + ([("state", state)] if state else [])
         return self.redirect(self._with_iss(add_params_to_uri(redirect_uri, params)), app)
 
+    def _second_factor_owed(
+        self, facts, prompt: set[str], state, redirect_uri: str, app, *, wanted: bool = False
+    ) -> HttpResponse | None:
+        """SPEC §11: the user signs in with a second factor (theirs, or as their org's policy
+        requires; or the client asked for one: `acr_values` 2) and this session has not used
+        one: no code, but the factor step (or, with `prompt=none`, interaction_required)."""
+        request = self.request
+        refused = password_alone_refused(
+            request.user, enrolled=facts.enrolled, requirement=facts.requirement
+        )
+        if not (refused or wanted) or "mfa" in session_sign_in(request).amr:
+            return None
+        if "none" in prompt:
+            error = oauth_errors.CustomOAuth2Error(
+                error="interaction_required", description=SECOND_FACTOR_DUE, state=state
+            )
+            return self._redirect_error(error, redirect_uri, app)
+        return HttpResponseRedirect(second_factor_step(request, enrolled=facts.enrolled))
+
     def handle_prompt_login(self) -> HttpResponse:
         """OIDC Core §3.1.2.1 (`prompt=login`, or `max_age` exceeded): the user authenticates
         actively, then comes back to this request without the demand, which is then met. A
@@ -351,12 +363,18 @@ class DoormanAuthorizationView(AuthorizationView):
         if not data.get("allow"):  # RFC 6749 §4.1.2.1
             error = oauth_errors.AccessDeniedError(description=USER_DENIED, state=state)
             return self._redirect_error(error, redirect_uri, app)
+        facts = consent_facts(self.request.user, app)
         refusal = app_refusal(app) or user_refusal(
-            app, self.request.user, (data.get("scope") or "").split()
+            app, self.request.user, (data.get("scope") or "").split(), gate=facts.gate
         )
         if refusal:
             error = oauth_errors.AccessDeniedError(description=refusal, state=state)
             return self._redirect_error(error, redirect_uri, app)
+        # The screen's GET sent a session owing a second factor to it; a POST made without
+        # showing the screen must not get round that.
+        owed = self._second_factor_owed(facts, set(), state, redirect_uri, app)
+        if owed is not None:
+            return owed
         problem = pkce_problem(
             data.get("code_challenge") or None, data.get("code_challenge_method") or None
         )
