@@ -11,7 +11,8 @@ factor, re-authentication: `get_authentication_records`). From them:
 - `acr`: `1` for one factor, `2` for two (`ACR_VALUES`, what discovery advertises).
 
 A session signed in without a record (an older session, or one made by `login()` outside
-allauth) falls back to the user's `last_login`, with no methods.
+allauth) has no known time or methods: `max_age` sends its user to authenticate again, and
+its codes' ID tokens keep DOT's `auth_time` (the user's last sign-in anywhere).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def session_sign_in(request: HttpRequest) -> SignIn:
         if isinstance(record.get("at"), int | float)
     ]
     if not records:
-        last_login = getattr(request.user, "last_login", None)
-        return SignIn(auth_time=last_login, amr=())
+        # Unknown (a session older than the records, or one made outside allauth): never
+        # young enough for `max_age`, and no claims made about it.
+        return SignIn(auth_time=None, amr=())
     methods: list[str] = []
     for record in records:
         method = record.get("method")

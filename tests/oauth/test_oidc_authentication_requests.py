@@ -136,3 +136,16 @@ def test_login_hint_prefills_the_sign_in_page(code_app):
     page = browser.get(location)
     assert page.context["form"]["login"].value() == "alice<b>"
     assert b'value="alice&lt;b&gt;"' in page.content  # escaped, as every value
+
+
+def test_a_session_without_sign_in_records_is_never_young_enough_for_max_age(member, code_app):
+    """A session that does not say when it signed in (older than the records, or made
+    outside allauth) is sent to authenticate again rather than trusted on `last_login`,
+    which may be another browser's sign-in."""
+    browser = Client()
+    browser.force_login(member)  # no allauth records
+    _verifier, challenge = pkce_pair()
+    response = browser.get(
+        authorize_url(code_app.app, challenge=challenge, scope=SCOPE, max_age="3600")
+    )
+    assert urlsplit(response["Location"]).path == REAUTHENTICATE_PATH
