@@ -79,9 +79,14 @@ class Access:
         return self._grants
 
     # -- scopes --------------------------------------------------------------------------------
+    @property
+    def full_credential(self) -> bool:
+        """A session, or a token holding `full`: everything the user may do."""
+        return self.scopes is None or SpecialScope.FULL in self.scopes
+
     def scope_allows(self, permission: Permission) -> bool:
         """Whether the credential's scopes cover `permission` (a session covers everything)."""
-        if self.scopes is None or SpecialScope.FULL in self.scopes:
+        if self.full_credential:
             return True
         if SpecialScope.READ_FULL in self.scopes and PERMISSIONS[permission].read_only:
             return True
@@ -109,8 +114,7 @@ class Access:
         """Organization Administrator of `org` (or above) with a session or a `full` token: the
         only caller who may confer the role, `full` or `read:full` there. A token holding
         every permission scope is still not `full` (it cannot, for one, manage the role)."""
-        full_credential = self.scopes is None or SpecialScope.FULL in self.scopes
-        return full_credential and self.is_admin_of(org)
+        return self.full_credential and self.is_admin_of(org)
 
     def _user_environment_ids(
         self, permission: Permission, org: Organization

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 
 from accounts import sign_in_sessions
 from accounts.api import AccountsAPIView
-from accounts.catalog import SpecialScope
 from accounts.serializers import SessionOutput
 from core.api_support import paginated
 from core.schema import PAGING, list_of
@@ -24,10 +23,7 @@ ENDED = OpenApiResponse(description="Ended; no body.")
 
 class OwnSessionsAPIView(AccountsAPIView):
     def owner(self, request: Request):
-        scopes = self.access.scopes
-        if getattr(request.auth, "is_app_token", False) or not (
-            scopes is None or SpecialScope.FULL in scopes
-        ):
+        if getattr(request.auth, "is_app_token", False) or not self.access.full_credential:
             raise PermissionDenied(NEEDS_FULL)
         return request.user
 

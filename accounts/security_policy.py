@@ -47,8 +47,7 @@ def security_policy_org_get(*, access: Access, org_id: object, write: bool) -> O
     org = root_org_administered(
         access=access, org_id=org_id, not_root=NOT_ROOT_ORG, not_admin=NOT_ADMIN
     )
-    scopes = access.scopes  # None for a session
-    readable = scopes is None or bool({SpecialScope.FULL, SpecialScope.READ_FULL} & set(scopes))
+    readable = access.full_credential or SpecialScope.READ_FULL in access.scopes
     if not (access.holds_everything_in(org) if write else readable):
         raise PermissionDenied(FULL_CREDENTIAL_NEEDED)
     return org

@@ -22,7 +22,6 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import _parse_and_validate_uri
 from oauth2_provider.settings import oauth2_settings
 
-from accounts.security_policy import SECOND_FACTOR_TYPES
 from accounts.sign_ins import SignIn
 from connected_apps.controls import OrgGate, org_gate_decide
 from connected_apps.models import AllowlistEntry, Authorization, ConnectedApp, OrgAppSettings
@@ -47,6 +46,10 @@ class ConsentFacts:
     requirement: str | None  # the user's org's sign-in policy's mfa_required (None: no row)
 
 
+# The sign-in policy's columns, on the user and org ids given as parameters.
+_POLICY_SELECT, _POLICY_PARAMS = sign_in_policy_sql("%s", "%s")
+
+
 @lru_cache(maxsize=4)
 def _consent_sql(since_reset: bool) -> str:
     q = sql.quote
@@ -57,7 +60,7 @@ def _consent_sql(since_reset: bool) -> str:
         f"(SELECT a.{q('scopes')} FROM {sql.table(Authorization)} a "
         f"WHERE a.{q('user_id')} = %s AND a.{q('app_id')} = %s "
         f"AND a.{q('revoked_at')} IS NULL{reset} ORDER BY a.{q('id')} LIMIT 1), "
-        f"{sign_in_policy_sql('%s', '%s')[0]} "
+        f"{_POLICY_SELECT} "
         f"FROM (SELECT 1) one "
         f"LEFT JOIN {sql.table(OrgAppSettings)} s ON s.{q('organization_id')} = %s "
         f"LEFT JOIN {sql.table(AllowlistEntry)} al ON al.{q('organization_id')} = %s "
@@ -75,7 +78,7 @@ def consent_facts(user, app: ConnectedApp) -> ConsentFacts:
     params: list[Any] = [user.pk, app.pk]
     if since_reset:
         params.append(app.consent_reset_at)
-    params += [user.pk, *SECOND_FACTOR_TYPES, user.organization_id]
+    params += [user.pk, *_POLICY_PARAMS, user.organization_id]
     params += [user.organization_id, user.organization_id, app.pk]
     row = sql.fetch_all(_consent_sql(since_reset), params)[0]
     enabled, allowlist_enabled, entry_id, approved, consented, enrolled, requirement = row
