@@ -4,7 +4,6 @@ token from a password alone (`POST /accounts/login`, the password grant)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -14,6 +13,7 @@ from django.test import Client
 from accounts.models import OrgSecurityPolicy
 from audit.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD
+from tests.oauth.code_flow import unverified_claims
 from tests.oauth.tokenkit import (
     LOGIN_URL,
     basic,
@@ -186,8 +186,7 @@ def test_a_session_without_the_users_factor_uses_it_before_any_code(member, code
     assert back.status_code == 302, back.status_code
     code = redirect_params(browser.get(back["Location"]))["code"]
     token = redeem_code(Client(), code_app, code, response.verifier).json()
-    payload = token["id_token"].split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = unverified_claims(token["id_token"])
     assert "mfa" in claims["amr"] and claims["acr"] == "2"
 
 

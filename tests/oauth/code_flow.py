@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -98,3 +99,9 @@ def tokens_for(client, app_with_secret, **overrides) -> dict:
     response = redeem_code(client, app_with_secret, params["code"], verifier)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def unverified_claims(jwt_text: str) -> dict:
+    """A JWT's claims, its signature not checked (tests/oauth/test_id_token.py checks those)."""
+    payload = jwt_text.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

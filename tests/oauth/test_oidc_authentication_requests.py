@@ -5,8 +5,6 @@ as the session that got the code knew it."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from urllib.parse import urlsplit
 
@@ -20,6 +18,7 @@ from tests.oauth.code_flow import (
     pkce_pair,
     redeem_code,
     redirect_params,
+    unverified_claims,
 )
 from tests.oauth.tokenkit import isolated_throttle  # noqa: F401 (autouse fixture)
 
@@ -41,8 +40,7 @@ def signed_in_through_the_portal(user) -> Client:
 
 def id_token_claims(response) -> dict:
     assert response.status_code == 200, response.content
-    payload = response.json()["id_token"].split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return unverified_claims(response.json()["id_token"])
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ passing one pins a property an attacker would try to break.
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
 from django.test import Client
 
@@ -36,15 +33,11 @@ from tests.oauth.code_flow import (
     pkce_pair,
     redeem_code,
     redirect_params,
+    unverified_claims,
 )
 from tests.oauth.tokenkit import isolated_throttle  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.django_db
-
-
-def claims_of(id_token: str) -> dict:
-    payload = id_token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def consent_post(browser: Client, app, challenge: str):
@@ -102,7 +95,11 @@ def test_consent_post_gives_no_code_to_a_session_that_never_used_the_factor(memb
     params = redirect_params(response) if response.status_code == 302 else {}
     if "code" in params:
         token = redeem_code(Client(), code_app, params["code"], verifier)
-        acr = claims_of(token.json()["id_token"]).get("acr") if token.status_code == 200 else None
+        acr = (
+            unverified_claims(token.json()["id_token"]).get("acr")
+            if token.status_code == 200
+            else None
+        )
         pytest.fail(f"a code without the second factor (token {token.status_code}, acr {acr})")
 
 
@@ -253,4 +250,6 @@ def test_acr_values_2_is_not_answered_with_a_single_factor_code(member, code_app
     params = redirect_params(response) if response.status_code == 302 else {}
     if "code" in params:
         token = redeem_code(Client(), code_app, params["code"], verifier).json()
-        assert claims_of(token["id_token"])["acr"] == "2", "acr_values=2 answered with acr 1"
+        assert unverified_claims(token["id_token"])["acr"] == "2", (
+            "acr_values=2 answered with acr 1"
+        )
