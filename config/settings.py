@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "core",
     "accounts",
     "connected_apps",
@@ -302,6 +305,17 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Doorman"
 MFA_TOTP_TOLERANCE = 1  # a code of the step before or after too (phones' clocks drift)
+# Company SSO (SPEC §11, django-allauth's socialaccount): an org's OpenID Connect and SAML
+# identity providers are its IdentityProvider rows (accounts/sso.py gives allauth their apps);
+# their users are created just in time in that org and linked to the provider, never matched to
+# an existing account by email. Upstream tokens are not kept.
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 5
 
 # ---------------------------------------------------------------------------------------------
 # Authorization server (django-oauth-toolkit, customized at its documented seams)
