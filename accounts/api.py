@@ -19,7 +19,9 @@ from accounts.serializers import (
     EnvironmentOutput,
     IdentityLinkInput,
     IdentityLinkOutput,
+    IdentityProviderInput,
     IdentityProviderOutput,
+    IdentityProviderSettingsInput,
     NameInput,
     OrganizationOutput,
     PermissionsInput,
@@ -249,16 +251,56 @@ class IdentityProvidersAPI(AccountsAPIView):
 
     @extend_schema(
         summary="Register an identity provider",
-        request=NameInput,
+        description="`jwt`: a name that jwt-bearer `sub` claims point at (edit:organization). "
+        "`oidc` / `saml`: company single sign-on for the org's members (the root org's "
+        "Organization Administrator with full access); the response's `sp` says what to "
+        "register at the upstream provider. Secrets are never returned.",
+        request=IdentityProviderInput,
         responses={201: IdentityProviderOutput},
     )
     def post(self, request: Request, org_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
-        body = validated(NameInput, request)
+        body = validated(IdentityProviderInput, request)
         provider = services.identity_provider_create(
-            access=self.access, org=org, name=body["name"], meta=self.meta
+            access=self.access,
+            org=org,
+            name=body.pop("name"),
+            kind=body.pop("type"),
+            settings=body,
+            meta=self.meta,
         )
-        return Response(IdentityProviderOutput(provider).data, status=status.HTTP_201_CREATED)
+        return Response(
+            IdentityProviderOutput(provider, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["Identity providers"])
+class IdentityProviderAPI(AccountsAPIView):
+    @extend_schema(summary="An identity provider", responses=IdentityProviderOutput)
+    def get(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        return Response(IdentityProviderOutput(provider, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Change an SSO provider's settings",
+        description="Replaces the settings whole; the client secret is kept when absent.",
+        request=IdentityProviderSettingsInput,
+        responses=IdentityProviderOutput,
+    )
+    def put(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        body = validated(IdentityProviderSettingsInput, request)
+        provider = services.identity_provider_update(
+            access=self.access, provider=provider, settings=body, meta=self.meta
+        )
+        return Response(IdentityProviderOutput(provider, context={"request": request}).data)
 
 
 @extend_schema(tags=["Identity providers"])

@@ -10,6 +10,8 @@ class AccountsConfig(AppConfig):
 
         from accounts.factors import factor_changes_audited
         from accounts.sign_in_sessions import sign_in_client_recorded
+        from accounts.sso import sso_sign_ins_audited
 
         factor_changes_audited()
+        sso_sign_ins_audited()
         user_logged_in.connect(sign_in_client_recorded, dispatch_uid="doorman-signed-in-from")

@@ -178,15 +178,36 @@ class RoleGrant(models.Model):
         return f"{self.role} @ {self.organization_id}"
 
 
+class IdentityProviderType(models.TextChoices):
+    JWT = "jwt", "JWT bearer"
+    OIDC = "oidc", "OpenID Connect"
+    SAML = "saml", "SAML 2.0"
+
+
 class IdentityProvider(models.Model):
-    """An identity provider of an org: JWT-bearer `sub` claims name it by id (SPEC §5)."""
+    """An identity provider of an org (SPEC §5, §11).
+
+    `jwt`: a name that apps' jwt-bearer `sub` claims point at. `oidc` and `saml`: the org's
+    company single sign-on, whose settings (`config`, see accounts.sso_config) say where the
+    upstream provider is and how its claims map to a user. The OpenID Connect client secret is
+    kept sealed (core.sealing): Doorman must present it upstream, so it cannot be a digest,
+    and a copy of the table alone opens nothing. `domains` are the email domains whose people
+    the sign-in page sends to this provider (home-realm discovery).
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="identity_providers"
     )
     name = models.CharField(max_length=100)
+    type = models.CharField(
+        max_length=8, choices=IdentityProviderType.choices, default=IdentityProviderType.JWT
+    )
+    config = models.JSONField(default=dict, blank=True)
+    client_secret_sealed = models.TextField(blank=True, default="")
+    domains = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -198,6 +219,10 @@ class IdentityProvider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_sso(self) -> bool:
+        return self.type in (IdentityProviderType.OIDC, IdentityProviderType.SAML)
 
 
 class FederatedIdentity(models.Model):

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from accounts.catalog import Permission, Role
-from accounts.models import EnvironmentType, MfaRequirement
+from accounts.models import EnvironmentType, IdentityProviderType, MfaRequirement
 from audit.models import AuditExportStatus, AuditOutcome
 from core.api_support import OutputSerializer
 
@@ -47,6 +47,51 @@ class StrictSerializer(serializers.Serializer):
 # -- input --------------------------------------------------------------------------------------
 class NameInput(StrictSerializer):
     name = StrictCharField(max_length=100, trim_whitespace=True)
+
+
+class IdentityProviderInput(StrictSerializer):
+    """A new identity provider: `jwt` (a name only), or company SSO (`oidc`, `saml`)."""
+
+    name = StrictCharField(max_length=100, trim_whitespace=True)
+    type = serializers.ChoiceField(choices=IdentityProviderType.choices, default="jwt")
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=253),
+        required=False,
+        max_length=20,
+        help_text="Email domains whose people the sign-in page sends to this provider.",
+    )
+    # OpenID Connect
+    issuer = serializers.CharField(
+        max_length=500, required=False, help_text="Issuer or discovery URL."
+    )
+    client_id = serializers.CharField(max_length=200, required=False)
+    client_secret = serializers.CharField(
+        max_length=500,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Sealed at rest, never returned.",
+    )
+    scopes = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    claim_mapping = serializers.DictField(
+        child=serializers.CharField(max_length=200), required=False
+    )
+    # SAML 2.0
+    metadata_xml = serializers.CharField(
+        max_length=1_000_000, required=False, trim_whitespace=False
+    )
+    metadata_url = serializers.CharField(max_length=500, required=False)
+    entity_id = serializers.CharField(max_length=500, required=False)
+    attribute_mapping = serializers.DictField(
+        child=serializers.CharField(max_length=200), required=False
+    )
+
+
+class IdentityProviderSettingsInput(IdentityProviderInput):
+    """An SSO provider's settings, replaced whole (the client secret kept when absent)."""
+
+    name = None
+    type = None
 
 
 class IdentityLinkInput(StrictSerializer):
@@ -197,8 +242,25 @@ class EnvironmentOutput(OutputSerializer):
 class IdentityProviderOutput(OutputSerializer):
     id = serializers.UUIDField(help_text="The `idp_id` that jwt-bearer `sub` claims name.")
     name = serializers.CharField()
+    type = serializers.CharField()
     organizationId = serializers.UUIDField(source="organization_id")
     createdAt = serializers.DateTimeField(source="created_at")
+
+    def to_representation(self, provider) -> dict:
+        """The provider, and for SSO its settings (never the secret: only whether one is
+        set) and what to tell the upstream provider (`sp`)."""
+        data = super().to_representation(provider)
+        if provider.type == "jwt":
+            return data
+        from accounts.sso import callback_urls
+
+        config = dict(provider.config)
+        if provider.type == "oidc":
+            config["client_secret_set"] = bool(provider.client_secret_sealed)
+        data.update(config)
+        data["domains"] = list(provider.domains)
+        data["sp"] = callback_urls(self.context.get("request"), provider)
+        return data
 
 
 class IdentityLinkOutput(OutputSerializer):  # a FederatedIdentity

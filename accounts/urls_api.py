@@ -46,6 +46,11 @@ urlpatterns = [
         name="api-identity-providers",
     ),
     path(
+        "organizations/<str:org_id>/identityProviders/<str:provider_id>",
+        api.IdentityProviderAPI.as_view(),
+        name="api-identity-provider",
+    ),
+    path(
         "organizations/<str:org_id>/identityProviders/<str:provider_id>/users",
         api.IdentityLinksAPI.as_view(),
         name="api-identity-links",

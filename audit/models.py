@@ -25,6 +25,10 @@ class AuditAction(models.TextChoices):
     SESSION_ENDED = "user.session_ended", "Signed out (sessions ended)"
     # Identity providers
     IDENTITY_PROVIDER_CREATED = "identity_provider.created", "Identity provider created"
+    IDENTITY_PROVIDER_CHANGED = "identity_provider.changed", "Identity provider changed"
+    IDENTITY_PROVIDER_DELETED = "identity_provider.deleted", "Identity provider deleted"
+    SSO_SIGNED_IN = "user.sso_signed_in", "Signed in through single sign-on"
+    SSO_SIGN_IN_REFUSED = "user.sso_sign_in_refused", "Single sign-on refused"
     IDENTITY_LINKED = "identity_provider.user_linked", "User linked to identity provider"
     IDENTITY_UNLINKED = "identity_provider.user_unlinked", "User unlinked from identity provider"
     # Connected apps

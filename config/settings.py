@@ -309,6 +309,7 @@ MFA_TOTP_TOLERANCE = 1  # a code of the step before or after too (phones' clocks
 # identity providers are its IdentityProvider rows (accounts/sso.py gives allauth their apps);
 # their users are created just in time in that org and linked to the provider, never matched to
 # an existing account by email. Upstream tokens are not kept.
+SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
@@ -316,6 +317,11 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 5
+# The URLs an org administrator configures are fetched by Doorman: outside development and
+# tests they must be https and resolve to public addresses (accounts/sso_config.py).
+DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS = os.environ.get(
+    "DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS", "true" if DOORMAN_ENV != "production" else "false"
+).lower() in ("1", "true", "yes")
 
 # ---------------------------------------------------------------------------------------------
 # Authorization server (django-oauth-toolkit, customized at its documented seams)
@@ -460,6 +466,10 @@ SPECTACULAR_SETTINGS = {
     # A PATCH takes the same body as its PUT (`patch = put` in the views): renaming still needs
     # `name`. drf-spectacular's default would document every field of a PATCH as optional.
     "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {
+        "IdentityProviderTypeEnum": "accounts.models.IdentityProviderType",
+        "EnvironmentTypeEnum": "accounts.models.EnvironmentType",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

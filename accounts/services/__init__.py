@@ -19,6 +19,7 @@ from accounts.services.identity import (
     identity_link_create,
     identity_link_delete,
     identity_provider_create,
+    identity_provider_update,
 )
 from accounts.services.names import NAME_INVALID, NAME_REQUIRED, NAME_TOO_LONG
 from accounts.services.organizations import (
@@ -100,6 +101,7 @@ __all__ = [
     "identity_link_create",
     "identity_link_delete",
     "identity_provider_create",
+    "identity_provider_update",
     "organization_bootstrap",
     "organization_create_root",
     "organization_rename",

@@ -12,7 +12,13 @@ from django.db import transaction
 
 from accounts.access import Access
 from accounts.catalog import Permission
-from accounts.models import FederatedIdentity, IdentityProvider, Organization, User
+from accounts.models import (
+    FederatedIdentity,
+    IdentityProvider,
+    IdentityProviderType,
+    Organization,
+    User,
+)
 from accounts.services.names import _clean_name, _has_control_characters
 from accounts.services.permissions import NOT_A_MEMBER
 from accounts.services.users import (
@@ -24,6 +30,7 @@ from accounts.services.users import (
 )
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
+from core.sealing import seal
 
 IDENTITY_PROVIDER_NAME_TAKEN = "This organization already has an identity provider with this name."
 USER_INACTIVE = "User {username} is deactivated."
@@ -39,25 +46,132 @@ IDENTITY_LINK_NEEDS_ADMIN = (
 # ---------------------------------------------------------------------------------------------
 # Identity providers
 # ---------------------------------------------------------------------------------------------
+SSO_NEEDS_ROOT_ADMIN = (
+    "Only an Organization Administrator of the root organization (with full access) can set up "
+    "or change single sign-on: it decides who signs in as the organization's members."
+)
+TYPE_INVALID = "Must be one of: jwt, oidc, saml."
+DOMAIN_TAKEN = "Another identity provider already routes {domain}."
+
+
+def _sso_settings(
+    *, kind: str, body: dict, provider: IdentityProvider | None
+) -> tuple[dict, str | None, list[str]]:
+    """(config, client secret to seal or None to keep, domains) of an SSO provider from an
+    administrator's input (accounts.sso_config checks it)."""
+    from accounts import sso_config
+
+    if kind == IdentityProviderType.OIDC:
+        config, secret = sso_config.clean_oidc_config(
+            body, secret_required=provider is None or not provider.client_secret_sealed
+        )
+    else:
+        config, secret = sso_config.clean_saml_config(body), None
+    return config, secret, sso_config.clean_domains(body.get("domains"))
+
+
+def _check_domains_free(domains: list[str], provider_id: object) -> None:
+    """A domain routes to one provider only (home-realm discovery must not be ambiguous)."""
+    others = IdentityProvider.objects.exclude(id=provider_id).exclude(domains=[])
+    for other in others.only("domains"):
+        for domain in domains:
+            if domain in other.domains:
+                raise ValidationError({"domains": DOMAIN_TAKEN.format(domain=domain)})
+
+
+def _audited_config(provider: IdentityProvider) -> dict:
+    """What the audit trail keeps of a provider's settings: never the secret, nor the
+    certificate's bytes."""
+    config = {k: v for k, v in provider.config.items() if k != "x509cert"}
+    if provider.client_secret_sealed:
+        config["client_secret"] = "(set)"  # noqa: S105 -- a marker, not a secret
+    return {"type": provider.type, "domains": provider.domains, **config}
+
+
 def identity_provider_create(
-    *, access: Access, org: Organization, name: str, meta: RequestMeta | None = None
+    *,
+    access: Access,
+    org: Organization,
+    name: str,
+    kind: str = IdentityProviderType.JWT,
+    settings: dict | None = None,
+    meta: RequestMeta | None = None,
 ) -> IdentityProvider:
-    """Register an identity provider of `org`; needs edit:organization there."""
+    """Register an identity provider of `org`. A `jwt` provider needs edit:organization
+    there; an OpenID Connect or SAML one (company SSO, `settings` from the administrator's
+    input) the root org's Organization Administrator with full access."""
     access.require(Permission.EDIT_ORGANIZATION, org)
+    if kind not in IdentityProviderType.values:
+        raise ValidationError({"type": TYPE_INVALID})
     name = _clean_name(name)
+    config: dict = {}
+    secret: str | None = None
+    domains: list[str] = []
+    if kind != IdentityProviderType.JWT:
+        if not access.holds_everything_in(org.root_organization):
+            raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
+        config, secret, domains = _sso_settings(kind=kind, body=settings or {}, provider=None)
     with transaction.atomic():
         if IdentityProvider.objects.filter(organization=org, name__iexact=name).exists():
             raise ValidationError({"name": IDENTITY_PROVIDER_NAME_TAKEN})
-        provider = IdentityProvider.objects.create(organization=org, name=name)
+        _check_domains_free(domains, None)
+        provider = IdentityProvider.objects.create(
+            organization=org,
+            name=name,
+            type=kind,
+            config=config,
+            client_secret_sealed=seal(secret or ""),
+            domains=domains,
+        )
+        details = {"name": name}
+        if provider.is_sso:
+            details.update(_audited_config(provider))
         audit_record(
             action=AuditAction.IDENTITY_PROVIDER_CREATED,
             organization=org,
             **access.audit_actor,
             target=provider,
-            details={"name": name},
+            details=details,
             meta=meta,
         )
     return provider
+
+
+def identity_provider_update(
+    *,
+    access: Access,
+    provider: IdentityProvider,
+    settings: dict,
+    meta: RequestMeta | None = None,
+) -> IdentityProvider:
+    """Change an SSO provider's settings (all of them, as `identity_provider_create` takes
+    them; the client secret is kept when not given). Audited before and after, secret
+    redacted. Root org's Organization Administrator with full access only."""
+    org = provider.organization
+    if not access.holds_everything_in(org.root_organization):
+        raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
+    if not provider.is_sso:
+        raise ValidationError({"type": "A jwt identity provider has no settings to change."})
+    config, secret, domains = _sso_settings(kind=provider.type, body=settings, provider=provider)
+    with transaction.atomic():
+        locked = IdentityProvider.objects.select_for_update().get(id=provider.id)
+        before = _audited_config(locked)
+        _check_domains_free(domains, locked.id)
+        locked.config = config
+        locked.domains = domains
+        if secret is not None:
+            locked.client_secret_sealed = seal(secret)
+        locked.save(update_fields=["config", "domains", "client_secret_sealed", "updated_at"])
+        audit_record(
+            action=AuditAction.IDENTITY_PROVIDER_CHANGED,
+            organization=org,
+            **access.audit_actor,
+            target=locked,
+            details={"before": before, "after": _audited_config(locked)},
+            meta=meta,
+        )
+    locked.organization = org
+    return locked
 
 
 # ---------------------------------------------------------------------------------------------
