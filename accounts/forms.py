@@ -12,6 +12,7 @@ from accounts.models import Organization, User
 from accounts.services import ORGANIZATION_NAME_TAKEN
 
 LOGIN_HINT = "login_hint"
+PASSWORD_OR_SSO = "Enter your password, or the email your company signs you in with."  # noqa: S105
 
 
 class LoginForm(AllauthLoginForm):
@@ -23,6 +24,8 @@ class LoginForm(AllauthLoginForm):
         hint = self.request.GET.get(LOGIN_HINT, "") if self.request is not None else ""
         if hint and not self.is_bound:
             self.fields["login"].initial = hint[: User._meta.get_field("username").max_length]
+        self.fields["login"].label = "Username or email"
+        self.fields["password"].error_messages["required"] = PASSWORD_OR_SSO
 
 
 class SignupForm(AllauthSignupForm):

@@ -350,3 +350,55 @@ def sso_sign_in_recorded(sender, request: HttpRequest, user, **kwargs) -> None:
 def sso_sign_ins_audited() -> None:
     """Connect the audit of SSO sign-ins (accounts.apps.AccountsConfig.ready)."""
     user_logged_in.connect(sso_sign_in_recorded, weak=False, dispatch_uid="doorman-sso-audit")
+
+
+# -- home-realm discovery ----------------------------------------------------------------------
+def home_realm(login: str) -> IdentityProvider | None:
+    """The SSO provider that signs `login` in: the one whose domains include the email's
+    domain, or the provider the user of that username is linked to (a local account with a
+    password, or a jwt-only link, has none)."""
+    login = login.strip()
+    sso_types = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
+    if "@" in login:
+        domain = login.rpartition("@")[2].lower()
+        # Few rows (an org has a provider or two), and JSON containment is not portable.
+        candidates = (
+            IdentityProvider.objects.select_related("organization")
+            .filter(type__in=sso_types)
+            .exclude(domains=[])
+        )
+        for provider in candidates:
+            if domain and domain in provider.domains:
+                return provider
+    link = (
+        FederatedIdentity.objects.select_related("provider__organization", "user")
+        .filter(user__username__iexact=login, provider__type__in=sso_types)
+        .order_by("created_at")
+        .first()
+    )
+    if link is None or link.user.has_usable_password():
+        return None
+    return link.provider
+
+
+SSO_UNREACHABLE = (
+    "Your organization's identity provider cannot be reached right now. Try again shortly."
+)
+
+
+def sso_sign_in_redirect(request: HttpRequest, provider: IdentityProvider, next_url: str | None):
+    """Start the sign-in at `provider` (what its sign-in button does), coming back to
+    `next_url`. The upstream's discovery document may be fetched: a failure is a page that
+    says so (503), never an error 500."""
+    import requests
+    from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+
+    app = allauth_app(provider)
+    try:
+        return app.get_provider(request).redirect(request, AuthProcess.LOGIN, next_url=next_url)
+    except (requests.RequestException, OAuth2Error, ValueError, KeyError):
+        response = render(
+            request, "account/sso_refused.html", {"message": SSO_UNREACHABLE}, status=503
+        )
+        response["Retry-After"] = "30"
+        return response

@@ -4,6 +4,7 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
+from accounts.views.sign_in import SignInView
 from connected_apps import urls as connected_apps_pages
 from core import health
 from oauth import urls_portal as revocation_pages
@@ -15,6 +16,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
+    # allauth's sign-in page with home-realm discovery first, then the rest of allauth's.
+    path("auth/login/", SignInView.as_view(), name="account_login"),
     path("auth/", include("allauth.urls")),
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),
