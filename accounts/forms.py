@@ -25,7 +25,15 @@ class LoginForm(AllauthLoginForm):
         if hint and not self.is_bound:
             self.fields["login"].initial = hint[: User._meta.get_field("username").max_length]
         self.fields["login"].label = "Username or email"
-        self.fields["password"].error_messages["required"] = PASSWORD_OR_SSO
+        # Not required in the page: a work email alone goes to the company's identity
+        # provider (accounts.views.sign_in); without one, the password is asked for here.
+        self.fields["password"].required = False
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password") or ""
+        if not password:
+            raise ValidationError(PASSWORD_OR_SSO)
+        return password
 
 
 class SignupForm(AllauthSignupForm):

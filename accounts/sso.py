@@ -17,8 +17,8 @@ OpenID Connect and SAML identity providers, and the users they sign in.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
-from typing import Any
 
 from allauth.account.signals import user_logged_in
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -38,6 +38,8 @@ from accounts.sso_config import outbound_url_errors
 from audit.models import AuditAction, AuditOutcome
 from audit.services import RequestMeta, audit_record
 from core.sealing import SealBroken, unseal
+
+logger = logging.getLogger(__name__)
 
 ALLAUTH_PROVIDER = {
     IdentityProviderType.OIDC: "openid_connect",
@@ -162,29 +164,22 @@ def sso_sign_in_path(provider: IdentityProvider) -> str:
     return reverse("saml_login", kwargs={"organization_slug": str(provider.id)})
 
 
-class _CheckedSession:
-    """A requests session whose every URL passes the SSRF check first."""
+def checked_session():
+    """A requests session whose every URL passes the SSRF check first, with allauth's
+    timeout, and which follows no redirect (a redirect could lead anywhere)."""
+    import requests
+    from allauth.socialaccount import app_settings
 
-    def __init__(self, session) -> None:
-        self._session = session
+    class CheckedSession(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            error = outbound_url_errors(url)
+            if error:
+                raise requests.ConnectionError(f"refused to fetch {url}: {error}")
+            kwargs.setdefault("timeout", app_settings.REQUESTS_TIMEOUT)
+            kwargs["allow_redirects"] = False
+            return super().request(method, url, *args, **kwargs)
 
-    def request(self, method: str, url: str, **kwargs: Any):
-        import requests
-
-        error = outbound_url_errors(url)
-        if error:
-            raise requests.ConnectionError(f"refused to fetch {url}: {error}")
-        kwargs.setdefault("allow_redirects", False)
-        return self._session.request(method, url, **kwargs)
-
-    def get(self, url: str, **kwargs: Any):
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any):
-        return self.request("POST", url, **kwargs)
-
-    def __getattr__(self, name: str):
-        return getattr(self._session, name)
+    return CheckedSession()
 
 
 # -- who signed in -----------------------------------------------------------------------------
@@ -306,7 +301,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return [allauth_app(p) for p in sso_providers(provider=provider, client_id=client_id)]
 
     def get_requests_session(self):
-        return _CheckedSession(super().get_requests_session())
+        return checked_session()
 
     def is_open_for_signup(self, request, sociallogin) -> bool:
         # Users are created by pre_social_login (just in time, linked), never by allauth's
@@ -396,7 +391,8 @@ def sso_sign_in_redirect(request: HttpRequest, provider: IdentityProvider, next_
     app = allauth_app(provider)
     try:
         return app.get_provider(request).redirect(request, AuthProcess.LOGIN, next_url=next_url)
-    except (requests.RequestException, OAuth2Error, ValueError, KeyError):
+    except (requests.RequestException, OAuth2Error, ValueError, KeyError, TypeError):
+        logger.warning("SSO provider %s unreachable", provider.id, exc_info=True)
         response = render(
             request, "account/sso_refused.html", {"message": SSO_UNREACHABLE}, status=503
         )
