@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,8 +29,9 @@ from accounts.serializers import (
     UserOutput,
     UserPermissionsOutput,
 )
+from accounts.sso import sso_connection_test
 from audit.services import RequestMeta
-from core.api_support import JSONParser, paginated, renamed_fields, validated
+from core.api_support import JSONParser, OutputSerializer, paginated, renamed_fields, validated
 from core.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
 
 # Service field names -> the API's camelCase names.
@@ -301,6 +302,40 @@ class IdentityProviderAPI(AccountsAPIView):
             access=self.access, provider=provider, settings=body, meta=self.meta
         )
         return Response(IdentityProviderOutput(provider, context={"request": request}).data)
+
+
+class ConnectionCheckOutput(OutputSerializer):
+    name = serializers.CharField()
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+@extend_schema(tags=["Identity providers"])
+class IdentityProviderTestAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Test an SSO provider's connection",
+        description="Fetches the provider's discovery document and keys (OIDC) or metadata "
+        "(SAML) and checks them against the settings. Writes nothing.",
+        request=None,
+        responses=inline_serializer(
+            "ConnectionTest",
+            {"ok": serializers.BooleanField(), "checks": ConnectionCheckOutput(many=True)},
+        ),
+    )
+    def post(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        if not provider.is_sso or not self.access.holds_everything_in(org.root_organization):
+            raise PermissionDenied(services.SSO_NEEDS_ROOT_ADMIN)
+        checks = sso_connection_test(provider)
+        return Response(
+            {
+                "ok": all(check.ok for check in checks),
+                "checks": [ConnectionCheckOutput(check).data for check in checks],
+            }
+        )
 
 
 @extend_schema(tags=["Identity providers"])

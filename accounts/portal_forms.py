@@ -172,3 +172,102 @@ class SecurityPolicyForm(forms.Form):
             ("everyone", "Every member"),
         ],
     )
+
+
+class SsoProviderForm(forms.Form):
+    """Company SSO settings (accounts.sso_config checks them; its errors land on these
+    fields, which carry the same names)."""
+
+    name = forms.CharField(label="Name", max_length=100, help_text="What members see.")
+    type = forms.ChoiceField(
+        label="Type",
+        choices=[("oidc", "OpenID Connect"), ("saml", "SAML 2.0")],
+        widget=forms.RadioSelect,
+        initial="oidc",
+    )
+    domains = forms.CharField(
+        label="Email domains",
+        required=False,
+        max_length=2000,
+        help_text="Comma-separated. People who type an email of these domains on the sign-in "
+        "page are sent to this provider.",
+    )
+    issuer = forms.CharField(
+        label="Issuer or discovery URL",
+        required=False,
+        max_length=500,
+        help_text="OpenID Connect: e.g. https://login.example.com/realms/acme",
+    )
+    client_id = forms.CharField(label="Client ID", required=False, max_length=200)
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        max_length=500,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Kept sealed; never shown again. Leave empty to keep the current one.",
+    )
+    scopes = forms.CharField(
+        label="Scopes", required=False, max_length=1000, initial="openid email profile"
+    )
+    metadata_url = forms.CharField(
+        label="IdP metadata URL",
+        required=False,
+        max_length=500,
+        help_text="SAML: fetched when you save (and by “Test connection”).",
+    )
+    metadata_xml = forms.CharField(
+        label="IdP metadata XML",
+        required=False,
+        max_length=1_000_000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="SAML: or paste the metadata document.",
+    )
+    entity_id = forms.CharField(label="IdP entity ID", required=False, max_length=500)
+    map_username = forms.CharField(label="Username from", required=False, max_length=200)
+    map_email = forms.CharField(label="Email from", required=False, max_length=200)
+    map_first_name = forms.CharField(label="First name from", required=False, max_length=200)
+    map_last_name = forms.CharField(label="Last name from", required=False, max_length=200)
+
+    MAPPED = ("username", "email", "first_name", "last_name")
+
+    def settings(self) -> dict:
+        """The service's `settings` from the cleaned form."""
+        data = self.cleaned_data
+        mapping = {f: data[f"map_{f}"].strip() for f in self.MAPPED if data[f"map_{f}"].strip()}
+        body: dict = {
+            "domains": [d.strip() for d in data["domains"].split(",") if d.strip()],
+        }
+        if data["type"] == "oidc":
+            body.update(
+                issuer=data["issuer"],
+                client_id=data["client_id"],
+                client_secret=data["client_secret"],
+                scopes=data["scopes"].split() or None,
+                claim_mapping=mapping or None,
+            )
+        else:
+            body.update(
+                metadata_url=data["metadata_url"],
+                metadata_xml=data["metadata_xml"],
+                entity_id=data["entity_id"] or None,
+                attribute_mapping=mapping or None,
+            )
+        return body
+
+    @classmethod
+    def initial_for(cls, provider) -> dict:
+        config = provider.config
+        mapping = config.get("claim_mapping") or config.get("attribute_mapping") or {}
+        return {
+            "name": provider.name,
+            "type": provider.type,
+            "domains": ", ".join(provider.domains),
+            "issuer": config.get("issuer", ""),
+            "client_id": config.get("client_id", ""),
+            "scopes": " ".join(config.get("scopes") or []),
+            "metadata_url": config.get("metadata_url", ""),
+            "entity_id": config.get("entity_id", ""),
+            **{f"map_{f}": mapping.get(f, "") for f in cls.MAPPED},
+        }

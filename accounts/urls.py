@@ -58,6 +58,17 @@ urlpatterns = [
         views.IdentityProviderDetailView.as_view(),
         name="identity_provider_detail",
     ),
+    path(f"{ORG}/sso/new", views.SsoProviderCreateView.as_view(), name="sso_provider_create"),
+    path(
+        f"{ORG}/identity-providers/<uuid:provider_id>/settings",
+        views.SsoProviderSettingsView.as_view(),
+        name="sso_provider_settings",
+    ),
+    path(
+        f"{ORG}/identity-providers/<uuid:provider_id>/test",
+        views.SsoConnectionTestView.as_view(),
+        name="sso_connection_test",
+    ),
     path(
         f"{ORG}/identity-providers/<uuid:provider_id>/users/<uuid:user_id>/unlink",
         views.IdentityLinkDeleteView.as_view(),

@@ -51,6 +51,11 @@ urlpatterns = [
         name="api-identity-provider",
     ),
     path(
+        "organizations/<str:org_id>/identityProviders/<str:provider_id>/test",
+        api.IdentityProviderTestAPI.as_view(),
+        name="api-identity-provider-test",
+    ),
+    path(
         "organizations/<str:org_id>/identityProviders/<str:provider_id>/users",
         api.IdentityLinksAPI.as_view(),
         name="api-identity-links",

@@ -15,6 +15,9 @@ from accounts.views.identity_providers import (
     IdentityLinkDeleteView,
     IdentityProviderDetailView,
     IdentityProviderMixin,
+    SsoConnectionTestView,
+    SsoProviderCreateView,
+    SsoProviderSettingsView,
 )
 from accounts.views.mixins import OrganizationMixin, PortalMixin, ServiceFormMixin
 from accounts.views.organizations import (
@@ -53,6 +56,9 @@ __all__ = [
     "ServiceFormMixin",
     "SessionEndView",
     "SessionsView",
+    "SsoConnectionTestView",
+    "SsoProviderCreateView",
+    "SsoProviderSettingsView",
     "UserListView",
     "UserPermissionsView",
     "access_overview",

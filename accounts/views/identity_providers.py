@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 
 from accounts import selectors, services
 from accounts.catalog import Permission
-from accounts.portal_forms import (
-    IdentityLinkForm,
-)
+from accounts.portal_forms import IdentityLinkForm, SsoProviderForm, add_service_errors
+from accounts.services.identity import SSO_NEEDS_ROOT_ADMIN
+from accounts.sso import callback_urls, sso_connection_test
 from accounts.views.mixins import OrganizationMixin
 
 
@@ -34,6 +34,8 @@ class IdentityProviderMixin(OrganizationMixin):
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(provider=self.provider, may_link=self.may_link)
+        if self.provider.is_sso:
+            context["sp"] = callback_urls(self.request, self.provider)
         return context
 
     def detail_url(self) -> str:
@@ -76,6 +78,100 @@ class IdentityProviderDetailView(IdentityProviderMixin, TemplateView):
                 messages.success(request, f"{user.username} linked to {self.provider.name}.")
                 return HttpResponseRedirect(self.detail_url())
         return self.render_to_response(self.get_context_data(link_form=form), status=400)
+
+
+class SsoProviderCreateView(OrganizationMixin, FormView):
+    """Set up company SSO (root org's administrators with full access: the service decides,
+    the page is not shown to anyone else)."""
+
+    template_name = "accounts/sso_provider_form.html"
+    form_class = SsoProviderForm
+    nav_section = "organization"
+
+    def load(self) -> None:
+        super().load()
+        if not self.access.holds_everything_in(self.org.root_organization):
+            raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
+
+    def form_valid(self, form: SsoProviderForm) -> HttpResponse:
+        try:
+            provider = services.identity_provider_create(
+                access=self.access,
+                org=self.org,
+                name=form.cleaned_data["name"],
+                kind=form.cleaned_data["type"],
+                settings=form.settings(),
+                meta=self.meta(),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        messages.success(
+            self.request,
+            f"{provider.name} set up. Register Doorman at the identity provider with the "
+            "values below, then test the connection.",
+        )
+        return HttpResponseRedirect(
+            reverse("portal:identity_provider_detail", args=[self.org.id, provider.id])
+        )
+
+    def form_invalid(self, form: SsoProviderForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class SsoProviderSettingsView(IdentityProviderMixin, FormView):
+    """Change an SSO provider's settings (the secret kept when left empty)."""
+
+    template_name = "accounts/sso_provider_form.html"
+    form_class = SsoProviderForm
+
+    def load(self) -> None:
+        super().load()
+        if not self.provider.is_sso or not self.may_link:
+            raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
+
+    def get_initial(self) -> dict[str, Any]:
+        return SsoProviderForm.initial_for(self.provider)
+
+    def get_form(self, form_class=None) -> SsoProviderForm:
+        form = super().get_form(form_class)
+        # Name and type are fixed once set up.
+        for name in ("name", "type"):
+            form.fields[name].disabled = True
+        return form
+
+    def form_valid(self, form: SsoProviderForm) -> HttpResponse:
+        try:
+            services.identity_provider_update(
+                access=self.access,
+                provider=self.provider,
+                settings=form.settings(),
+                meta=self.meta(),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"{self.provider.name}: settings saved.")
+        return HttpResponseRedirect(self.detail_url())
+
+    def form_invalid(self, form: SsoProviderForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class SsoConnectionTestView(IdentityProviderDetailView):
+    """POST: check the provider's settings against the live provider; the provider's page
+    shows what each check found."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not self.provider.is_sso or not self.may_link:
+            raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
+        checks = sso_connection_test(self.provider)
+        context = self.get_context_data()
+        context["checks"] = checks
+        context["checks_ok"] = all(check.ok for check in checks)
+        return self.render_to_response(context)
 
 
 class IdentityLinkDeleteView(IdentityProviderMixin, TemplateView):

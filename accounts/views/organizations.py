@@ -48,6 +48,7 @@ class OrganizationDetailView(OrganizationMixin, TemplateView):
             can_edit=can_edit,
             can_manage_groups=can_manage_groups,
             is_admin=access.is_admin_of(org),
+            may_set_up_sso=access.holds_everything_in(org.root_organization),
         )
         if can_edit:
             context.setdefault("rename_form", OrganizationRenameForm(initial={"name": org.name}))
