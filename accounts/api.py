@@ -372,7 +372,11 @@ class IdentityLinksAPI(AccountsAPIView):
         body = validated(IdentityLinkInput, request)
         user = selectors.user_get(access=self.access, org=org, user_id=body["user_id"])
         link = services.identity_link_create(
-            access=self.access, provider=provider, user=user, meta=self.meta
+            access=self.access,
+            provider=provider,
+            user=user,
+            subject=body.get("subject"),
+            meta=self.meta,
         )
         return Response(IdentityLinkOutput(link).data, status=status.HTTP_201_CREATED)
 

@@ -20,7 +20,9 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from allauth.mfa import signals
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -29,11 +31,17 @@ from accounts.security_policy import (
     POLICY_NOT_READ,
     mfa_required_for,
     second_factor_enrolled,
+    sso_required_for,
 )
 from accounts.sign_ins import session_sign_in
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
+SSO_NEEDED = (
+    "This user's organization signs its members in through its identity provider, which this "
+    "flow cannot do: use the authorization code flow (the browser sign-in) instead."
+)
+SSO_PORTAL = "Your organization signs you in through its identity provider."
 SECOND_FACTOR_NEEDED = (
     "This user signs in with a second factor, which this flow cannot ask for: use the "
     "authorization code flow (the browser sign-in) instead."
@@ -105,7 +113,8 @@ def second_factor_step(request: HttpRequest, *, enrolled: bool) -> str:
 class SecondFactorRequiredMiddleware:
     """SPEC §11: a signed-in user with a second factor, or whom their org's policy requires
     to use one, uses the portal and the API with a session only once the session used one.
-    A page asked for takes them there (and back); anything else is 403."""
+    A page asked for takes them there (and back); anything else is 403. A member of an org
+    that enforces SSO keeps a session only if it was made through an identity provider."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -114,7 +123,17 @@ class SecondFactorRequiredMiddleware:
         path = request.path_info
         if path.startswith(OPEN_PREFIXES) or path in _factor_use_paths():
             return self.get_response(request)
-        if not request.user.is_authenticated or "mfa" in session_sign_in(request).amr:
+        if not request.user.is_authenticated:
+            return self.get_response(request)
+        amr = session_sign_in(request).amr
+        if "fed" not in amr and sso_required_for(request.user):
+            # A session from before SSO was enforced, or a passkey's: sign in through the IdP.
+            logout(request)
+            if request.method in ("GET", "HEAD") and not path.startswith("/accounts/api/"):
+                messages.info(request, SSO_PORTAL)
+                return redirect_to_login(request.get_full_path())
+            raise PermissionDenied(SSO_PORTAL)
+        if "mfa" in amr:
             return self.get_response(request)
         enrolled = second_factor_enrolled(request.user)
         if not password_alone_refused(request.user, enrolled=enrolled):

@@ -9,9 +9,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import Organization, User
+from accounts.security_policy import sso_required_for
 from accounts.services import ORGANIZATION_NAME_TAKEN
 
 LOGIN_HINT = "login_hint"
+SSO_ONLY = (
+    "Your organization signs you in through its identity provider: enter your work email "
+    "and leave the password empty."
+)
 PASSWORD_OR_SSO = "Enter your password, or the email your company signs you in with."  # noqa: S105
 
 
@@ -28,6 +33,13 @@ class LoginForm(AllauthLoginForm):
         # Not required in the page: a work email alone goes to the company's identity
         # provider (accounts.views.sign_in); without one, the password is asked for here.
         self.fields["password"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        user = getattr(self, "user", None)
+        if user is not None and not self.errors and sso_required_for(user):
+            raise ValidationError(SSO_ONLY)
+        return cleaned
 
     def clean_password(self) -> str:
         password = self.cleaned_data.get("password") or ""

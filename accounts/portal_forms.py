@@ -63,6 +63,13 @@ class IdentityLinkForm(forms.Form):
         max_length=150,
         help_text="The provider's assertions naming this username will sign the member in.",
     )
+    subject = forms.CharField(
+        label="Subject at the provider",
+        required=False,
+        max_length=150,
+        help_text="For single sign-on: the provider's id for them (OpenID Connect sub, SAML "
+        "NameID). Empty: their username.",
+    )
 
 
 class EnvironmentCreateForm(NameForm):

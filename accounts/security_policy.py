@@ -14,10 +14,19 @@ from __future__ import annotations
 from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.access import Access
 from accounts.catalog import Role, SpecialScope
-from accounts.models import MfaRequirement, Organization, OrgSecurityPolicy, RoleGrant
+from accounts.models import (
+    FederatedIdentity,
+    IdentityProvider,
+    IdentityProviderType,
+    MfaRequirement,
+    Organization,
+    OrgSecurityPolicy,
+    RoleGrant,
+)
 from accounts.selectors import root_org_administered
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
@@ -28,6 +37,10 @@ FULL_CREDENTIAL_NEEDED = "The sign-in policy needs a session or a full token (re
 SSO_NOT_SET_UP = (
     "Single sign-on cannot be enforced: the organization has no OpenID Connect or SAML "
     "identity provider yet."
+)
+SIGN_IN_WITH_SSO_FIRST = (
+    "Sign in through the organization's identity provider once yourself first: enforcing "
+    "single sign-on would lock you out otherwise."
 )
 MFA_CHOICES_MESSAGE = "Must be one of: off, admins, everyone."
 SET_UP_YOURS_FIRST = (
@@ -73,7 +86,7 @@ def security_policy_update(
     if mfa_required is not None and mfa_required not in MfaRequirement.values:
         raise ValidationError({"mfa_required": MFA_CHOICES_MESSAGE})
     if sso_enforced:
-        raise ValidationError({"sso_enforced": SSO_NOT_SET_UP})
+        _check_sso_enforceable(access, org)
     requiring = mfa_required not in (None, MfaRequirement.OFF)
     if requiring and access.user is not None and not second_factor_enrolled(access.user):
         raise ValidationError({"mfa_required": SET_UP_YOURS_FIRST})
@@ -96,6 +109,30 @@ def security_policy_update(
             meta=meta,
         )
     return policy
+
+
+def _check_sso_enforceable(access: Access, org: Organization) -> None:
+    """SSO can be enforced once the org has an OpenID Connect or SAML provider, and the
+    administrator enforcing it is linked to one (they can still sign in afterwards)."""
+    providers = IdentityProvider.objects.filter(
+        organization__in=Organization.objects.filter(Q(id=org.id) | Q(root_id=org.id)),
+        type__in=(IdentityProviderType.OIDC, IdentityProviderType.SAML),
+    )
+    if not providers.exists():
+        raise ValidationError({"sso_enforced": SSO_NOT_SET_UP})
+    if (
+        access.user is not None
+        and not FederatedIdentity.objects.filter(user=access.user, provider__in=providers).exists()
+    ):
+        raise ValidationError({"sso_enforced": SIGN_IN_WITH_SSO_FIRST})
+
+
+def sso_required_for(user) -> bool:
+    """Whether the user's root org lets its members sign in through its identity provider
+    only (SPEC §11: no password sign-in, no session without an SSO sign-in)."""
+    return OrgSecurityPolicy.objects.filter(
+        organization_id=user.organization_id, sso_enforced=True
+    ).exists()
 
 
 POLICY_NOT_READ = object()  # mfa_required_for's default: it reads the policy itself

@@ -96,6 +96,12 @@ class IdentityProviderSettingsInput(IdentityProviderInput):
 
 class IdentityLinkInput(StrictSerializer):
     user_id = StrictCharField(max_length=64)
+    subject = serializers.CharField(
+        max_length=150,
+        required=False,
+        help_text="What the provider calls the member (default: their username): for SSO, "
+        "the OpenID Connect `sub` or the SAML NameID.",
+    )
 
 
 class EnvironmentInput(StrictSerializer):

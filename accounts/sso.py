@@ -34,6 +34,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import FederatedIdentity, IdentityProvider, IdentityProviderType, User
+from accounts.security_policy import sso_required_for
 from accounts.services.users import _clean_user_fields, _email_errors
 from accounts.sso_config import outbound_url_errors
 from audit.models import AuditAction, AuditOutcome
@@ -372,8 +373,10 @@ def home_realm(login: str) -> IdentityProvider | None:
         .order_by("created_at")
         .first()
     )
-    if link is None or link.user.has_usable_password():
+    if link is None:
         return None
+    if link.user.has_usable_password() and not sso_required_for(link.user):
+        return None  # a local account, which signs in with its password
     return link.provider
 
 

@@ -37,6 +37,8 @@ USER_INACTIVE = "User {username} is deactivated."
 FEDERATED_USERNAME_TAKEN = (
     "This username belongs to an account the identity provider is not linked to."
 )
+SUBJECT_INVALID = "At most 150 characters, without control characters."
+SUBJECT_TAKEN = "Another member is linked to this provider under this subject."
 IDENTITY_LINK_NEEDS_ADMIN = (
     "Only an Organization Administrator of the root organization can link or unlink members: "
     "a link hands the provider the member's account, whatever they hold in the tree."
@@ -305,21 +307,37 @@ def federated_user_save(
 
 
 def identity_link_create(
-    *, access: Access, provider: IdentityProvider, user: User, meta: RequestMeta | None = None
+    *,
+    access: Access,
+    provider: IdentityProvider,
+    user: User,
+    subject: str | None = None,
+    meta: RequestMeta | None = None,
 ) -> FederatedIdentity:
-    """Link an existing member to `provider` under their username, so the provider's
-    assertions reach them (SPEC §5). Only an Organization Administrator of the root org (with
-    a full credential) may do it: a link hands the provider, and every app asserting through
-    it, the member's account and whatever it holds anywhere in the tree."""
+    """Link an existing member to `provider` under `subject` (by default their username: what
+    jwt-bearer assertions name; for SSO, the provider's `sub` or NameID), so the provider's
+    assertions and sign-ins reach them (SPEC §5, §11). Only an Organization Administrator
+    of the root org (with a full credential) may do it: a link hands the provider, and every
+    app asserting through it, the member's account and whatever it holds anywhere in the
+    tree."""
     org = provider.organization
     if not access.holds_everything_in(org.root_organization):
         raise PermissionDenied(IDENTITY_LINK_NEEDS_ADMIN)
     if user.organization_id != org.root_id_or_self:
         raise ValidationError({"user": NOT_A_MEMBER})
+    subject = (subject or "").strip() or user.username
+    if len(subject) > 150 or _has_control_characters(subject):
+        raise ValidationError({"subject": SUBJECT_INVALID})
     with transaction.atomic():
-        link, _ = FederatedIdentity.objects.get_or_create(
-            provider=provider, user=user, defaults={"subject": user.username}
+        taken = FederatedIdentity.objects.filter(provider=provider, subject__iexact=subject)
+        if taken.exclude(user=user).exists():
+            raise ValidationError({"subject": SUBJECT_TAKEN})
+        link, created = FederatedIdentity.objects.get_or_create(
+            provider=provider, user=user, defaults={"subject": subject}
         )
+        if not created and link.subject != subject:
+            link.subject = subject
+            link.save(update_fields=["subject"])
         audit_record(
             action=AuditAction.IDENTITY_LINKED,
             organization=org,

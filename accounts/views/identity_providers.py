@@ -72,9 +72,19 @@ class IdentityProviderDetailView(IdentityProviderMixin, TemplateView):
             if user is None:
                 form.add_error("username", "No member of this organization has that username.")
             else:
-                services.identity_link_create(
-                    access=self.access, provider=self.provider, user=user, meta=self.meta()
-                )
+                try:
+                    services.identity_link_create(
+                        access=self.access,
+                        provider=self.provider,
+                        user=user,
+                        subject=form.cleaned_data["subject"],
+                        meta=self.meta(),
+                    )
+                except ValidationError as exc:
+                    add_service_errors(form, exc)
+                    return self.render_to_response(
+                        self.get_context_data(link_form=form), status=400
+                    )
                 messages.success(request, f"{user.username} linked to {self.provider.name}.")
                 return HttpResponseRedirect(self.detail_url())
         return self.render_to_response(self.get_context_data(link_form=form), status=400)

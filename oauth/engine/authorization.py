@@ -44,9 +44,10 @@ class ConsentFacts:
     consented: frozenset[str] | None  # the live consent's scopes; None without one
     enrolled: bool  # the user has a second factor
     requirement: str | None  # the user's org's sign-in policy's mfa_required (None: no row)
+    sso_enforced: bool = False  # the policy says its members sign in through SSO only
 
 
-# The sign-in policy's columns, on the user and org ids given as parameters.
+# The sign-in policy's columns, on the user id and the org id (twice) given as parameters.
 _POLICY_SELECT, _POLICY_PARAMS = sign_in_policy_sql("%s", "%s")
 
 
@@ -78,10 +79,10 @@ def consent_facts(user, app: ConnectedApp) -> ConsentFacts:
     params: list[Any] = [user.pk, app.pk]
     if since_reset:
         params.append(app.consent_reset_at)
-    params += [user.pk, *_POLICY_PARAMS, user.organization_id]
+    params += [user.pk, *_POLICY_PARAMS, user.organization_id, user.organization_id]
     params += [user.organization_id, user.organization_id, app.pk]
     row = sql.fetch_all(_consent_sql(since_reset), params)[0]
-    enabled, allowlist_enabled, entry_id, approved, consented, enrolled, requirement = row
+    enabled, allowlist_enabled, entry_id, approved, consented, enrolled, requirement, sso = row
     gate = org_gate_decide(
         app=app,
         org_id=user.organization_id,
@@ -91,7 +92,11 @@ def consent_facts(user, app: ConnectedApp) -> ConsentFacts:
     if consented is not None:
         consented = frozenset(_json(Authorization, "scopes", consented))
     return ConsentFacts(
-        gate=gate, consented=consented, enrolled=bool(enrolled), requirement=requirement
+        gate=gate,
+        consented=consented,
+        enrolled=bool(enrolled),
+        requirement=requirement,
+        sso_enforced=bool(sso),
     )
 
 

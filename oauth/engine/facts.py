@@ -98,16 +98,20 @@ def user_may_use_app(user, app: ConnectedApp) -> bool:
 
 
 def sign_in_policy_sql(user_id: str, org_id: str) -> tuple[str, tuple[str, ...]]:
-    """(two select-list columns, their parameters): whether the user `user_id` names has a
+    """(three select-list columns, their parameters): whether the user `user_id` names has a
     second factor (accounts.factors.SECOND_FACTOR_TYPES), and what the sign-in policy of the
-    root org `org_id` names requires (None without one), for
-    `accounts.factors.password_alone_refused(enrolled=…, requirement=…)`."""
+    root org `org_id` names requires (None without one): its `mfa_required`, for
+    `accounts.factors.password_alone_refused(enrolled=…, requirement=…)`, and its
+    `sso_enforced` (accounts.security_policy.sso_required_for). `org_id` appears twice:
+    given as a placeholder, it is bound twice."""
     q = sql.quote
     types = ", ".join(["%s"] * len(SECOND_FACTOR_TYPES))
     select = (
         f"EXISTS(SELECT 1 FROM {sql.table(Authenticator)} m "
         f"WHERE m.{q('user_id')} = {user_id} AND m.{q('type')} IN ({types})), "
         f"(SELECT p.{q('mfa_required')} FROM {sql.table(OrgSecurityPolicy)} p "
+        f"WHERE p.{q('organization_id')} = {org_id}), "
+        f"(SELECT p.{q('sso_enforced')} FROM {sql.table(OrgSecurityPolicy)} p "
         f"WHERE p.{q('organization_id')} = {org_id})"
     )
     return select, SECOND_FACTOR_TYPES

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
 
-from accounts.factors import SECOND_FACTOR_NEEDED, password_alone_refused
+from accounts.factors import SECOND_FACTOR_NEEDED, SSO_NEEDED, password_alone_refused
 from accounts.models import User
 from connected_apps.models import Authorization, GrantType
 from oauth.engine import sql
@@ -34,10 +34,11 @@ SCOPES = ConnectedAppScopes()
 INVALID_CREDENTIALS = "Invalid credentials given."
 
 
-def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool, str | None]:
+def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool, str | None, bool]:
     """The user's org controls for the app, the scopes of the user's live authorization of
-    it (None without one), whether the user has a second factor and what their org's
-    sign-in policy requires (None without one): one statement."""
+    it (None without one), whether the user has a second factor, what their org's
+    sign-in policy requires of factors (None without one) and whether it enforces SSO: one
+    statement."""
     q = sql.quote
     facts_select, facts_joins = user_facts_sql("u0.id", "%s")
     policy_select, policy_params = sign_in_policy_sql(f"u0.{q('id')}", f"u0.{q('organization_id')}")
@@ -48,11 +49,11 @@ def _facts(user: User, app_pk: int) -> tuple[UserFacts, list[str] | None, bool, 
         f"FROM {sql.table(User)} u0 {facts_joins} WHERE u0.{q('id')} = %s"
     )
     row = sql.fetch_all(statement, [app_pk, *policy_params, app_pk, user.pk])[0]
-    held, second_factor, requirement = row[-3], bool(row[-2]), row[-1]
+    held, second_factor, requirement, sso = row[-4], bool(row[-3]), row[-2], bool(row[-1])
     if held is not None:
         field = Authorization._meta.get_field("scopes")
         held = field.from_db_value(held, None, connection)
-    return user_facts_from(row[:-3]), held, second_factor, requirement
+    return user_facts_from(row[:-4]), held, second_factor, requirement, sso
 
 
 class PasswordGrant:
@@ -70,7 +71,9 @@ class PasswordGrant:
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()  # before the password is looked at
         user = self._user(req)
-        facts, held, enrolled, requirement = _facts(user, app.pk)
+        facts, held, enrolled, requirement, sso_enforced = _facts(user, app.pk)
+        if sso_enforced:
+            raise InteractionRequired(SSO_NEEDED)
         if password_alone_refused(user, enrolled=enrolled, requirement=requirement):
             raise InteractionRequired(SECOND_FACTOR_NEEDED)
         return user_sign_in(

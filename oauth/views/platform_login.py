@@ -17,7 +17,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.factors import SECOND_FACTOR_NEEDED, password_alone_refused
+from accounts.factors import SECOND_FACTOR_NEEDED, SSO_NEEDED, password_alone_refused
+from accounts.security_policy import sso_required_for
 from oauth.backends import MalformedBody, parse_oauth_body
 from oauth.errors import (
     InteractionRequired,
@@ -65,6 +66,8 @@ class PlatformLoginView(View):
             del response["WWW-Authenticate"]  # no HTTP scheme applies: credentials go in the body
             return response
         login_throttle_success(username=username, address=address)
+        if sso_required_for(user):
+            return InteractionRequired(SSO_NEEDED).response()
         if password_alone_refused(user):
             return InteractionRequired(SECOND_FACTOR_NEEDED).response()
         raw, _ = platform_token_issue(user=user, meta=request_meta(request.META))

@@ -40,7 +40,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported
 
 from accounts.catalog import SCOPE_DESCRIPTIONS
-from accounts.factors import password_alone_refused, second_factor_step
+from accounts.factors import SSO_NEEDED, password_alone_refused, second_factor_step
 from accounts.forms import LOGIN_HINT
 from accounts.sign_ins import ACR_MULTI_FACTOR, session_sign_in
 from audit.services import RequestMeta
@@ -298,10 +298,18 @@ class DoormanAuthorizationView(AuthorizationView):
         requires; or the client asked for one: `acr_values` 2) and this session has not used
         one: no code, but the factor step (or, with `prompt=none`, interaction_required)."""
         request = self.request
+        sign_in = session_sign_in(request)
+        if facts.sso_enforced and "fed" not in sign_in.amr:
+            # The org's members sign in through its identity provider only.
+            if "none" in prompt:
+                error = oauth_errors.LoginRequired(description=SSO_NEEDED, state=state)
+                return self._redirect_error(error, redirect_uri, app)
+            logout(request)
+            return redirect_to_login(request.get_full_path(), resolve_url(self.get_login_url()))
         refused = password_alone_refused(
             request.user, enrolled=facts.enrolled, requirement=facts.requirement
         )
-        if not (refused or wanted) or "mfa" in session_sign_in(request).amr:
+        if not (refused or wanted) or "mfa" in sign_in.amr:
             return None
         if "none" in prompt:
             error = oauth_errors.CustomOAuth2Error(
