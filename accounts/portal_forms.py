@@ -179,6 +179,10 @@ class SecurityPolicyForm(forms.Form):
             ("everyone", "Every member"),
         ],
     )
+    sso_enforced = forms.BooleanField(
+        label="Members sign in through the organization's identity provider only",
+        required=False,
+    )
 
 
 class SsoProviderForm(forms.Form):

@@ -60,7 +60,12 @@ class OrganizationDetailView(OrganizationMixin, TemplateView):
             context["security_policy"] = policy
             context.setdefault(
                 "security_policy_form",
-                SecurityPolicyForm(initial={"mfa_required": policy.mfa_required}),
+                SecurityPolicyForm(
+                    initial={
+                        "mfa_required": policy.mfa_required,
+                        "sso_enforced": policy.sso_enforced,
+                    }
+                ),
             )
         return context
 
@@ -158,8 +163,10 @@ class SecurityPolicyUpdateView(OrganizationActionView):
             access=self.access,
             org=org,
             mfa_required=form.cleaned_data["mfa_required"],
+            sso_enforced=form.cleaned_data["sso_enforced"],
             meta=self.meta(),
         )
 
     def success_message(self, result) -> str:
-        return f"Sign-in policy saved: {POLICY_SAVED[result.mfa_required]}."
+        sso = "; single sign-on enforced" if result.sso_enforced else ""
+        return f"Sign-in policy saved: {POLICY_SAVED[result.mfa_required]}{sso}."

@@ -134,3 +134,16 @@ def test_home_realm_sends_a_linked_local_member_of_an_enforcing_org_to_the_idp(e
     assert home_realm(member.username) is None  # not linked: nowhere to send them
     FederatedIdentity.objects.create(provider=enforced, user=member, subject="member-sub")
     assert home_realm(member.username) == enforced
+
+
+def test_the_org_page_enforces_sso_with_a_checkbox(admin, org, sso_provider):
+    from accounts.models import OrgSecurityPolicy
+
+    FederatedIdentity.objects.create(provider=sso_provider, user=admin, subject="admin-sub")
+    client = session(admin, "socialaccount")
+    page = client.get(f"/access-management/organizations/{org.id}/").content.decode()
+    assert "sign in through the organization&#x27;s identity provider only" in page.lower()
+    url = f"/access-management/organizations/{org.id}/sign-in-policy"
+    response = client.post(url, {"mfa_required": "off", "sso_enforced": "on"})
+    assert response.status_code == 302
+    assert OrgSecurityPolicy.objects.get(organization=org).sso_enforced is True
