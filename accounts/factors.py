@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
@@ -29,6 +30,7 @@ from django.urls import reverse
 
 from accounts.security_policy import (
     POLICY_NOT_READ,
+    SECOND_FACTOR_TYPES,
     mfa_required_for,
     second_factor_enrolled,
     sso_required_for,
@@ -85,6 +87,9 @@ def factor_changes_audited() -> None:
     for signal, action in _AUDITED:
         receiver = _factor_change_recorded(action)
         signal.connect(receiver, weak=False, dispatch_uid=f"doorman-audit-{action}")
+    signals.authenticator_added.connect(
+        factor_setup_recorded, weak=False, dispatch_uid="doorman-factor-setup-used"
+    )
 
 
 # -- the portal ----------------------------------------------------------------------------------
@@ -101,10 +106,15 @@ FACTOR_USE_PATHS = ("mfa_authenticate", "mfa_reauthenticate", "account_login", "
 SETUP_PREFIX = "/auth/"
 
 
+RESUME_AFTER_SETUP = "doorman_resume_after_factor_setup"
+
+
 def second_factor_step(request: HttpRequest, *, enrolled: bool) -> str:
     """Where a user owing a second factor goes: to use theirs (allauth's reauthentication
-    with a factor, then back to `request`), or, with none yet, to set one up."""
+    with a factor, then back to `request`), or, with none yet, to set one up (and back to
+    `request` once it is: `SecondFactorRequiredMiddleware`)."""
     if not enrolled:
+        request.session[RESUME_AFTER_SETUP] = request.get_full_path()
         return reverse("mfa_index")
     next_url = request.get_full_path()
     return f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
@@ -121,6 +131,11 @@ class SecondFactorRequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
+        if request.method == "POST" and path.startswith(SETUP_PREFIX):
+            return _resumed_after_setup(request, self._checked(request, path))
+        return self._checked(request, path)
+
+    def _checked(self, request: HttpRequest, path: str) -> HttpResponse:
         if path.startswith(OPEN_PREFIXES) or path in _factor_use_paths():
             return self.get_response(request)
         if not request.user.is_authenticated:
@@ -143,6 +158,28 @@ class SecondFactorRequiredMiddleware:
         if request.method in ("GET", "HEAD") and not path.startswith("/accounts/api/"):
             return HttpResponseRedirect(second_factor_step(request, enrolled=enrolled))
         raise PermissionDenied(SECOND_FACTOR_PORTAL)
+
+
+def _resumed_after_setup(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A factor set up by someone sent to do so (an authorization request, a portal page)
+    takes them back there rather than to allauth's next page (the recovery codes stay on
+    /auth/2fa/)."""
+    if (
+        response.status_code == 302
+        and request.user.is_authenticated
+        and RESUME_AFTER_SETUP in request.session
+        and "mfa" in session_sign_in(request).amr
+    ):
+        response["Location"] = request.session.pop(RESUME_AFTER_SETUP)
+    return response
+
+
+def factor_setup_recorded(sender, request, user, authenticator, **kwargs) -> None:
+    """Setting a second factor up proves it (a TOTP code, a WebAuthn key's attestation):
+    the session counts as having used it (allauth records only sign-ins with one)."""
+    if request is None or authenticator.type not in SECOND_FACTOR_TYPES:
+        return
+    record_authentication(request, user, "mfa", type=authenticator.type, id=authenticator.pk)
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,13 @@ import pytest
 from django.test import Client
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.oauth.code_flow import obtain_code, pkce_pair, redeem_code, unverified_claims
+from tests.oauth.code_flow import (
+    authorize_url,
+    obtain_code,
+    pkce_pair,
+    redeem_code,
+    unverified_claims,
+)
 from tests.oauth.tokenkit import (
     LOGIN_URL,
     basic,
@@ -152,3 +158,26 @@ def test_setting_a_factor_up_and_removing_it_are_audited(
     assert response.status_code == 302, response.status_code
     removed = AuditEvent.objects.filter(action="user.factor_removed")
     assert {event.details["type"] for event in removed} >= {"totp"}
+
+
+@pytest.mark.django_db(transaction=True)  # allauth signals the new factor on commit
+def test_an_authorization_request_needing_a_factor_resumes_once_one_is_set_up(
+    member, org, code_app
+):
+    """SPEC §11: a user without the factor their org requires is taken through setting one
+    up, and then back to the app's request, which now gets its code."""
+    from accounts.models import OrgSecurityPolicy
+
+    OrgSecurityPolicy.objects.create(organization=org, mfa_required="everyone")
+    browser = signed_in(member)
+    _verifier, challenge = pkce_pair()
+    url = authorize_url(code_app.app, challenge=challenge, scope="openid profile")
+    sent = browser.get(url)
+    assert sent.status_code == 302 and sent["Location"] == "/auth/2fa/"
+    assert browser.post(REAUTHENTICATE, {"password": DEFAULT_PASSWORD}).status_code == 302
+    totp = pyotp.TOTP(browser.get(TOTP_ACTIVATE).context["form"].secret)
+    done = browser.post(TOTP_ACTIVATE, {"code": totp.now()})
+    assert done.status_code == 302
+    assert done["Location"] == url  # back to the app's request
+    consent = browser.get(url)
+    assert consent.status_code == 200  # the consent screen, not the factor step again
