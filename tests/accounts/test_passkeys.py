@@ -1,6 +1,7 @@
-"""Passkeys over HTTP (SPEC §11): the sign-in page offers them, and the account pages list
-them. A software authenticator (tests.accounts.soft_authenticator) plays the browser's part;
-tests/e2e/test_passkeys.py does the same in Chromium.
+"""Passkeys over HTTP (SPEC §11): the sign-in page offers them, the account pages list them,
+and a security key settles a session that owes a second factor. A software authenticator
+(tests.accounts.soft_authenticator) plays the browser's part; tests/e2e/test_passkeys.py does
+the same in Chromium.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from tests.accounts.soft_authenticator import (
     SoftAuthenticator,
     passkey_added,
     passkey_sign_in,
+    webauthn_reauthenticated,
 )
 from tests.accounts.test_mfa import REAUTHENTICATE, signed_in
 from tests.factories import DEFAULT_PASSWORD
@@ -50,3 +52,16 @@ def test_the_keys_page_lists_a_passkey(member):
     page = browser.get("/auth/2fa/webauthn/")
     assert page.status_code == 200
     assert "Laptop" in page.content.decode() and "Passkey" in page.content.decode()
+
+
+def test_a_security_key_settles_a_session_that_owes_the_factor(member):
+    """A browser signed in with the password before its user added their only factor, a
+    key: the portal sends it to the security-key step (not the code form: they have no
+    authenticator app), which it may use; then back."""
+    browser, key = passkey_enrolled(member)
+    step = browser.get("/")
+    assert step["Location"] == "/auth/2fa/webauthn/reauthenticate/?next=%2F"
+    done = webauthn_reauthenticated(browser, key, step["Location"])
+    assert done.status_code == 302 and done["Location"] == "/"
+    assert browser.get("/").status_code == 200
+    assert browser.get(PROFILE).json()["username"] == member.username
