@@ -34,6 +34,7 @@ from accounts.security_policy import (
     mfa_required_for,
     second_factor_enrolled,
     sso_required_for,
+    totp_enrolled,
 )
 from accounts.sign_ins import session_sign_in
 from audit.models import AuditAction
@@ -97,12 +98,19 @@ SECOND_FACTOR_PORTAL = "Sign in with your second factor (or set one up) to conti
 # Open to a session that owes a second factor: static files, the OAuth endpoints (the
 # authorization endpoint decides for itself with the facts it reads with the consent,
 # oauth.engine.authorization), and of allauth's pages those that sign in or out and use a
-# factor; a user with no factor yet may also reach the pages that set one up (all of /auth/:
-# there is no factor to remove or recovery code to read). A user who has one may not manage
-# factors from such a session: a browser signed in before the factor was set up must not
-# remove it or read the recovery codes with the password alone.
+# factor (with a code, or with a security key or passkey); a user with no factor yet may also
+# reach the pages that set one up (all of /auth/: there is no factor to remove or recovery code
+# to read). A user who has one may not manage factors from such a session: a browser signed in
+# before the factor was set up must not remove it or read the recovery codes with the password
+# alone.
 OPEN_PREFIXES = ("/static/", "/accounts/api/v2/oauth2/")
-FACTOR_USE_PATHS = ("mfa_authenticate", "mfa_reauthenticate", "account_login", "account_logout")
+FACTOR_USE_PATHS = (
+    "mfa_authenticate",
+    "mfa_reauthenticate",
+    "mfa_reauthenticate_webauthn",
+    "account_login",
+    "account_logout",
+)
 SETUP_PREFIX = "/auth/"
 
 
@@ -111,13 +119,15 @@ RESUME_AFTER_SETUP = "doorman_resume_after_factor_setup"
 
 def second_factor_step(request: HttpRequest, *, enrolled: bool) -> str:
     """Where a user owing a second factor goes: to use theirs (allauth's reauthentication
-    with a factor, then back to `request`), or, with none yet, to set one up (and back to
-    `request` once it is: `SecondFactorRequiredMiddleware`)."""
+    with a factor, then back to `request`: the code form for an authenticator app, the
+    security-key page for a user whose keys are their only factor), or, with none yet, to
+    set one up (and back to `request` once it is: `SecondFactorRequiredMiddleware`)."""
     if not enrolled:
         request.session[RESUME_AFTER_SETUP] = request.get_full_path()
         return reverse("mfa_index")
     next_url = request.get_full_path()
-    return f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
+    step = "mfa_reauthenticate" if totp_enrolled(request.user) else "mfa_reauthenticate_webauthn"
+    return f"{reverse(step)}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
 
 
 class SecondFactorRequiredMiddleware:

@@ -55,6 +55,10 @@ def second_factor_enrolled(user) -> bool:
     return Authenticator.objects.filter(user=user, type__in=SECOND_FACTOR_TYPES).exists()
 
 
+def totp_enrolled(user) -> bool:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
 def security_policy_org_get(*, access: Access, org_id: object, write: bool) -> Organization:
     """The root org `org_id` whose policy the caller may read (or, `write`, change)."""
     org = root_org_administered(

@@ -6,9 +6,23 @@ factor, re-authentication: `get_authentication_records`). From them:
 
 - `auth_time`: when the user last actively authenticated (what `max_age` and `prompt=login`
   judge, and the ID token's `auth_time`);
-- `amr`: the RFC 8176 methods used (`pwd`, `otp`, `hwk`, `fed`, and `mfa` once a second
-  factor completed the sign-in);
+- `amr`: the RFC 8176 methods used, and `mfa` once two factors were;
 - `acr`: `1` for one factor, `2` for two (`ACR_VALUES`, what discovery advertises).
+
+What each record says:
+
+- a password (`password`, `password_reset`): `pwd`; a company SSO sign-in (`socialaccount`):
+  `fed`; a code sent by email (`code`): `otp`. One factor each.
+- a second factor (`mfa`: TOTP or a recovery code `otp`, a security key `hwk`): allauth asks
+  for one only of a signed-in user or one who just gave their password, so with it the
+  session has two factors: `mfa`.
+- a passkey sign-in (`mfa`, type `webauthn`, `passwordless`): the key alone, no password. It
+  is two factors because allauth takes a password-less assertion only with the user verified
+  at the authenticator (the UV flag: a PIN or biometric unlocked the key; LoginWebAuthnForm),
+  not on presence alone: `hwk` (the key), `user` (RFC 8176's test of the user at the device;
+  allauth does not say whether a PIN or a fingerprint verified them, so neither `pin` nor
+  `fpt`) and `mfa`. It therefore satisfies an org's "second factor required" policy
+  (accounts.factors) and acr `2`.
 
 A session signed in without a record (an older session, or one made by `login()` outside
 allauth) has no known time or methods: `max_age` sends its user to authenticate again, and
@@ -27,9 +41,16 @@ ACR_SINGLE_FACTOR = "1"
 ACR_MULTI_FACTOR = "2"
 ACR_VALUES = (ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR)
 
-# allauth's record -> RFC 8176 method.
-_MFA_TYPES = {"totp": "otp", "recovery_codes": "otp", "webauthn": "hwk"}
-_METHODS = {"password": "pwd", "password_reset": "pwd", "socialaccount": "fed", "code": "otp"}
+# allauth's record -> RFC 8176 methods (RFC 8176 §2).
+_MFA_TYPES = {"totp": ("otp",), "recovery_codes": ("otp",), "webauthn": ("hwk",)}
+_METHODS = {
+    "password": ("pwd",),
+    "password_reset": ("pwd",),
+    "socialaccount": ("fed",),
+    "code": ("otp",),
+}
+# A passkey sign-in: the key, and its user verified at it (allauth requires UV for it).
+_PASSKEY = ("hwk", "user")
 
 
 @dataclass(frozen=True)
@@ -60,11 +81,19 @@ def session_sign_in(request: HttpRequest) -> SignIn:
         return SignIn(auth_time=None, amr=())
     methods: list[str] = []
     for record in records:
-        method = record.get("method")
-        amr = _MFA_TYPES.get(record.get("type")) if method == "mfa" else _METHODS.get(method)
-        if amr is not None and amr not in methods:
-            methods.append(amr)
+        for amr in _record_methods(record):
+            if amr not in methods:
+                methods.append(amr)
     if any(record.get("method") == "mfa" for record in records):
-        methods.append("mfa")  # a second factor completed the sign-in
+        methods.append("mfa")  # a second factor, or a passkey that verified its user
     latest = max(record["at"] for record in records)
     return SignIn(auth_time=datetime.fromtimestamp(latest, tz=UTC), amr=tuple(methods))
+
+
+def _record_methods(record: dict) -> tuple[str, ...]:
+    """The RFC 8176 methods of one of allauth's records (the module docstring's table)."""
+    if record.get("method") != "mfa":
+        return _METHODS.get(record.get("method"), ())
+    if record.get("type") == "webauthn" and record.get("passwordless"):
+        return _PASSKEY
+    return _MFA_TYPES.get(record.get("type"), ())

@@ -78,7 +78,7 @@ def sign_in_and_see_the_consent_screen(page, url: str, screenshot) -> None:
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(PASSWORD)
     screenshot(page, "login")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/accounts/api/v2/oauth2/authorize\?"))
     expect(page.get_by_role("heading", name="Authorize App")).to_be_visible()
 

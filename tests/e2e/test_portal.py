@@ -25,7 +25,7 @@ def sign_in(page, username: str, password: str) -> None:
     page.goto("/auth/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/$"))
 
 
@@ -117,7 +117,7 @@ def test_admin_delegates_one_environment_to_a_member(page, screenshot):
     # -- sign out -------------------------------------------------------------------------------
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/auth/login/"))
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
     screenshot(page, "signed-out")
 
     # -- the member signs in --------------------------------------------------------------------

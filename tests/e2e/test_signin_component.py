@@ -145,7 +145,7 @@ def start_and_sign_in(page, third_party, screenshot) -> None:
     page.wait_for_url(re.compile(r"/auth/login/\?next="))
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/accounts/api/v2/oauth2/authorize\?"))
     expect(page.get_by_role("heading", name="Authorize App")).to_be_visible()
 
@@ -281,7 +281,7 @@ def test_the_playground_runs_the_whole_flow_when_it_is_the_redirect_uri(
     page.goto("/developer/playground")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Sign-in button playground")).to_be_visible()
     page.get_by_label("Your apps").select_option(label="Expense Tracker")
     page.get_by_role("button", name="Use this app").click()

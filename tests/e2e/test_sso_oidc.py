@@ -75,12 +75,12 @@ def sign_in_through_the_company_idp(page, url: str, screenshot) -> None:
     page.wait_for_url(re.compile(r"/auth/login/"))
     page.get_by_label("Username or email").fill(ADA.email)
     screenshot(page, "work-email")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Company sign-in")).to_be_visible()
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(ADA.password)
     screenshot(page, "company-idp")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_a_member_signs_in_through_the_company_idp_linked_with_amr_fed(
