@@ -22,6 +22,7 @@ from accounts.services import identity_link_create
 from audit.selectors import AuditFilters
 from audit.services import audit_export_start
 from connected_apps.controls import allowlist_approve
+from core.sealing import seal
 from oauth.services import authorization_grant
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -79,7 +80,14 @@ class World:
         )
         for user in (admin, member):
             authorization_grant(user=user, app=self.code_app.app, scopes=["openid", "profile"])
-        self.provider = IdentityProviderFactory(organization=org, name="Okta")
+        # An SSO provider (its settings can be changed) that jwt-bearer subjects also name.
+        self.provider = IdentityProviderFactory(
+            organization=org,
+            name="Okta",
+            type="oidc",
+            config={"issuer": "https://okta.example", "client_id": "doorman"},
+            client_secret_sealed=seal("upstream-secret"),
+        )
         identity_link_create(access=Access(user=admin), provider=self.provider, user=member)
         self.export = audit_export_start(org=org, user=admin, filters=AuditFilters.parse({}))
         self.admin_token = mint_access_token(user=admin, app=None, scope="full")
@@ -184,6 +192,11 @@ class World:
                 )
         if path.startswith(OAUTH):
             self._client_body(case, body, n)
+        if path.endswith("/identityProviders/{provider_id}") and n % 3 != 2:
+            # Valid settings the fuzzed fields go with (a random issuer is never an URL).
+            body.update(issuer="https://okta.example", client_id="doorman")
+            for key in ("scopes", "metadata_xml", "metadata_url", "entity_id", "domains"):
+                body.pop(key, None)
         if path == "/accounts/login" and n % 3 != 2:
             body["username"] = self.admin.username
             body["password"] = DEFAULT_PASSWORD if n % 3 == 0 else "not-the-password"
