@@ -57,6 +57,7 @@ from accounts.services.users import (
     organization_bootstrap,
     organization_signup,
     user_create,
+    user_profile_update,
 )
 
 __all__ = [
@@ -106,4 +107,5 @@ __all__ = [
     "organization_signup",
     "user_create",
     "user_permissions_set",
+    "user_profile_update",
 ]
