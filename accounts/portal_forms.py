@@ -172,3 +172,20 @@ class SecurityPolicyForm(forms.Form):
             ("everyone", "Every member"),
         ],
     )
+
+
+class ProfileForm(forms.Form):
+    """The viewer's own names (accounts.services.user_profile_update checks them again)."""
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
