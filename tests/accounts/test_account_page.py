@@ -293,3 +293,14 @@ def test_the_navigation_leads_to_the_page(member):
     assert html.count('href="/account/"') == 2  # the user menu and the side navigation
     current = session_of(member).get(PAGE).content.decode()
     assert 'href="/account/" aria-current="page">Account</a>' in current
+
+
+def test_allauths_account_pages_link_back_to_it(member):
+    browser = session_of(member)
+    for url in ("/auth/password/change/", "/auth/email/", "/auth/2fa/"):
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        assert b'aria-label="Breadcrumb"' in response.content, url
+        assert b'href="/account/"' in response.content, url
+    sign_out = browser.get("/auth/logout/")
+    assert b'aria-label="Breadcrumb"' not in sign_out.content
