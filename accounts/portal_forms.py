@@ -282,3 +282,20 @@ class SsoProviderForm(forms.Form):
             "entity_id": config.get("entity_id", ""),
             **{f"map_{f}": mapping.get(f, "") for f in cls.MAPPED},
         }
+
+
+class ProfileForm(forms.Form):
+    """The viewer's own names (accounts.services.user_profile_update checks them again)."""
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )

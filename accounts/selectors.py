@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Q, QuerySet
 from django.http import Http404
@@ -200,4 +201,84 @@ def administrators_of(org: Organization) -> QuerySet[User]:
     """Users holding Organization Administrator at `org` itself."""
     return User.objects.filter(
         role_grants__organization=org, role_grants__role=Role.ORGANIZATION_ADMINISTRATOR
+    )
+
+
+# -- the viewer's own account ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Membership:
+    """What the viewer was granted in one org/BG of their tree (a role there also reaches
+    every business group below it)."""
+
+    org: Organization
+    roles: list[str]
+    permissions: list[str]
+
+
+def account_memberships(*, access: Access) -> list[Membership]:
+    """The orgs/BGs where the viewer holds a role or a permission, in tree order: their own
+    grants only, inside their own root organization only."""
+    root_id = access.root_org_id
+    in_tree = Q(organization_id=root_id) | Q(organization__root_id=root_id)
+    role_grants = RoleGrant.objects.filter(in_tree, user=access.user)
+    permission_grants = PermissionGrant.objects.filter(in_tree, user=access.user)
+    roles: dict[uuid.UUID, set[str]] = {}
+    for org_id, role in role_grants.values_list("organization_id", "role"):
+        roles.setdefault(org_id, set()).add(role)
+    permissions: dict[uuid.UUID, set[str]] = {}
+    for org_id, permission in permission_grants.values_list("organization_id", "permission"):
+        permissions.setdefault(org_id, set()).add(permission)
+    order = {p: i for i, p in enumerate(Permission.values)}
+    orgs = Organization.objects.filter(id__in=roles.keys() | permissions.keys()).order_by("path")
+    return [
+        Membership(
+            org=org,
+            roles=sorted(roles.get(org.id, ())),
+            permissions=sorted(permissions.get(org.id, ()), key=order.__getitem__),
+        )
+        for org in orgs
+    ]
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    """Which second factors a user has set up (allauth.mfa's authenticators), never their
+    secrets: `recovery_codes_left` is None when they have no recovery codes."""
+
+    totp: bool
+    security_keys: int
+    passkeys: int
+    recovery_codes_left: int | None
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether any second factor is set up (recovery codes alone are not one)."""
+        return self.totp or self.security_keys > 0 or self.passkeys > 0
+
+
+def account_factors(*, user: User) -> FactorSummary:
+    """`user`'s own second factors, counted. A WebAuthn credential the authenticator keeps
+    for passwordless sign-in (a resident key) is a passkey, any other a security key."""
+    totp, keys, passkeys, codes_left = False, 0, 0, None
+    for authenticator in Authenticator.objects.filter(user=user).order_by("created_at"):
+        if authenticator.type == Authenticator.Type.TOTP:
+            totp = True
+        elif authenticator.type == Authenticator.Type.WEBAUTHN:
+            if authenticator.wrap().is_passwordless:
+                passkeys += 1
+            else:
+                keys += 1
+        elif authenticator.type == Authenticator.Type.RECOVERY_CODES:
+            codes_left = len(authenticator.wrap().get_unused_codes())
+    return FactorSummary(
+        totp=totp, security_keys=keys, passkeys=passkeys, recovery_codes_left=codes_left
+    )
+
+
+def account_identity_providers(*, user: User) -> list[str]:
+    """Names of the identity providers that sign `user` in (SPEC §5), alphabetically."""
+    return list(
+        FederatedIdentity.objects.filter(user=user)
+        .order_by("provider__name")
+        .values_list("provider__name", flat=True)
     )

@@ -14,6 +14,8 @@ ORG = "access-management/organizations/<uuid:org_id>"
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     # The viewer's own account
+    path("account/", views.AccountView.as_view(), name="account"),
+    path("account/profile", views.ProfileUpdateView.as_view(), name="account_profile"),
     path("account/sessions/", views.SessionsView.as_view(), name="sessions"),
     path(
         "account/sessions/end-all",

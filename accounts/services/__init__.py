@@ -59,6 +59,7 @@ from accounts.services.users import (
     organization_bootstrap,
     organization_signup,
     user_create,
+    user_profile_update,
 )
 
 __all__ = [
@@ -110,4 +111,5 @@ __all__ = [
     "organization_signup",
     "user_create",
     "user_permissions_set",
+    "user_profile_update",
 ]

@@ -1,5 +1,5 @@
 """Writes for users: creating one in an org, signing up an org with its first administrator,
-and the idempotent bootstrap of an org and its administrator.
+the idempotent bootstrap of an org and its administrator, and a user's own profile.
 """
 
 from __future__ import annotations
@@ -89,15 +89,26 @@ def _validate_new_user(
             password, User(username=fields["username"], email=fields["email"])
         ),
     }
-    for name in ("first_name", "last_name"):
-        if len(fields[name]) > 150:
-            errors[name] = [PERSON_NAME_TOO_LONG]
-        elif _has_control_characters(fields[name]):
-            errors[name] = [NAME_INVALID]
+    errors.update(_person_name_errors(fields))
     errors = {name: messages for name, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)
     return fields
+
+
+PROFILE_FIELDS = ("first_name", "last_name")
+
+
+def _person_name_errors(fields: dict[str, str]) -> dict[str, list[str]]:
+    """The problems with cleaned first and last names: at most 150 characters, none of them
+    a control character."""
+    errors: dict[str, list[str]] = {}
+    for name in PROFILE_FIELDS:
+        if len(fields[name]) > 150:
+            errors[name] = [PERSON_NAME_TOO_LONG]
+        elif _has_control_characters(fields[name]):
+            errors[name] = [NAME_INVALID]
+    return errors
 
 
 def _user_insert(
@@ -264,3 +275,36 @@ def _user_restore(user: User, *, email: str, password: str) -> None:
         user.set_password(password)
         fields.append("password")
     user.save(update_fields=fields)
+
+
+def user_profile_update(
+    *, user: User, first_name: object, last_name: object, meta: RequestMeta | None = None
+) -> User:
+    """The signed-in user's own first and last names (their account page): trimmed, at most
+    150 characters, no control characters. Only `user`'s row is written, and only when a
+    name changed; the event records both names before and after."""
+    fields = {"first_name": _as_text(first_name), "last_name": _as_text(last_name)}
+    errors = _person_name_errors(fields)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = {name: getattr(current, name) for name in PROFILE_FIELDS}
+        after = {name: fields[name] for name in PROFILE_FIELDS}
+        if before == after:
+            return current
+        for name, value in after.items():
+            setattr(current, name, value)
+        current.save(update_fields=list(PROFILE_FIELDS))
+        audit_record(
+            action=AuditAction.USER_PROFILE_CHANGED,
+            organization_id=current.organization_id,
+            organization=None,
+            actor=current,
+            target=current,
+            details={"before": before, "after": after},
+            meta=meta,
+        )
+    for name, value in after.items():
+        setattr(user, name, value)  # the caller's copy (request.user) shows the new names
+    return current

@@ -9,6 +9,7 @@ the POST handlers never rely on that: the service checks again.
 One module per page family; every view and mixin is re-exported here.
 """
 
+from accounts.views.account import AccountView, ProfileUpdateView
 from accounts.views.audit_log import AuditCSVView, AuditExportStartView, AuditLogView
 from accounts.views.environments import EnvironmentListView, EnvironmentsIndexView
 from accounts.views.identity_providers import (
@@ -34,6 +35,7 @@ from accounts.views.users import USERS_PER_PAGE, UserListView, UserPermissionsVi
 
 __all__ = [
     "USERS_PER_PAGE",
+    "AccountView",
     "AuditCSVView",
     "AuditExportStartView",
     "AuditLogView",
@@ -52,6 +54,7 @@ __all__ = [
     "OrganizationRenameView",
     "OrganizationTreeView",
     "PortalMixin",
+    "ProfileUpdateView",
     "SecurityPolicyUpdateView",
     "ServiceFormMixin",
     "SessionEndView",

@@ -2,6 +2,7 @@
 
 `{% manages_connected_apps as flag %}`: whether the navigation shows Connected Apps.
 `{% administers_org_controls as flag %}`: whether it shows Authorized apps.
+`{% authorized_app_names as names %}`: the apps the viewer allowed (the account page's My apps).
 `{{ when|ago }}`: "3 hours ago", "just now" (never "0 minutes ago").
 """
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from accounts.access import access_for
-from connected_apps.selectors import app_owner_orgs
+from connected_apps.selectors import app_owner_orgs, user_authorization_list
 
 register = template.Library()
 
@@ -38,6 +39,17 @@ def administers_org_controls(context) -> bool:
     if user is None or not user.is_authenticated or not getattr(user, "organization_id", None):
         return False
     return access_for(user).is_admin_of(user.organization)
+
+
+@register.simple_tag(takes_context=True)
+def authorized_app_names(context) -> list[str]:
+    """Names of the apps the signed-in user allowed and has not revoked, newest first: what
+    My apps lists, for pages of accounts, which cannot read connected_apps themselves."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    return list(user_authorization_list(user=user).values_list("app__name", flat=True))
 
 
 @register.filter

@@ -40,6 +40,7 @@ from accounts.services import (
     PASSWORD_REQUIRED,
     PERMISSION_UNKNOWN,
     PERMISSIONS_NOT_A_LIST,
+    PERSON_NAME_TOO_LONG,
     ROLE_UNKNOWN,
     USERNAME_INVALID,
     USERNAME_TAKEN,
@@ -465,6 +466,49 @@ def test_user_create_refuses_names_with_nul_characters(admin, org):
         )
     assert "first_name" in exc_info.value.message_dict
     assert not User.objects.filter(username="clean").exists()
+
+
+# -- user_profile_update ------------------------------------------------------------------------
+def test_user_profile_update_writes_the_trimmed_names_and_records_them(member, admin):
+    meta = RequestMeta(client_ip="203.0.113.9", user_agent="Browser/1.0")
+    user = services.user_profile_update(
+        user=member, first_name="  Augusta ", last_name="King", meta=meta
+    )
+    assert (user.first_name, user.last_name) == ("Augusta", "King")
+    assert (member.first_name, member.last_name) == ("Augusta", "King")  # the caller's copy
+    member.refresh_from_db()
+    assert (member.first_name, member.last_name) == ("Augusta", "King")
+    admin.refresh_from_db()
+    assert (admin.first_name, admin.last_name) == ("Ada", "Lovelace")
+    event = only_event(AuditAction.USER_PROFILE_CHANGED)
+    assert event.actor_user_id == member.pk
+    assert (event.target_type, event.target_id) == ("user", str(member.pk))
+    assert event.organization_id == member.organization_id
+    assert event.client_ip == "203.0.113.9"
+    assert event.details == {
+        "before": {"first_name": "Ada", "last_name": "Lovelace"},
+        "after": {"first_name": "Augusta", "last_name": "King"},
+    }
+
+
+def test_user_profile_update_reports_both_bad_names_and_writes_nothing(member):
+    with pytest.raises(ValidationError) as exc_info:
+        services.user_profile_update(user=member, first_name="A" * 151, last_name="Bad\x07")
+    assert messages(exc_info, "first_name") == [PERSON_NAME_TOO_LONG]
+    assert messages(exc_info, "last_name") == [NAME_INVALID]
+    member.refresh_from_db()
+    assert (member.first_name, member.last_name) == ("Ada", "Lovelace")
+    assert not AuditEvent.objects.filter(action=AuditAction.USER_PROFILE_CHANGED).exists()
+
+
+def test_user_profile_update_records_nothing_when_nothing_changed(member):
+    services.user_profile_update(user=member, first_name=" Ada", last_name="Lovelace ")
+    assert not AuditEvent.objects.filter(action=AuditAction.USER_PROFILE_CHANGED).exists()
+    services.user_profile_update(user=member, first_name="", last_name="")  # names are optional
+    assert only_event(AuditAction.USER_PROFILE_CHANGED).details["after"] == {
+        "first_name": "",
+        "last_name": "",
+    }
 
 
 # -- permissions -------------------------------------------------------------------------------
