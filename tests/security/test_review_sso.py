@@ -1,0 +1,126 @@
+"""Red-team review of company SSO (issue 15, SPEC §5 "who an assertion may name", §10, §11).
+
+Each test plays an attack over HTTP (live_server + requests, or Django's test client) and
+asserts that it fails. The upstream identity provider is the real pysaml2 IdP of
+tests/sso/saml_idp.py where a sign-in is needed.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import pytest
+
+from accounts.access import Access
+from accounts.models import FederatedIdentity, IdentityProvider, User
+from accounts.services import identity_provider_create
+from oauth.models import AccessToken
+from tests.factories import UserFactory
+from tests.oauth.tokenkit import rsa_key
+from tests.security.test_jwt_bearer_takeover import admin_jwt_app, assert_as
+from tests.sso.saml_idp import SamlIdp, saml_idp, saml_idp_server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+IDP_PASSWORD = "correct horse battery"
+
+
+# -- a SAML sign-in as a browser makes it ------------------------------------------------------
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attr = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attr.get("action") or "", "fields": {}})
+        elif tag == "input" and self.forms and attr.get("name"):
+            self.forms[-1]["fields"][attr["name"]] = attr.get("value") or ""
+
+
+def _form(page) -> dict:
+    parser = _Forms()
+    parser.feed(page.text)
+    assert parser.forms, page.text
+    form = parser.forms[-1]
+    form["action"] = urljoin(page.url, form["action"])
+    return form
+
+
+def saml_provider(org, admin, idp: SamlIdp, live_url: str, **settings) -> IdentityProvider:
+    """Acme's SAML provider at the test IdP, registered there as an SP."""
+    provider = identity_provider_create(
+        access=Access(user=admin),
+        org=org,
+        name=settings.pop("name", "Company SAML"),
+        kind="saml",
+        settings={"metadata_xml": idp.metadata_xml(), **settings},
+    )
+    metadata = f"{live_url}/auth/saml/{provider.id}/metadata/"
+    idp.add_sp(metadata, f"{live_url}/auth/saml/{provider.id}/acs/")
+    return provider
+
+
+def saml_sign_in(session, live_url: str, login: str, username: str, next_url: str = ""):
+    """Type `login` alone on the sign-in page, sign in at the IdP as `username`, come back:
+    the final response (redirects followed)."""
+    page = session.get(f"{live_url}/auth/login/" + (f"?next={next_url}" if next_url else ""))
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    data = {"csrfmiddlewaretoken": token, "login": login, "password": ""}
+    if next_url:
+        data["next"] = next_url
+    at_idp = session.post(f"{live_url}/auth/login/", data=data, headers={"Referer": page.url})
+    assert at_idp.status_code == 200 and "Sign in to the test IdP" in at_idp.text, at_idp.text
+    form = _form(at_idp)
+    posted = session.post(
+        form["action"],
+        data={**form["fields"], "username": username, "password": IDP_PASSWORD},
+    )
+    assert posted.status_code == 200, posted.text
+    back = _form(posted)
+    return session.post(back["action"], data=back["fields"])
+
+
+@pytest.fixture
+def acme(tenant):
+    return tenant
+
+
+@pytest.fixture
+def idp(request) -> SamlIdp:
+    """The running test SAML IdP, reset (tests/sso/saml_idp.py's `saml_idp`)."""
+    return request.getfixturevalue("saml_idp")
+
+
+# -- 1. jwt-bearer naming a company SSO provider -----------------------------------------------
+def test_a_jwt_bearer_app_cannot_name_a_company_sso_provider(http, urls, acme, idp):
+    """SPEC §11: an SSO provider's users are whoever its upstream IdP signs in; `jwt` is the
+    type jwt-bearer subjects point at. Before the fix, the key holder of any jwt-bearer app of
+    the org named the SAML provider's idp_id (it is in the public sign-in URL) with a user's
+    subject and got a token for them, with no upstream sign-in, no factor and no consent; or
+    made accounts linked to the SSO provider under subjects of its choosing."""
+    live = urls["base"]
+    provider = saml_provider(acme["org"], acme["root_admin"], idp, live)
+    ada = UserFactory(organization=acme["org"], username="ada")
+    ada.set_unusable_password()
+    ada.save()
+    FederatedIdentity.objects.create(provider=provider, user=ada, subject="ada-upstream-id")
+    key = rsa_key()
+    app = admin_jwt_app(acme, key, scopes=["profile", "openid"])
+
+    named = assert_as(
+        http, urls, key, app.client_id, f"v2|{provider.id}|ada-upstream-id|Ada|L|ada@acme.test|"
+    )
+    assert named.status_code == 400, named.text
+    assert named.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(user=ada).exists()
+
+    created = assert_as(
+        http, urls, key, app.client_id, f"v2|{provider.id}|future-ceo|Eve|E|ceo@acme.test|"
+    )
+    assert created.status_code == 400, created.text
+    assert not FederatedIdentity.objects.filter(provider=provider, subject="future-ceo").exists()
+    assert not User.objects.filter(username="future-ceo").exists()
