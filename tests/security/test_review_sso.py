@@ -124,3 +124,36 @@ def test_a_jwt_bearer_app_cannot_name_a_company_sso_provider(http, urls, acme, i
     assert created.status_code == 400, created.text
     assert not FederatedIdentity.objects.filter(provider=provider, subject="future-ceo").exists()
     assert not User.objects.filter(username="future-ceo").exists()
+
+
+def _csrf(session, url: str) -> str:
+    page = session.get(url)
+    assert page.status_code == 200, page.text
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+# -- 2. an SSO user giving themself a local password -------------------------------------------
+def test_an_sso_user_cannot_give_themself_a_password_that_outlives_the_idp(http, urls, acme, idp):
+    """SPEC §11: an SSO user is whoever the org's IdP signs in. Before the fix, allauth's
+    "set password" page let the just-in-time account set a local password after one SSO
+    sign-in: deprovisioned at the IdP (or its MFA left behind), the person kept signing in
+    to the portal and getting platform tokens with that password."""
+    live = urls["base"]
+    saml_provider(acme["org"], acme["root_admin"], idp, live, domains=["acme.test"])
+    idp.add_user("ada", IDP_PASSWORD, {"email": "ada@acme.test", "uid": "ada"})
+    browser = http()
+    signed_in = saml_sign_in(browser, live, "ada@acme.test", "ada")
+    assert signed_in.status_code == 200, signed_in.text
+    ada = FederatedIdentity.objects.get().user
+
+    password = "Local-fallback-9x!Q"
+    token = _csrf(browser, f"{live}/auth/password/set/")
+    browser.post(
+        f"{live}/auth/password/set/",
+        data={"csrfmiddlewaretoken": token, "password1": password, "password2": password},
+        headers={"Referer": f"{live}/auth/password/set/"},
+    )
+    ada.refresh_from_db()
+    assert not ada.has_usable_password()
+    login = http().post(urls["login"], json={"username": ada.username, "password": password})
+    assert login.status_code != 200, login.text
