@@ -60,8 +60,25 @@ def _private_networks_allowed() -> bool:
     return bool(getattr(settings, "DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS", False))
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address that a translator or relay delivers
+# to (NAT64 RFC 6052 / RFC 8215, 6to4 RFC 3056, IPv4-compatible and -mapped): the IPv4 one
+# must be public too (Python 3.11 calls 64:ff9b::a9fe:a9fe "global").
+_IPV4_IN_IPV6 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0/96"),
+)
+
+
 def _address_is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in net for net in _IPV4_IN_IPV6):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not _address_is_public(str(embedded)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -157,3 +157,31 @@ def test_an_sso_user_cannot_give_themself_a_password_that_outlives_the_idp(http,
     assert not ada.has_usable_password()
     login = http().post(urls["login"], json={"username": ada.username, "password": password})
     assert login.status_code != 200, login.text
+
+
+# -- 3. SSRF through IPv6 addresses that carry an IPv4 one --------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 (RFC 6052) of 169.254.169.254
+        "https://[64:ff9b::a00:5]/",  # NAT64 of 10.0.0.5
+        "https://[64:ff9b:1::a00:5]/",  # local-use NAT64 (RFC 8215)
+        "https://[2002:a00:5::1]/",  # 6to4 of 10.0.0.5
+        "https://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+    ],
+)
+def test_sso_urls_cannot_reach_the_private_network_through_ipv6_translation(
+    client_for, admin, org, settings, url
+):
+    """SSRF (accounts.sso_config): Python 3.11 calls these IPv6 addresses global, yet a NAT64
+    gateway (an IPv6-only subnet of a cloud VPC) or a 6to4 relay delivers them to the IPv4
+    address they embed: the metadata service or the private network. Before the fix an
+    administrator's issuer or metadata URL on them was accepted and fetched."""
+    settings.DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS = False
+    api = client_for(admin)
+    providers = f"/accounts/api/organizations/{org.id}/identityProviders"
+    body = {"name": "Okta", "type": "oidc", "issuer": url, "client_id": "d", "client_secret": "s"}
+    assert api.post(providers, body, format="json").status_code == 400
+    saml = {"name": "S", "type": "saml", "metadata_url": url}
+    assert api.post(providers, saml, format="json").status_code == 400
+    assert not IdentityProvider.objects.exists()
