@@ -34,7 +34,7 @@ from django.urls import reverse
 
 from accounts.models import FederatedIdentity, IdentityProvider, IdentityProviderType, User
 from accounts.services.users import _clean_user_fields, _email_errors
-from accounts.sso_config import outbound_url_errors
+from accounts.sso_config import outbound_session, outbound_url_errors
 from audit.models import AuditAction, AuditOutcome
 from audit.services import RequestMeta, audit_record
 from core.sealing import SealBroken, unseal
@@ -171,6 +171,11 @@ def checked_session():
     from allauth.socialaccount import app_settings
 
     class CheckedSession(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            # Connections go only to the addresses checked for them (DNS rebinding).
+            self.adapters = outbound_session().adapters
+
         def request(self, method, url, *args, **kwargs):
             error = outbound_url_errors(url)
             if error:

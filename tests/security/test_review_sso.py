@@ -185,3 +185,64 @@ def test_sso_urls_cannot_reach_the_private_network_through_ipv6_translation(
     saml = {"name": "S", "type": "saml", "metadata_url": url}
     assert api.post(providers, saml, format="json").status_code == 400
     assert not IdentityProvider.objects.exists()
+
+
+# -- 4. SSRF by DNS rebinding ---------------------------------------------------------------------
+@pytest.fixture
+def internal_service():
+    """A TCP service on loopback (the private network) that records who connected."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[tuple] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                continue
+            accepted.append(peer)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], accepted
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+def test_sso_urls_cannot_reach_the_private_network_by_dns_rebinding(
+    client_for, admin, org, settings, monkeypatch, internal_service
+):
+    """SSRF: the attacker's name resolves to a public address when Doorman checks it and to
+    an internal one a moment later, when Doorman connects (a rebinding DNS server with TTL 0).
+    Before the fix the check resolved the name, then requests resolved it again and connected
+    to the internal service."""
+    import socket
+
+    settings.DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS = False
+    port, accepted = internal_service
+    real = socket.getaddrinfo
+    answers = {"count": 0}
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.attacker.example":
+            return real(host, *args, **kwargs)
+        answers["count"] += 1
+        # Public for the checks (the URL's, then the fetch's), internal afterwards.
+        address = "93.184.215.14" if answers["count"] <= 2 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    response = client_for(admin).post(
+        f"/accounts/api/organizations/{org.id}/identityProviders",
+        {"name": "S", "type": "saml", "metadata_url": f"https://rebind.attacker.example:{port}/"},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert accepted == [], "Doorman connected to the internal service"
