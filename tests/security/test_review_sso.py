@@ -246,3 +246,37 @@ def test_sso_urls_cannot_reach_the_private_network_by_dns_rebinding(
     )
     assert response.status_code == 400, response.content
     assert accepted == [], "Doorman connected to the internal service"
+
+
+# -- 5. home-realm discovery: another tenant claims your email domain ------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="design: an email domain routes sign-ins only once its owner proved it (a DNS TXT "
+    "challenge on the domain, as Okta/Entra/Auth0 do); today the first tenant to type a "
+    "domain owns it",
+)
+def test_another_tenant_cannot_claim_our_email_domain(client_for, org, other_admin, other_org):
+    """Globex's administrator registers an SSO provider (its own SAML IdP) routing
+    acme.example, Acme's email domain, before Acme sets up SSO. Acme's people who type their
+    work email on Doorman's own sign-in page are sent to Globex's IdP (a perfect phishing
+    page: the redirect comes from Doorman), and Acme can no longer route its own domain."""
+    from django.test import Client
+
+    from tests.accounts.test_sso_providers import idp_metadata
+
+    evil = "https://login.globex-idp.example/metadata"
+    squat = client_for(other_admin).post(
+        f"/accounts/api/organizations/{other_org.id}/identityProviders",
+        {
+            "name": "Globex SSO",
+            "type": "saml",
+            "metadata_xml": idp_metadata(entity_id=evil),
+            "domains": ["acme.example"],
+        },
+        format="json",
+    )
+    assert squat.status_code == 201, squat.content
+    UserFactory(organization=org, username="ada", email="ada@acme.example")
+
+    page = Client(HTTP_HOST="testserver").post("/auth/login/", {"login": "ada@acme.example"})
+    assert not page.get("Location", "").startswith("https://saml.example.com/"), page["Location"]
