@@ -49,6 +49,10 @@ REFUSED_INACTIVE = "Your account is deactivated. Ask an administrator of your or
 REFUSED_CONNECT = "Single sign-on signs people in; it cannot be added to another account."
 REFUSED_UNKNOWN = "This identity provider is not set up for single sign-on."
 REFUSED_NO_SUBJECT = "The identity provider did not say who signed in."
+REFUSED_SUBJECT_CASE = (
+    "Another person of this identity provider has this identifier in a different case: ask an "
+    "administrator of your organization."
+)
 
 
 # -- allauth's apps, from IdentityProvider rows ------------------------------------------------
@@ -251,6 +255,7 @@ def sso_user_for(request: HttpRequest, provider: IdentityProvider, sociallogin: 
         .filter(provider=provider, subject__iexact=subject)
         .first()
     )
+    _same_subject_or_refuse(request, provider, link, subject)
     if link is not None:
         user = link.user
         if not user.is_active:
@@ -295,8 +300,16 @@ def sso_user_for(request: HttpRequest, provider: IdentityProvider, sociallogin: 
         link = FederatedIdentity.objects.select_related("user").get(
             provider=provider, subject__iexact=subject
         )
+        _same_subject_or_refuse(request, provider, link, subject)
         return link.user
     return user
+
+
+def _same_subject_or_refuse(request, provider, link, subject: str) -> None:
+    """An OpenID Connect `sub` is case-sensitive (OIDC Core §2): a link found for it in
+    another case (the links are unique case-insensitively) is another person's."""
+    if link is not None and provider.type == IdentityProviderType.OIDC and link.subject != subject:
+        _refuse(request, provider, REFUSED_SUBJECT_CASE)
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

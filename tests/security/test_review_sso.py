@@ -16,11 +16,13 @@ import pytest
 from accounts.access import Access
 from accounts.models import FederatedIdentity, IdentityProvider, User
 from accounts.services import identity_provider_create
+from audit.models import AuditAction, AuditEvent
 from oauth.models import AccessToken
 from tests.factories import UserFactory
 from tests.oauth.tokenkit import rsa_key
 from tests.security.test_jwt_bearer_takeover import admin_jwt_app, assert_as
 from tests.sso.saml_idp import SamlIdp, saml_idp, saml_idp_server  # noqa: F401 (fixtures)
+from tests.sso.upstream import upstream_oidc_idp, upstream_oidc_idp_factory  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IDP_PASSWORD = "correct horse battery"
@@ -248,7 +250,7 @@ def test_sso_urls_cannot_reach_the_private_network_by_dns_rebinding(
     assert accepted == [], "Doorman connected to the internal service"
 
 
-# -- 5. home-realm discovery: another tenant claims your email domain ------------------------------
+# -- 5. home-realm discovery: another tenant claims your email domain ---------------------------
 @pytest.mark.xfail(
     strict=True,
     reason="design: an email domain routes sign-ins only once its owner proved it (a DNS TXT "
@@ -280,3 +282,64 @@ def test_another_tenant_cannot_claim_our_email_domain(client_for, org, other_adm
 
     page = Client(HTTP_HOST="testserver").post("/auth/login/", {"login": "ada@acme.example"})
     assert not page.get("Location", "").startswith("https://saml.example.com/"), page["Location"]
+
+
+# -- 6. OpenID Connect subjects differing only in case ------------------------------------------
+def oidc_sign_in(session, live_url: str, email: str, username: str, password: str):
+    """Type `email` alone on the sign-in page, sign in at the upstream OIDC IdP, come back."""
+    from tests.sso.upstream import login_form
+
+    token = _csrf(session, f"{live_url}/auth/login/")
+    at_idp = session.post(
+        f"{live_url}/auth/login/",
+        data={"csrfmiddlewaretoken": token, "login": email, "password": ""},
+        headers={"Referer": f"{live_url}/auth/login/"},
+    )
+    assert "/interaction/" in at_idp.url, at_idp.text
+    form = login_form(at_idp.text)
+    return session.post(
+        urljoin(at_idp.url, form.action),
+        data={form.labels["Username"]: username, form.labels["Password"]: password},
+    )
+
+
+def test_an_oidc_subject_in_another_case_is_another_person(http, urls, acme, request):
+    """OpenID Connect Core §2: `sub` is a case-sensitive string, the one stable identifier of
+    a person at the issuer. Before the fix, the link was found case-insensitively: whoever the
+    upstream IdP names `00u-ada` signed in to the account of `00u-ADA`."""
+    from tests.sso.upstream import UpstreamAccount
+
+    upstream = request.getfixturevalue("upstream_oidc_idp")
+    live = urls["base"]
+    provider = identity_provider_create(
+        access=Access(user=acme["root_admin"]),
+        org=acme["org"],
+        name="Company OIDC",
+        kind="oidc",
+        settings={
+            "issuer": upstream.issuer,
+            "client_id": f"doorman-review-{acme['org'].id}",
+            "client_secret": "review-upstream-secret",
+            "domains": ["case.example"],
+        },
+    )
+    upstream.add_client(
+        client_id=provider.config["client_id"],
+        client_secret="review-upstream-secret",
+        redirect_uris=[f"{live}/auth/oidc/{provider.id}/login/callback/"],
+    )
+    victim = upstream.add_account(
+        UpstreamAccount(sub="00u-ADA", password="victim-pass-1", email="ada@case.example")
+    )
+    other = upstream.add_account(
+        UpstreamAccount(sub="00u-ada", password="other-pass-2", email="mal@case.example")
+    )
+    first = oidc_sign_in(http(), live, victim.email, victim.email, victim.password)
+    assert first.status_code == 200, first.text
+    ada = FederatedIdentity.objects.get(provider=provider).user
+
+    oidc_sign_in(http(), live, other.email, other.email, other.password)
+    reached = AuditEvent.objects.filter(action=AuditAction.SSO_SIGNED_IN).values_list(
+        "actor_user_id", flat=True
+    )
+    assert list(reached).count(ada.id) == 1, "the other person signed in as Ada"
