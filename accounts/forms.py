@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
+from allauth.account.forms import SetPasswordForm as AllauthSetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.models import Organization, User
+from accounts.models import FederatedIdentity, IdentityProviderType, Organization, User
 from accounts.security_policy import sso_required_for
 from accounts.services import ORGANIZATION_NAME_TAKEN
 
@@ -18,6 +19,10 @@ SSO_ONLY = (
     "and leave the password empty."
 )
 PASSWORD_OR_SSO = "Enter your password, or the email your company signs you in with."  # noqa: S105
+SIGNS_IN_THROUGH_SSO = (
+    "Your organization signs you in through its identity provider: this account has no "
+    "password of its own."
+)
 
 
 class LoginForm(AllauthLoginForm):
@@ -71,3 +76,16 @@ class ResetPasswordForm(AllauthResetPasswordForm):
         email = super().clean_email()
         self.users = [user for user in self.users if user.has_usable_password()]
         return email
+
+
+class SetPasswordForm(AllauthSetPasswordForm):
+    """allauth's, never for an account its organization's single sign-on signs in (SPEC
+    §11): a password of its own would keep signing the person in after the identity provider
+    stopped (deprovisioned, or its second factor left behind)."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        sso = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
+        if FederatedIdentity.objects.filter(user=self.user, provider__type__in=sso).exists():
+            raise ValidationError(SIGNS_IN_THROUGH_SSO)
+        return cleaned

@@ -36,7 +36,7 @@ from django.urls import reverse
 from accounts.models import FederatedIdentity, IdentityProvider, IdentityProviderType, User
 from accounts.security_policy import sso_required_for
 from accounts.services.users import _clean_user_fields, _email_errors
-from accounts.sso_config import outbound_url_errors
+from accounts.sso_config import outbound_session, outbound_url_errors
 from audit.models import AuditAction, AuditOutcome
 from audit.services import RequestMeta, audit_record
 from core.sealing import SealBroken, unseal
@@ -51,6 +51,10 @@ REFUSED_INACTIVE = "Your account is deactivated. Ask an administrator of your or
 REFUSED_CONNECT = "Single sign-on signs people in; it cannot be added to another account."
 REFUSED_UNKNOWN = "This identity provider is not set up for single sign-on."
 REFUSED_NO_SUBJECT = "The identity provider did not say who signed in."
+REFUSED_SUBJECT_CASE = (
+    "Another person of this identity provider has this identifier in a different case: ask an "
+    "administrator of your organization."
+)
 
 
 # -- allauth's apps, from IdentityProvider rows ------------------------------------------------
@@ -173,6 +177,11 @@ def checked_session():
     from allauth.socialaccount import app_settings
 
     class CheckedSession(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            # Connections go only to the addresses checked for them (DNS rebinding).
+            self.adapters = outbound_session().adapters
+
         def request(self, method, url, *args, **kwargs):
             error = outbound_url_errors(url)
             if error:
@@ -248,6 +257,7 @@ def sso_user_for(request: HttpRequest, provider: IdentityProvider, sociallogin: 
         .filter(provider=provider, subject__iexact=subject)
         .first()
     )
+    _same_subject_or_refuse(request, provider, link, subject)
     if link is not None:
         user = link.user
         if not user.is_active:
@@ -292,8 +302,16 @@ def sso_user_for(request: HttpRequest, provider: IdentityProvider, sociallogin: 
         link = FederatedIdentity.objects.select_related("user").get(
             provider=provider, subject__iexact=subject
         )
+        _same_subject_or_refuse(request, provider, link, subject)
         return link.user
     return user
+
+
+def _same_subject_or_refuse(request, provider, link, subject: str) -> None:
+    """An OpenID Connect `sub` is case-sensitive (OIDC Core §2): a link found for it in
+    another case (the links are unique case-insensitively) is another person's."""
+    if link is not None and provider.type == IdentityProviderType.OIDC and link.subject != subject:
+        _refuse(request, provider, REFUSED_SUBJECT_CASE)
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

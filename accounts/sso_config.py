@@ -60,8 +60,25 @@ def _private_networks_allowed() -> bool:
     return bool(getattr(settings, "DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS", False))
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address that a translator or relay delivers
+# to (NAT64 RFC 6052 / RFC 8215, 6to4 RFC 3056, IPv4-compatible and -mapped): the IPv4 one
+# must be public too (Python 3.11 calls 64:ff9b::a9fe:a9fe "global").
+_IPV4_IN_IPV6 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0/96"),
+)
+
+
 def _address_is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in net for net in _IPV4_IN_IPV6):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not _address_is_public(str(embedded)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -79,12 +96,76 @@ def outbound_url_errors(url: str) -> str | None:
     if allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        _checked_addresses(parts.hostname, parts.port or 443)
+    except OSError as exc:
+        return URL_PRIVATE if str(exc) == URL_PRIVATE else URL_UNRESOLVABLE
+    except UnicodeError:
         return URL_UNRESOLVABLE
-    if not infos or not all(_address_is_public(info[4][0]) for info in infos):
-        return URL_PRIVATE
     return None
+
+
+def _checked_addresses(host: str, port: int) -> list[tuple]:
+    """`host`'s addresses (getaddrinfo's sockaddrs), every one public; OSError otherwise."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not infos or not all(_address_is_public(info[4][0]) for info in infos):
+        raise OSError(URL_PRIVATE)
+    return [info[4] for info in infos]
+
+
+def outbound_session():
+    """A requests session whose connections go only to the addresses checked for them: each
+    connection resolves its host once, checks every address (as `outbound_url_errors`) and
+    connects to one of those, so a name cannot resolve to a public address for the check and
+    to an internal one for the connection (DNS rebinding). TLS still verifies the host name."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import NewConnectionError
+    from urllib3.util.connection import create_connection
+
+    class Pinned:
+        def _new_conn(self):
+            if _private_networks_allowed():
+                return super()._new_conn()
+            try:
+                addresses = _checked_addresses(self._dns_host, self.port)
+            except (OSError, UnicodeError) as exc:
+                raise NewConnectionError(self, f"refused to connect: {exc}") from exc
+            try:
+                return create_connection(
+                    addresses[0][:2],
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as exc:
+                raise NewConnectionError(self, f"failed to connect: {exc}") from exc
+
+    class PinnedHTTP(Pinned, HTTPConnection):
+        pass
+
+    class PinnedHTTPS(Pinned, HTTPSConnection):
+        pass
+
+    class PinnedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = PinnedHTTP
+
+    class PinnedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = PinnedHTTPS
+
+    class PinnedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": PinnedHTTPPool,
+                "https": PinnedHTTPSPool,
+            }
+
+    session = requests.Session()
+    session.mount("http://", PinnedAdapter())
+    session.mount("https://", PinnedAdapter())
+    return session
 
 
 def clean_url(value: object, field: str) -> str:
@@ -186,7 +267,10 @@ def fetch_idp_metadata(url: str) -> str:
     if error:
         raise ValidationError({"metadata_url": error})
     try:
-        with requests.get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as r:
+        with (
+            outbound_session() as session,
+            session.get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as r,
+        ):
             r.raise_for_status()
             body = r.raw.read(1_000_001, decode_content=True)
     except requests.RequestException as exc:

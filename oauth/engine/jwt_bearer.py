@@ -23,7 +23,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import FederatedIdentity, IdentityProvider, Organization, User
+from accounts.models import (
+    FederatedIdentity,
+    IdentityProvider,
+    IdentityProviderType,
+    Organization,
+    User,
+)
 from accounts.selectors import user_power_within
 from accounts.services import (
     FederatedUser,
@@ -268,7 +274,9 @@ class JWTBearerGrant:
         found = _read(subject.provider_id, fields["username"], app, jti)
         if not found.fresh:
             raise InvalidGrant(JTI_USED)
-        if found.provider is None:
+        if found.provider is None or found.provider.type != IdentityProviderType.JWT:
+            # An OpenID Connect or SAML provider's users are whoever its upstream IdP signs
+            # in (SPEC §11): no app's word names them, nor makes links under it.
             raise InvalidGrant(UNKNOWN_PROVIDER)
         reach = assertion_reach(found.provider.organization, found.owner, found.reach_approved)
         if reach is None:
