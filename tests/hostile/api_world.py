@@ -80,7 +80,7 @@ class World:
         )
         for user in (admin, member):
             authorization_grant(user=user, app=self.code_app.app, scopes=["openid", "profile"])
-        # An SSO provider (its settings can be changed) that jwt-bearer subjects also name.
+        # An SSO provider, so its settings can be changed (jwt-bearer refuses to name it).
         self.provider = IdentityProviderFactory(
             organization=org,
             name="Okta",
