@@ -61,8 +61,10 @@ def test_the_keys_page_lists_a_passkey(member):
 def test_a_security_key_settles_a_session_that_owes_the_factor(member):
     """A browser signed in with the password before its user added their only factor, a
     key: the portal sends it to the security-key step (not the code form: they have no
-    authenticator app), which it may use; then back."""
-    browser, key = passkey_enrolled(member)
+    authenticator app), which it may use; then back. (The browser that added the key used
+    it by adding it: accounts.factors.factor_setup_recorded.)"""
+    browser = signed_in(member)
+    _, key = passkey_enrolled(member)
     step = browser.get("/")
     assert step["Location"] == "/auth/2fa/webauthn/reauthenticate/?next=%2F"
     done = webauthn_reauthenticated(browser, key, step["Location"])
