@@ -15,6 +15,15 @@ LOGIN_HINT = "login_hint"
 PASSWORD_OR_SSO = "Enter your password, or the email your company signs you in with."  # noqa: S105
 
 
+class _PasswordInputTheBrowserMaySkip(forms.PasswordInput):
+    """A password input without the HTML `required` attribute: a work email given alone goes
+    to the company's identity provider (accounts.views.sign_in), so the browser must submit
+    the form without a password; the form itself still requires one to sign in with."""
+
+    def use_required_attribute(self, initial: object) -> bool:
+        return False
+
+
 class LoginForm(AllauthLoginForm):
     """allauth's sign-in form, prefilled with an OIDC `login_hint` (OIDC Core §3.1.2.1), which
     the authorization endpoint passes on to the sign-in page."""
@@ -25,7 +34,11 @@ class LoginForm(AllauthLoginForm):
         if hint and not self.is_bound:
             self.fields["login"].initial = hint[: User._meta.get_field("username").max_length]
         self.fields["login"].label = "Username or email"
-        self.fields["password"].error_messages["required"] = PASSWORD_OR_SSO
+        password = self.fields["password"]
+        password.error_messages["required"] = PASSWORD_OR_SSO
+        password.widget = _PasswordInputTheBrowserMaySkip(
+            attrs=password.widget.attrs, render_value=password.widget.render_value
+        )
 
 
 class SignupForm(AllauthSignupForm):
