@@ -375,3 +375,46 @@ def test_a_deactivated_linked_user_is_refused(provider, idp):
     assert refused.details["user"] == str(ada.id)
     assert refused.target_id == str(provider.id)
     assert sso_users(provider) == [ada]
+
+
+# -- never an error 500 -------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    "saml_response",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("%%% not base64 %%%", id="not-base64"),
+        pytest.param(_b64(b"hello"), id="not-xml"),
+        pytest.param(_b64(b"\xff\xfe<x/>"), id="not-utf8"),
+        pytest.param(_b64(b"<samlp:Response xmlns:samlp="), id="truncated"),
+        pytest.param(_b64(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), id="dtd"),
+        pytest.param(_b64(b"<x/>"), id="not-a-response"),
+    ],
+)
+def test_a_response_that_is_not_a_saml_response_is_refused_not_an_error(
+    provider, idp, saml_response
+):
+    browser = new_browser()
+    start_at_sign_in_page(browser)
+    acs = f"/auth/saml/{provider.id}/acs/"
+
+    response = post_to_acs(browser, acs, {"SAMLResponse": saml_response, "RelayState": ""})
+
+    assert_refused_without_a_user(response, provider)
+    assert LOGIN_FAILED in response.content.decode()
+
+
+def test_unknown_providers_are_not_found(acme, provider):
+    jwt_provider = IdentityProvider.objects.create(
+        organization=acme.organization, name="CI", type="jwt"
+    )
+    for slug in ("00000000-0000-0000-0000-000000000000", "not-a-uuid", str(jwt_provider.id)):
+        browser = new_browser()
+        for page in ("login", "metadata", "acs/finish"):
+            assert browser.get(f"/auth/saml/{slug}/{page}/").status_code == 404
+        finished = post_to_acs(browser, f"/auth/saml/{slug}/acs/", {"SAMLResponse": "x"})
+        assert finished.status_code == 404
+        assert browser.get(f"/auth/saml/{slug}/acs/finish/").status_code == 404
