@@ -33,7 +33,7 @@ from accounts.models import (
     User,
 )
 from accounts.services import organization_bootstrap, user_create
-from accounts.sso import REFUSED_INACTIVE
+from accounts.sso import REFUSED_INACTIVE, REFUSED_NO_SUBJECT
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_create
 from tests.oauth.code_flow import REDIRECT_URI, tokens_for, unverified_claims
@@ -252,6 +252,41 @@ def test_a_work_email_signs_in_to_a_new_linked_account_then_to_the_same_one(acme
     assert again.session["_auth_user_id"] == str(ada.pk)
     assert sso_users(provider) == [ada]
     assert User.objects.filter(organization=acme.organization).count() == 3
+
+
+def test_a_mapped_uid_attribute_is_the_subject_whatever_the_name_id(acme, idp):
+    """An IdP that sends one-time (transient) NameIDs still reaches the same account each
+    time when the org maps a `uid` attribute (accounts.sso_config)."""
+    provider = register_saml_provider(
+        acme,
+        idp,
+        domain="acme.example",
+        attribute_mapping={**MAPPING, "uid": ATTRIBUTE_NAMES["uid"]},
+    )
+    assert provider.config["attribute_mapping"]["uid"] == ATTRIBUTE_NAMES["uid"]
+    idp.name_id_format = "transient"
+
+    assert sign_in(new_browser())["Location"] == reverse("portal:home")
+    assert sign_in(new_browser())["Location"] == reverse("portal:home")
+
+    [ada] = sso_users(provider)
+    assert FederatedIdentity.objects.get(provider=provider).subject == "ada"
+    assert ada.username == "ada"
+    assert AuditEvent.objects.filter(action=AuditAction.SSO_SIGNED_IN).count() == 2
+
+
+def test_a_mapped_uid_the_idp_does_not_send_is_refused(acme, idp):
+    """Not the NameID instead: that would be another account for the same person."""
+    provider = register_saml_provider(
+        acme, idp, domain="acme.example", attribute_mapping={**MAPPING, "uid": "urn:oid:0.0"}
+    )
+    browser = new_browser()
+
+    response = sign_in(browser)
+
+    assert_refused_without_a_user(response, provider, status=403)
+    assert REFUSED_NO_SUBJECT in response.content.decode()
+    assert AuditEvent.objects.filter(action=AuditAction.SSO_SIGN_IN_REFUSED).count() == 1
 
 
 def test_the_sign_in_returns_to_the_page_asked_for(provider, idp):
