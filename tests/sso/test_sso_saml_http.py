@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
+import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -453,3 +454,27 @@ def test_unknown_providers_are_not_found(acme, provider):
         finished = post_to_acs(browser, f"/auth/saml/{slug}/acs/", {"SAMLResponse": "x"})
         assert finished.status_code == 404
         assert browser.get(f"/auth/saml/{slug}/acs/finish/").status_code == 404
+
+
+def _deflated(data: bytes) -> str:
+    """SAML 2.0 bindings §3.4.4.1: what the HTTP-Redirect binding carries."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(compressor.compress(data) + compressor.flush()).decode()
+
+
+@pytest.mark.parametrize("message", ["SAMLRequest", "SAMLResponse"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("x", id="not-base64"),
+        pytest.param(_b64(b"\xff\xff"), id="not-deflated-or-xml"),
+        pytest.param(_deflated(b"hello"), id="not-xml"),
+        pytest.param(_deflated(b""), id="empty"),
+        pytest.param(_deflated(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), id="dtd"),
+    ],
+)
+def test_the_logout_endpoint_refuses_what_it_cannot_read(provider, message, value):
+    """allauth's single-logout URL (in Doorman's SP metadata): a bad request, never a 500."""
+    for send in (new_browser().get, new_browser().post):
+        response = send(f"/auth/saml/{provider.id}/sls/", {message: value})
+        assert response.status_code == 400, response.content
