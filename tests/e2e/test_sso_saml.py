@@ -198,3 +198,21 @@ def test_a_work_email_signs_in_at_the_idp(
         AuditEvent.objects.filter(target_id=str(ada.id), action=AuditAction.SSO_SIGNED_IN).count()
         == 2
     )
+
+
+def test_cancel_at_the_idp_comes_back_not_signed_in(page, live_server, provider, screenshot):
+    from playwright.sync_api import expect
+
+    page.goto("/auth/login/")
+    page.get_by_label("Username or email").fill("ada@acme.example")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/sso/redirect\?"))
+    page.get_by_role("button", name="Cancel").click()
+
+    page.wait_for_url(re.compile(rf"^{re.escape(live_server.url)}/auth/saml/{provider.id}/acs/"))
+    expect(page.get_by_role("heading", name="Third-Party Login Failure")).to_be_visible()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    screenshot(page, "cancelled")
+    assert not FederatedIdentity.objects.exists()
+    page.get_by_role("link", name="Back to sign in").click()
+    page.wait_for_url(f"{live_server.url}/auth/login/")
