@@ -210,6 +210,17 @@ def _claims(provider: IdentityProvider, sociallogin: SocialLogin) -> dict[str, s
     return fields
 
 
+def _subject(provider: IdentityProvider, sociallogin: SocialLogin) -> str:
+    """Who the provider says signed in: the OIDC `sub`, the SAML NameID, or the SAML `uid`
+    attribute when the org maps one (never the NameID in its absence: a person would get a
+    second account, or a new one at every sign-in with transient NameIDs)."""
+    uid_attribute = (provider.config.get("attribute_mapping") or {}).get("uid")
+    if provider.type == IdentityProviderType.SAML and uid_attribute:
+        values = (sociallogin.account.extra_data or {}).get(uid_attribute) or [""]
+        return str(values[0]).strip()
+    return str(sociallogin.account.uid or "").strip()
+
+
 def _free_username(wanted: str, provider: IdentityProvider, subject: str) -> str:
     """`wanted` if it is a valid username nobody holds; else one with a suffix made from the
     provider and subject (never another account's name: SSO never merges)."""
@@ -244,7 +255,7 @@ def sso_user_for(request: HttpRequest, provider: IdentityProvider, sociallogin: 
     """The user this sign-in reaches: the provider's link, or a new user created in the
     provider's org and linked. Updates the linked user's names (and email, for accounts
     without a password) from the assertion."""
-    subject = str(sociallogin.account.uid or "").strip()
+    subject = _subject(provider, sociallogin)
     if not subject or len(subject) > 150:
         _refuse(request, provider, REFUSED_NO_SUBJECT)
     fields = _clean_user_fields(**_claims(provider, sociallogin))

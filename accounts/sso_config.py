@@ -48,6 +48,10 @@ CLIENT_ID_REQUIRED = "Required: the client id the identity provider gave Doorman
 CLIENT_SECRET_REQUIRED = "Required: the client secret the identity provider gave Doorman."  # noqa: S105
 SCOPES_INVALID = "A list of scope names, including openid."
 MAPPING_INVALID = "An object mapping username, email, first_name, last_name to claim names."
+ATTRIBUTE_MAPPING_INVALID = (
+    "An object mapping username, email, first_name, last_name (and uid, the attribute naming "
+    "the user instead of the NameID) to attribute names."
+)
 METADATA_REQUIRED = "Give the IdP's metadata XML or its metadata URL."
 METADATA_INVALID = "This is not SAML IdP metadata with a sign-in URL and a signing certificate."
 METADATA_UNREACHABLE = "The metadata URL could not be fetched: {reason}"
@@ -195,15 +199,22 @@ def clean_domains(value: object) -> list[str]:
     return domains
 
 
-def _clean_mapping(value: object, default: dict[str, str], field: str) -> dict[str, str]:
+def _clean_mapping(
+    value: object,
+    default: dict[str, str],
+    field: str,
+    *,
+    keys: tuple[str, ...] = USER_FIELDS,
+    message: str = MAPPING_INVALID,
+) -> dict[str, str]:
     if value in (None, ""):
         return dict(default)
-    if not isinstance(value, dict) or not set(value) <= set(USER_FIELDS):
-        raise ValidationError({field: MAPPING_INVALID})
+    if not isinstance(value, dict) or not set(value) <= set(keys):
+        raise ValidationError({field: message})
     mapping = dict(default)
     for key, claim in value.items():
         if not isinstance(claim, str) or not _TOKEN.match(claim):
-            raise ValidationError({field: MAPPING_INVALID})
+            raise ValidationError({field: message})
         mapping[key] = claim
     return mapping
 
@@ -303,6 +314,10 @@ def clean_saml_config(body: dict) -> dict:
         **idp,
         "metadata_url": metadata_url,
         "attribute_mapping": _clean_mapping(
-            body.get("attribute_mapping"), DEFAULT_ATTRIBUTE_MAPPING, "attribute_mapping"
+            body.get("attribute_mapping"),
+            DEFAULT_ATTRIBUTE_MAPPING,
+            "attribute_mapping",
+            keys=(*USER_FIELDS, "uid"),
+            message=ATTRIBUTE_MAPPING_INVALID,
         ),
     }

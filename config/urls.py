@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
 from accounts.views.sign_in import SignInView
+from accounts.views.sso import SamlFinishView, SamlLogoutView
 from connected_apps import urls as connected_apps_pages
 from core import health
 from oauth import urls_portal as revocation_pages
@@ -18,6 +19,14 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     # allauth's sign-in page with home-realm discovery first, then the rest of allauth's.
     path("auth/login/", SignInView.as_view(), name="account_login"),
+    # allauth's end of a SAML sign-in and its logout URL, refusing an unreadable message
+    # rather than failing; then the rest of allauth's.
+    path(
+        "auth/saml/<str:organization_slug>/acs/finish/",
+        SamlFinishView.as_view(),
+        name="saml_finish_acs",
+    ),
+    path("auth/saml/<str:organization_slug>/sls/", SamlLogoutView.as_view(), name="saml_sls"),
     path("auth/", include("allauth.urls")),
     path(".well-known/openid-configuration", DoormanDiscoveryView.as_view()),
     path("accounts/login", PlatformLoginView.as_view(), name="platform-login"),

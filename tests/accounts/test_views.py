@@ -127,6 +127,19 @@ def test_login_page_has_accessible_fields_and_sign_in_button(web):
     )
 
 
+def test_login_page_lets_the_browser_send_no_password(web):
+    """A work email alone is home-realm discovery (SPEC §11): the browser must not refuse to
+    submit the form for the empty password (the form still requires one to sign in with)."""
+    html = web().get(reverse("account_login")).content.decode()
+    password = re.search(r'<input[^>]*id="id_password"[^>]*>', html)
+    assert password is not None
+    assert 'type="password"' in password.group()
+    assert 'autocomplete="current-password"' in password.group()
+    assert "required" not in password.group()
+    login = re.search(r'<input[^>]*id="id_login"[^>]*>', html)
+    assert login is not None and "required" in login.group()
+
+
 def test_login_with_password_lands_on_overview(web, org, admin):
     client = web()
     response = client.post(

@@ -117,7 +117,7 @@ class IdpUser:
 class AuthnRequestSeen:
     """An AuthnRequest this IdP accepted (the SP's side is what a test asserts on)."""
 
-    id: str
+    id: str | None  # None: an unsolicited response's (`SamlIdp.unsolicited_response`)
     sp_entity_id: str
     acs_url: str
     binding: str
@@ -293,6 +293,25 @@ class SamlIdp:
             "sso_url": self.sso_redirect_url,
             "x509cert": self.x509cert,
         }
+
+    def unsolicited_response(self, username: str, sp_entity_id: str) -> ResponseIssued:
+        """An IdP-initiated sign-in (SAML 2.0 profiles §4.1.5): a signed response to no
+        AuthnRequest (no InResponseTo), for the SP's first HTTP-POST ACS, with an empty
+        RelayState. An SP that accepts only the sign-ins it started must refuse it."""
+        with self._lock:
+            acs = self._server.metadata.assertion_consumer_service(sp_entity_id, BINDING_HTTP_POST)
+            seen = AuthnRequestSeen(
+                id=None,
+                sp_entity_id=sp_entity_id,
+                acs_url=acs[0]["location"],
+                binding=BINDING_HTTP_POST,
+                relay_state="",
+                name_id_policy_format=None,
+                force_authn=False,
+                xml="",
+            )
+            self._post_back(seen, self.users[username])
+            return self.responses[-1]
 
     def persistent_id(self, username: str, sp_entity_id: str) -> str:
         """The persistent NameID `username` has at `sp_entity_id`: opaque, stable across
