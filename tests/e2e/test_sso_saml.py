@@ -127,7 +127,7 @@ def test_a_work_email_signs_in_at_the_idp(
     page.goto("/auth/login/")
     page.get_by_label("Username or email").fill("ada@acme.example")
     screenshot(page, "work-email")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     sign_in_at_the_idp(page, screenshot, "idp-login")
     page.wait_for_url(f"{live_server.url}/")
     expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()
@@ -167,7 +167,7 @@ def test_a_work_email_signs_in_at_the_idp(
     )
     page.wait_for_url(re.compile(r"/auth/login/\?next="))
     page.get_by_label("Username or email").fill("ada@acme.example")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     sign_in_at_the_idp(page, screenshot, "idp-login-again")
     page.wait_for_url(re.compile(r"/accounts/api/v2/oauth2/authorize\?"))
     expect(page.get_by_role("heading", name="Authorize App")).to_be_visible()
@@ -205,7 +205,7 @@ def test_cancel_at_the_idp_comes_back_not_signed_in(page, live_server, provider,
 
     page.goto("/auth/login/")
     page.get_by_label("Username or email").fill("ada@acme.example")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/sso/redirect\?"))
     page.get_by_role("button", name="Cancel").click()
 
