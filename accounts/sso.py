@@ -205,9 +205,29 @@ def _claims(provider: IdentityProvider, sociallogin: SocialLogin) -> dict[str, s
         mapping = provider.config.get("attribute_mapping") or {}
     fields = {}
     for field in ("username", "email", "first_name", "last_name"):
-        value = source.get(mapping.get(field, ""), "")
+        names = [mapping.get(field, "")]
+        if provider.type == IdentityProviderType.SAML:
+            # The usual short name also stands for its standard long forms (LDAP OIDs, the
+            # Microsoft claim URIs) that Shibboleth, ADFS and Entra send instead.
+            names += SAML_ATTRIBUTE_SYNONYMS.get(names[0], [])
+        value = next((source[name] for name in names if source.get(name)), "")
         fields[field] = value if isinstance(value, str) else ""
     return fields
+
+
+SAML_ATTRIBUTE_SYNONYMS = {
+    "uid": ["urn:oid:0.9.2342.19200300.100.1.1"],
+    "email": [
+        "mail",
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    ],
+    "givenName": [
+        "urn:oid:2.5.4.42",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+    ],
+    "sn": ["urn:oid:2.5.4.4", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"],
+}
 
 
 def _subject(provider: IdentityProvider, sociallogin: SocialLogin) -> str:

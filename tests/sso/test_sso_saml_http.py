@@ -478,3 +478,14 @@ def test_the_logout_endpoint_refuses_what_it_cannot_read(provider, message, valu
     for send in (new_browser().get, new_browser().post):
         response = send(f"/auth/saml/{provider.id}/sls/", {message: value})
         assert response.status_code == 400, response.content
+
+
+def test_the_default_mapping_also_reads_the_standard_long_attribute_names(acme, idp):
+    """This IdP sends LDAP OIDs (urn:oid:…), as Shibboleth does: the default short names
+    still find the email and names, without the administrator mapping them."""
+    provider = register_saml_provider(acme, idp, domain="acme.example", attribute_mapping={})
+    signed = sign_in(new_browser())
+    assert signed.status_code == 302, signed.content
+    (user,) = sso_users(provider)
+    assert user.email == ADA["email"]
+    assert (user.first_name, user.last_name) == (ADA["givenName"], ADA["sn"])
