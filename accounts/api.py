@@ -30,6 +30,7 @@ from accounts.serializers import (
     UserPermissionsOutput,
 )
 from accounts.sso import sso_connection_test
+from accounts.sso_domains import domains_verify
 from audit.services import RequestMeta
 from core.api_support import JSONParser, OutputSerializer, paginated, renamed_fields, validated
 from core.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
@@ -336,6 +337,33 @@ class IdentityProviderTestAPI(AccountsAPIView):
                 "checks": [ConnectionCheckOutput(check).data for check in checks],
             }
         )
+
+
+class DomainCheckOutput(OutputSerializer):
+    domain = serializers.CharField()
+    verified = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+@extend_schema(tags=["Identity providers"])
+class IdentityProviderDomainsAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Verify an SSO provider's email domains",
+        description="Looks up the TXT record `_doorman-challenge.<domain>` of each domain for "
+        "the provider's `domain_verification.record_value`; a domain routes sign-ins only once "
+        "proved (and only for the first provider that proved it).",
+        request=None,
+        responses=inline_serializer(
+            "DomainVerification", {"domains": DomainCheckOutput(many=True)}
+        ),
+    )
+    def post(self, request: Request, org_id: str, provider_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        provider = selectors.identity_provider_get(
+            access=self.access, org=org, provider_id=provider_id
+        )
+        checks = domains_verify(access=self.access, provider=provider, meta=self.meta)
+        return Response({"domains": [DomainCheckOutput(check).data for check in checks]})
 
 
 @extend_schema(tags=["Identity providers"])

@@ -37,6 +37,7 @@ from accounts.models import FederatedIdentity, IdentityProvider, IdentityProvide
 from accounts.security_policy import sso_required_for
 from accounts.services.users import _clean_user_fields, _email_errors
 from accounts.sso_config import outbound_session, outbound_url_errors
+from accounts.sso_domains import provider_routing
 from audit.models import AuditAction, AuditOutcome
 from audit.services import RequestMeta, audit_record
 from core.sealing import SealBroken, unseal
@@ -400,22 +401,16 @@ def sso_sign_ins_audited() -> None:
 
 # -- home-realm discovery ----------------------------------------------------------------------
 def home_realm(login: str) -> IdentityProvider | None:
-    """The SSO provider that signs `login` in: the one whose domains include the email's
-    domain, or the provider the user of that username is linked to (a local account with a
-    password, or a jwt-only link, has none)."""
+    """The SSO provider that signs `login` in: the one that proved the email's domain
+    (accounts.sso_domains), or the provider the user of that username is linked to (a local
+    account with a password, or a jwt-only link, has none)."""
     login = login.strip()
     sso_types = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
     if "@" in login:
         domain = login.rpartition("@")[2].lower()
-        # Few rows (an org has a provider or two), and JSON containment is not portable.
-        candidates = (
-            IdentityProvider.objects.select_related("organization")
-            .filter(type__in=sso_types)
-            .exclude(domains=[])
-        )
-        for provider in candidates:
-            if domain and domain in provider.domains:
-                return provider
+        provider = provider_routing(domain) if domain else None
+        if provider is not None:
+            return provider
     link = (
         FederatedIdentity.objects.select_related("provider__organization", "user")
         .filter(user__username__iexact=login, provider__type__in=sso_types)

@@ -72,6 +72,11 @@ urlpatterns = [
         name="sso_connection_test",
     ),
     path(
+        f"{ORG}/identity-providers/<uuid:provider_id>/verify-domains",
+        views.SsoDomainsVerifyView.as_view(),
+        name="sso_domains_verify",
+    ),
+    path(
         f"{ORG}/identity-providers/<uuid:provider_id>/users/<uuid:user_id>/unlink",
         views.IdentityLinkDeleteView.as_view(),
         name="identity_link_delete",

@@ -56,6 +56,11 @@ urlpatterns = [
         name="api-identity-provider-test",
     ),
     path(
+        "organizations/<str:org_id>/identityProviders/<str:provider_id>/verifyDomains",
+        api.IdentityProviderDomainsAPI.as_view(),
+        name="api-identity-provider-domains",
+    ),
+    path(
         "organizations/<str:org_id>/identityProviders/<str:provider_id>/users",
         api.IdentityLinksAPI.as_view(),
         name="api-identity-links",

@@ -318,6 +318,9 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 5
+# Resolvers asked for the DNS proofs of SSO email domains (accounts/sso_domains.py):
+# "host[:port]" comma-separated; empty: the system's.
+DOORMAN_DNS_NAMESERVERS = os.environ.get("DOORMAN_DNS_NAMESERVERS", "")
 # The URLs an org administrator configures are fetched by Doorman: outside development and
 # tests they must be https and resolve to public addresses (accounts/sso_config.py).
 DOORMAN_SSO_ALLOW_PRIVATE_NETWORKS = os.environ.get(

@@ -28,6 +28,7 @@ from accounts.services.users import (
     _clean_user_fields,
     _email_errors,
 )
+from accounts.sso_domains import domain_state_kept, verified_domains
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from core.sealing import seal
@@ -53,7 +54,7 @@ SSO_NEEDS_ROOT_ADMIN = (
     "or change single sign-on: it decides who signs in as the organization's members."
 )
 TYPE_INVALID = "Must be one of: jwt, oidc, saml."
-DOMAIN_TAKEN = "Another identity provider already routes {domain}."
+DOMAIN_TAKEN = "Another identity provider proved {domain} is its own."
 
 
 def _sso_settings(
@@ -73,18 +74,19 @@ def _sso_settings(
 
 
 def _check_domains_free(domains: list[str], provider_id: object) -> None:
-    """A domain routes to one provider only (home-realm discovery must not be ambiguous)."""
+    """A domain another provider proved is its own (accounts.sso_domains): nobody else may
+    claim it. An unproved claim routes nothing, so it blocks nobody."""
     others = IdentityProvider.objects.exclude(id=provider_id).exclude(domains=[])
-    for other in others.only("domains"):
+    for other in others:
         for domain in domains:
-            if domain in other.domains:
+            if domain in verified_domains(other):
                 raise ValidationError({"domains": DOMAIN_TAKEN.format(domain=domain)})
 
 
 def _audited_config(provider: IdentityProvider) -> dict:
     """What the audit trail keeps of a provider's settings: never the secret, nor the
     certificate's bytes."""
-    config = {k: v for k, v in provider.config.items() if k != "x509cert"}
+    config = {k: v for k, v in provider.config.items() if k not in ("x509cert", "domain_token")}
     if provider.client_secret_sealed:
         config["client_secret"] = "(set)"  # noqa: S105 -- a marker, not a secret
     return {"type": provider.type, "domains": provider.domains, **config}
@@ -109,7 +111,8 @@ def identity_provider_create(
     config: dict = {}
     secret: str | None = None
     domains: list[str] = []
-    if kind != IdentityProviderType.JWT:
+    type_is_sso = kind != IdentityProviderType.JWT
+    if type_is_sso:
         if not access.holds_everything_in(org.root_organization):
             raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
         config, secret, domains = _sso_settings(kind=kind, body=settings or {}, provider=None)
@@ -117,6 +120,8 @@ def identity_provider_create(
         if IdentityProvider.objects.filter(organization=org, name__iexact=name).exists():
             raise ValidationError({"name": IDENTITY_PROVIDER_NAME_TAKEN})
         _check_domains_free(domains, None)
+        if type_is_sso:
+            config = domain_state_kept(None, config, domains)
         provider = IdentityProvider.objects.create(
             organization=org,
             name=name,
@@ -159,7 +164,7 @@ def identity_provider_update(
         locked = IdentityProvider.objects.select_for_update().get(id=provider.id)
         before = _audited_config(locked)
         _check_domains_free(domains, locked.id)
-        locked.config = config
+        locked.config = domain_state_kept(locked, config, domains)
         locked.domains = domains
         if secret is not None:
             locked.client_secret_sealed = seal(secret)

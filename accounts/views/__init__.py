@@ -17,6 +17,7 @@ from accounts.views.identity_providers import (
     IdentityProviderDetailView,
     IdentityProviderMixin,
     SsoConnectionTestView,
+    SsoDomainsVerifyView,
     SsoProviderCreateView,
     SsoProviderSettingsView,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "SessionEndView",
     "SessionsView",
     "SsoConnectionTestView",
+    "SsoDomainsVerifyView",
     "SsoProviderCreateView",
     "SsoProviderSettingsView",
     "UserListView",

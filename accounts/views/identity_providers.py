@@ -15,6 +15,7 @@ from accounts.catalog import Permission
 from accounts.portal_forms import IdentityLinkForm, SsoProviderForm, add_service_errors
 from accounts.services.identity import SSO_NEEDS_ROOT_ADMIN
 from accounts.sso import callback_urls, sso_connection_test
+from accounts.sso_domains import domains_verify, record_name, record_value, verified_domains
 from accounts.views.mixins import OrganizationMixin
 
 
@@ -36,6 +37,12 @@ class IdentityProviderMixin(OrganizationMixin):
         context.update(provider=self.provider, may_link=self.may_link)
         if self.provider.is_sso:
             context["sp"] = callback_urls(self.request, self.provider)
+            proved = verified_domains(self.provider)
+            context["domain_record_value"] = record_value(self.provider)
+            context["domain_rows"] = [
+                {"domain": d, "record_name": record_name(d), "verified": d in proved}
+                for d in self.provider.domains
+            ]
         return context
 
     def detail_url(self) -> str:
@@ -181,6 +188,18 @@ class SsoConnectionTestView(IdentityProviderDetailView):
         context = self.get_context_data()
         context["checks"] = checks
         context["checks_ok"] = all(check.ok for check in checks)
+        return self.render_to_response(context)
+
+
+class SsoDomainsVerifyView(IdentityProviderDetailView):
+    """POST: look for the domains' DNS proofs; the provider's page shows what was found."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        checks = domains_verify(access=self.access, provider=self.provider, meta=self.meta())
+        context = self.get_context_data()
+        context["domain_checks"] = checks
         return self.render_to_response(context)
 
 

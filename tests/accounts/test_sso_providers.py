@@ -180,13 +180,26 @@ def test_a_bg_admin_cannot_set_up_sso_for_their_bg(client_for, member, org):
     assert not IdentityProvider.objects.exists()
 
 
-def test_a_domain_routes_to_one_provider_only(client_for, admin, org, other_admin, other_org):
-    assert client_for(admin).post(providers_url(org), oidc_body(), format="json").status_code == 201
-    squat = client_for(other_admin).post(
+def test_a_domain_one_provider_proved_cannot_be_claimed_by_another(
+    client_for, admin, org, other_admin, other_org
+):
+    """An unproved claim blocks nobody (tests/sso/test_sso_domains.py proves by DNS); a proved
+    domain is its provider's own."""
+    from tests.sso.dns_server import domains_proved
+
+    first = client_for(admin).post(providers_url(org), oidc_body(), format="json")
+    unproved = client_for(other_admin).post(
         providers_url(other_org), oidc_body(domains=["acme.example"]), format="json"
     )
+    assert unproved.status_code == 201
+    domains_proved(IdentityProvider.objects.get(id=first.json()["id"]))
+    squat = client_for(other_admin).post(
+        providers_url(other_org),
+        oidc_body(name="Second", domains=["acme.example"]),
+        format="json",
+    )
     assert squat.status_code == 400
-    assert IdentityProvider.objects.count() == 1
+    assert IdentityProvider.objects.count() == 2
 
 
 def test_another_tenant_cannot_read_or_change_it(client_for, admin, org, other_admin):

@@ -23,6 +23,7 @@ from connected_apps.services import connected_app_create
 from tests.e2e.test_consent import callback_params, urlpatterns  # noqa: F401 -- the URLconf
 from tests.factories import UserFactory
 from tests.oauth.code_flow import authorize_url, pkce_pair, unverified_claims
+from tests.sso.dns_server import domains_proved
 from tests.sso.upstream import ADA, upstream_oidc_idp, upstream_oidc_idp_factory  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -52,6 +53,7 @@ def acme(transactional_db, live_server, upstream_oidc_idp, callback_url):  # noq
             "domains": ["company.example"],
         },
     )
+    domains_proved(provider)  # as POST …/verifyDomains records it (tests/sso/test_sso_domains.py)
     upstream_oidc_idp.add_client(
         client_id=provider.config["client_id"],
         client_secret=UPSTREAM_SECRET,

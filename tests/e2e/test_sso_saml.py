@@ -26,6 +26,7 @@ from accounts.services import organization_bootstrap, user_create
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_create
 from tests.oauth.code_flow import TOKEN_URL, authorize_url, pkce_pair, unverified_claims
+from tests.sso.dns_server import domains_proved
 from tests.sso.saml_idp import ATTRIBUTE_NAMES, SamlIdp, saml_idp, saml_idp_server
 
 __all__ = ["saml_idp", "saml_idp_server"]  # the test IdP's fixtures, used below
@@ -104,7 +105,9 @@ def provider(acme, live_server, saml_idp: SamlIdp) -> IdentityProvider:
     assert metadata.status_code == 200, metadata.text
     assert saml_idp.add_sp_metadata(metadata.content) == sp["sp_entity_id"]
     saml_idp.add_user("ada", IDP_PASSWORD, ADA)
-    return IdentityProvider.objects.get(id=provider_id)
+    provider = IdentityProvider.objects.get(id=provider_id)
+    domains_proved(provider)  # as POST …/verifyDomains records it (tests/sso/test_sso_domains.py)
+    return provider
 
 
 def sign_in_at_the_idp(page, screenshot, name: str) -> None:

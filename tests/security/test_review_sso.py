@@ -21,6 +21,7 @@ from oauth.models import AccessToken
 from tests.factories import UserFactory
 from tests.oauth.tokenkit import rsa_key
 from tests.security.test_jwt_bearer_takeover import admin_jwt_app, assert_as
+from tests.sso.dns_server import domains_proved
 from tests.sso.saml_idp import SamlIdp, saml_idp, saml_idp_server  # noqa: F401 (fixtures)
 from tests.sso.upstream import upstream_oidc_idp, upstream_oidc_idp_factory  # noqa: F401
 
@@ -62,6 +63,7 @@ def saml_provider(org, admin, idp: SamlIdp, live_url: str, **settings) -> Identi
     )
     metadata = f"{live_url}/auth/saml/{provider.id}/metadata/"
     idp.add_sp(metadata, f"{live_url}/auth/saml/{provider.id}/acs/")
+    domains_proved(provider)  # as POST …/verifyDomains records it (tests/sso/test_sso_domains.py)
     return provider
 
 
@@ -251,12 +253,6 @@ def test_sso_urls_cannot_reach_the_private_network_by_dns_rebinding(
 
 
 # -- 5. home-realm discovery: another tenant claims your email domain ---------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: an email domain routes sign-ins only once its owner proved it (a DNS TXT "
-    "challenge on the domain, as Okta/Entra/Auth0 do); today the first tenant to type a "
-    "domain owns it",
-)
 def test_another_tenant_cannot_claim_our_email_domain(client_for, org, other_admin, other_org):
     """Globex's administrator registers an SSO provider (its own SAML IdP) routing
     acme.example, Acme's email domain, before Acme sets up SSO. Acme's people who type their
@@ -323,6 +319,7 @@ def test_an_oidc_subject_in_another_case_is_another_person(http, urls, acme, req
             "domains": ["case.example"],
         },
     )
+    domains_proved(provider)
     upstream.add_client(
         client_id=provider.config["client_id"],
         client_secret="review-upstream-secret",

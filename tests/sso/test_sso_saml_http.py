@@ -38,6 +38,7 @@ from accounts.sso import REFUSED_INACTIVE, REFUSED_NO_SUBJECT
 from audit.models import AuditAction, AuditEvent
 from connected_apps.services import connected_app_create
 from tests.oauth.code_flow import REDIRECT_URI, tokens_for, unverified_claims
+from tests.sso.dns_server import domains_proved
 from tests.sso.saml_idp import ATTRIBUTE_NAMES, SamlIdp
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +166,9 @@ def register_saml_provider(setup, idp: SamlIdp, *, domain: str, **settings) -> I
     assert metadata.status_code == 200, metadata.content
     assert metadata["Content-Type"].startswith("text/xml")
     assert idp.add_sp_metadata(metadata.content) == data["sp"]["sp_entity_id"]
-    return IdentityProvider.objects.get(id=data["id"])
+    provider = IdentityProvider.objects.get(id=data["id"])
+    domains_proved(provider)  # as POST …/verifyDomains records it (test_sso_domains.py)
+    return provider
 
 
 @pytest.fixture
