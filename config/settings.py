@@ -235,6 +235,10 @@ DOORMAN_TOKEN_CACHE = env_bool("DOORMAN_TOKEN_CACHE", default=True)
 DOORMAN_TOKEN_CACHE_SECONDS = int(os.environ.get("DOORMAN_TOKEN_CACHE_SECONDS", "60"))
 # client_credentials token requests answered ahead of Django's request cycle (oauth/wsgi.py).
 DOORMAN_TOKEN_FAST_PATH = env_bool("DOORMAN_TOKEN_FAST_PATH", default=True)
+# Test runs sharing one Redis (two suites at once on a machine) keep their tasks apart: each
+# run's queue is named after its cache prefix, so no worker takes another run's tasks.
+if DOORMAN_ENV == "test":
+    CELERY_TASK_DEFAULT_QUEUE = f"celery-{os.environ.get('DOORMAN_CACHE_PREFIX', 'doorman')}"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
