@@ -516,4 +516,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DOORMAN_LOG_LEVEL", "INFO")},
+    # Django's own "django" logger also prints to the console when DEBUG is on; it goes to the
+    # root's handler only, or `bin/start` shows every line twice.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

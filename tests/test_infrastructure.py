@@ -56,3 +56,28 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert result.returncode != 0
     assert "DOORMAN_SECRET_KEY is required" in result.stderr
     assert settings.DEBUG is False or os.environ.get("DOORMAN_DEBUG")
+
+
+def test_a_log_line_is_printed_once_with_debug_on(tmp_path):
+    """`bin/start` runs with DEBUG on, where Django's own console handler would print every
+    line a second time (issue 16)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DOORMAN_ENV": "development",
+        "DOORMAN_DEBUG": "true",
+        "DOORMAN_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    env.pop("DATABASE_URL", None)
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('a line')"
+    )
+    done = subprocess.run(  # noqa: S603 -- this interpreter, a constant program
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stderr.count("a line") == 1, done.stderr
