@@ -31,3 +31,8 @@ def test_swagger_ui_loads_the_schema_and_assets_from_this_server(client):
 def test_the_docs_link_back_to_the_playground(client):
     html = client.get(API_DOCS).content.decode()
     assert 'href="/developer/playground"' in html
+
+
+def test_the_docs_lead_back_to_the_portal(client):
+    html = client.get(API_DOCS).content.decode()
+    assert '<a href="/">← Back to the portal</a>' in html
