@@ -21,6 +21,7 @@ urlpatterns = [
     path(f"{APP}/enabled", views.AppEnabledView.as_view(), name="app_enabled"),
     path(f"{APP}/rotate-secret", views.AppRotateSecretView.as_view(), name="app_rotate_secret"),
     path(f"{APP}/delete", views.AppDeleteView.as_view(), name="app_delete"),
+    path(f"{APP}/disable", views.AppDisableView.as_view(), name="app_disable"),
     path(f"{AUTHORIZED}/", views.AuthorizedAppsView.as_view(), name="authorized_apps"),
     path(
         f"{AUTHORIZED}/settings",

@@ -241,6 +241,23 @@ class AppRotateSecretView(AppConfirmView):
         )
 
 
+class AppDisableView(AppConfirmView):
+    """Disabling asks first, as the other destructive actions do: every token of the app
+    stops working at once."""
+
+    action = "disable"
+
+    def confirmed(self, submission_id: Any) -> HttpResponse:
+        services.connected_app_update(
+            access=self.access, app=self.app, changes={"enabled": False}, meta=self.meta()
+        )
+        messages.success(
+            self.request,
+            f"{self.app.name} is disabled: it gets no tokens and its tokens stopped working.",
+        )
+        return HttpResponseRedirect(self.detail_url())
+
+
 class AppDeleteView(AppConfirmView):
     action = "delete"
 

@@ -57,7 +57,7 @@ def url(name: str, app: ConnectedApp) -> str:
 
 
 def app_pages(app: ConnectedApp) -> list[str]:
-    return [url(n, app) for n in ("app_detail", "app_rotate_secret", "app_delete")]
+    return [url(n, app) for n in ("app_detail", "app_rotate_secret", "app_delete", "app_disable")]
 
 
 def app_posts(app: ConnectedApp) -> dict[str, dict]:
@@ -69,6 +69,7 @@ def app_posts(app: ConnectedApp) -> dict[str, dict]:
         url("app_enabled", app): {"enabled": "false"},
         url("app_rotate_secret", app): confirm,
         url("app_delete", app): confirm,
+        url("app_disable", app): confirm,
     }
 
 
@@ -539,6 +540,31 @@ def test_disable_and_enable(admin, code_app, member):
     app.refresh_from_db()
     assert app.enabled
     assert access_token_resolve(token) is not None
+
+
+def test_disable_asks_first_on_a_page_of_its_own(admin, code_app, member):
+    """Issue 16: like deleting or rotating, not the browser's confirm()."""
+    app = code_app.app
+    token = mint_access_token(user=member, app=app, scope="openid")
+    client = web(admin)
+    detail = client.get(url("app_detail", app)).content.decode()
+    assert f'href="{url("app_disable", app)}">Disable</a>' in detail
+    assert "data-confirm" not in detail
+    page = client.get(url("app_disable", app)).content.decode()
+    assert f"Disable {app.name}?" in page and "stops working at once" in page
+    app.refresh_from_db()
+    assert app.enabled  # asking changed nothing
+    unconfirmed = client.post(url("app_disable", app), {})
+    assert unconfirmed.status_code == 302 and unconfirmed["Location"] == url("app_disable", app)
+    app.refresh_from_db()
+    assert app.enabled
+    done = client.post(
+        url("app_disable", app), {"confirm": "yes", "submission_id": str(uuid.uuid4())}
+    )
+    assert done.status_code == 302 and done["Location"] == url("app_detail", app)
+    app.refresh_from_db()
+    assert not app.enabled
+    assert access_token_resolve(token) is None
 
 
 def test_scopes_of_an_app_acting_for_users(admin, code_app):
