@@ -53,6 +53,9 @@ NOT_ROOT_ORG = "Connected apps controls belong to a root organization."
 APP_NOT_FOUND = "Connected app not found."
 NOT_ALLOWLISTED = "This app is not on the allowlist."
 APP_NOT_SERVING_ORG = "This app is only available to members of the organization that owns it."
+APPROVAL_SCOPES_CHANGED = (
+    "The app's scopes changed since you reviewed them: review the new scopes and approve again."
+)
 
 
 # -- the check every token and /authorize request makes ------------------------------------------
@@ -243,24 +246,41 @@ def allowlist_list(*, org: Organization) -> list[AllowlistRow]:
     return [AllowlistRow(entry=e, current_scopes=sorted(current[e.app_id])) for e in entries]
 
 
-def _app_for_org(*, org: Organization, client_id: object) -> ConnectedApp:
-    """An app that can serve the org's users: its own, or another tenant's `everyone` app."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 100:
-        raise ValidationError({"client_id": "A client_id is required."})
+def app_for_org_find(*, org: Organization, client_id: str) -> ConnectedApp | None:
+    """An app that can serve the org's users (its own, or another tenant's `everyone` app), or
+    None: one query."""
     app = ConnectedApp.objects.filter(client_id=client_id).select_related("owner_org").first()
     if app is None or (app.root_org_id != org.id and app.audience != Audience.EVERYONE):
+        return None
+    return app
+
+
+def _app_for_org(*, org: Organization, client_id: object) -> ConnectedApp:
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 100:
+        raise ValidationError({"client_id": "A client_id is required."})
+    app = app_for_org_find(org=org, client_id=client_id)
+    if app is None:
         raise Http404(APP_NOT_FOUND)
     return app
 
 
 def allowlist_approve(
-    *, access: Access, org: Organization, client_id: object, meta: RequestMeta | None = None
+    *,
+    access: Access,
+    org: Organization,
+    client_id: object,
+    expected_scopes: Iterable[str] | None = None,
+    meta: RequestMeta | None = None,
 ) -> AllowlistRow:
     """Approve (or re-approve) the app's CURRENT scope set for the org's users. SPEC §10: the
     approval confers those scopes on the app for every user of the org, so the approver must
-    hold each of them (`full`/`read:full`: a session or a `full` token)."""
+    hold each of them (`full`/`read:full`: a session or a `full` token). `expected_scopes`,
+    when given, is the set the approver was shown: a different current set is refused
+    (APPROVAL_SCOPES_CHANGED) rather than approved unseen."""
     app = _app_for_org(org=org, client_id=client_id)
     scopes = sorted(set(AppScope.objects.filter(app=app).values_list("scope", flat=True)))
+    if expected_scopes is not None and set(expected_scopes) != set(scopes):
+        raise ValidationError({"scopes": APPROVAL_SCOPES_CHANGED})
     for scope in scopes:
         if scope in (SpecialScope.FULL, SpecialScope.READ_FULL):
             held = access.holds_everything_in(org)

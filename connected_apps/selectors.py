@@ -10,16 +10,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from accounts.access import Access
-from accounts.catalog import Permission
+from accounts.catalog import ALL_SCOPES, Permission
 from accounts.models import Environment, Organization
-from connected_apps.models import AppScope, AppUsageDay, Authorization, ConnectedApp
+from connected_apps.controls import app_for_org_find
+from connected_apps.models import (
+    AllowlistEntry,
+    AppScope,
+    AppUsageDay,
+    Audience,
+    Authorization,
+    ConnectedApp,
+)
 from connected_apps.usage import pending_counts
 
 USAGE_DAYS = 30
@@ -199,3 +207,100 @@ def user_authorization_get(*, user, client_id: str) -> Authorization:
     if authorization is None:
         raise Http404("Authorization not found.")
     return authorization
+
+
+# -- allowlist approvals (SPEC §6, issue 16) -------------------------------------------------------
+# Reads of the Authorized apps page's approval flow. They sit here, not in controls.py (the
+# allowlist's services), because they are plain reads and that module is already long.
+def _catalog_sorted(scopes: set[str]) -> list[str]:
+    """Scopes in the catalog's order (special scopes first), unknown ones last by name."""
+    return sorted(
+        scopes,
+        key=lambda s: (ALL_SCOPES.index(s) if s in ALL_SCOPES else len(ALL_SCOPES), s),
+    )
+
+
+def _app_scopes(app_ids: list) -> dict[object, list[str]]:
+    """Each app's current scope set (an own-behalf app holds a scope once per context)."""
+    found: dict[object, set[str]] = {app_id: set() for app_id in app_ids}
+    for app_id, scope in AppScope.objects.filter(app_id__in=app_ids).values_list("app_id", "scope"):
+        found[app_id].add(scope)
+    return {app_id: _catalog_sorted(scopes) for app_id, scopes in found.items()}
+
+
+@dataclass(frozen=True)
+class AllowlistCandidate:
+    """An app the org's users authorized that its allowlist does not list yet: `users` of
+    the org hold a live authorization; approving it approves `scopes` (its current set)."""
+
+    app: ConnectedApp
+    users: int
+    scopes: list[str]
+
+
+def allowlist_candidate_list(*, org: Organization) -> list[AllowlistCandidate]:
+    """Apps of other tenants that users of `org` authorized (live authorizations) and that
+    could be allowlisted (audience `everyone`) but are not, by name: two queries."""
+    listed = AllowlistEntry.objects.filter(organization=org, app=OuterRef("pk"))
+    apps = list(
+        ConnectedApp.objects.filter(
+            authorizations__revoked_at__isnull=True,
+            authorizations__user__organization=org,
+            audience=Audience.EVERYONE,
+        )
+        .exclude(root_org=org)
+        .exclude(Exists(listed))
+        .annotate(users=Count("authorizations__user", distinct=True))
+        .select_related("owner_org")
+        .order_by("name", "client_id")
+    )
+    scopes = _app_scopes([app.pk for app in apps])
+    return [AllowlistCandidate(app=a, users=a.users, scopes=scopes[a.pk]) for a in apps]
+
+
+@dataclass(frozen=True)
+class AllowlistApproval:
+    """What approving `app` for the org would do: approve `scopes` (its current set), in
+    place of `entry.approved_scopes` when it is already listed (a re-approval)."""
+
+    app: ConnectedApp
+    scopes: list[str]
+    entry: AllowlistEntry | None
+
+    @property
+    def added_scopes(self) -> list[str]:
+        approved = set(self.entry.approved_scopes) if self.entry else set()
+        return [s for s in self.scopes if s not in approved]
+
+    @property
+    def removed_scopes(self) -> list[str]:
+        if self.entry is None:
+            return []
+        return _catalog_sorted(set(self.entry.approved_scopes) - set(self.scopes))
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.entry is not None and not self.added_scopes and not self.removed_scopes
+
+
+def allowlist_approval_get(*, org: Organization, client_id: str) -> AllowlistApproval | None:
+    """The approval of app `client_id` for `org`'s users, or None when no such app can serve
+    them (unknown, or another tenant's internal app): three queries."""
+    app = app_for_org_find(org=org, client_id=client_id)
+    if app is None:
+        return None
+    entry = (
+        AllowlistEntry.objects.filter(organization=org, app=app)
+        .select_related("approved_by")
+        .first()
+    )
+    return AllowlistApproval(app=app, scopes=_app_scopes([app.pk])[app.pk], entry=entry)
+
+
+def allowlist_entry_get(*, org: Organization, client_id: str) -> AllowlistEntry | None:
+    """The org's allowlist entry for app `client_id`, with the app, or None: one query."""
+    return (
+        AllowlistEntry.objects.filter(organization=org, app__client_id=client_id)
+        .select_related("app", "app__owner_org", "approved_by")
+        .first()
+    )

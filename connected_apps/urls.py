@@ -30,6 +30,11 @@ urlpatterns = [
     ),
     path(f"{AUTHORIZED}/allowlist", views.AllowlistApproveView.as_view(), name="allowlist_approve"),
     path(
+        f"{AUTHORIZED}/allowlist/<str:client_id>/approve",
+        views.AllowlistApproveConfirmView.as_view(),
+        name="allowlist_approve_confirm",
+    ),
+    path(
         f"{AUTHORIZED}/allowlist/<str:client_id>/remove",
         views.AllowlistRemoveView.as_view(),
         name="allowlist_remove",

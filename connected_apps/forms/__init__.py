@@ -8,6 +8,7 @@ do what, and their `ValidationError` is copied onto the form (`add_service_error
 from accounts.portal_forms import add_service_errors
 from connected_apps.forms.apps import (
     OWNER_REQUIRED,
+    AllowlistClientIdForm,
     AppType,
     ConfirmForm,
     ConnectedAppCreateForm,
@@ -21,6 +22,7 @@ from connected_apps.forms.text import lines_to_list, parse_public_keys, public_k
 
 __all__ = [
     "OWNER_REQUIRED",
+    "AllowlistClientIdForm",
     "AppType",
     "ConfirmForm",
     "ConnectedAppCreateForm",

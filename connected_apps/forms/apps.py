@@ -279,3 +279,9 @@ class EnabledForm(forms.Form):
     enabled = forms.TypedChoiceField(
         choices=[("true", "Enabled"), ("false", "Disabled")], coerce=lambda v: v == "true"
     )
+
+
+class AllowlistClientIdForm(forms.Form):
+    """The Authorized apps page's advanced approval: an app by its client id."""
+
+    client_id = forms.CharField(label="Client ID", max_length=100)

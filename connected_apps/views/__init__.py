@@ -12,6 +12,7 @@ from connected_apps.views.app_pages import (
     AppScopesView,
 )
 from connected_apps.views.authorized import (
+    AllowlistApproveConfirmView,
     AllowlistApproveView,
     AllowlistRemoveView,
     AuthorizedAppsSettingsView,
@@ -29,6 +30,7 @@ __all__ = [
     "ALREADY_CREATED",
     "ALREADY_ROTATED",
     "NO_MANAGED_ORG",
+    "AllowlistApproveConfirmView",
     "AllowlistApproveView",
     "AllowlistRemoveView",
     "AppCreateView",
