@@ -35,9 +35,13 @@ def suggested_scopes(app: ConnectedApp) -> str:
     return " ".join(identity or held)
 
 
-def button_settings(query, apps: dict[str, ConnectedApp]) -> tuple[PlaygroundForm, dict[str, str]]:
+def button_settings(
+    query, apps: dict[str, ConnectedApp], playground_url: str = ""
+) -> tuple[PlaygroundForm, dict[str, str]]:
     """The form and the values the live button uses: what was typed; else, for `?app=`, that
-    app's client id, first redirect URI and suggested scopes; else only default scopes."""
+    app's client id, the playground's own URL when the app registered it (the whole flow then
+    comes back here), else its first redirect URI, and suggested scopes; else only default
+    scopes."""
     if "client_id" in query:
         form = PlaygroundForm(query)
         return form, (form.cleaned_data if form.is_valid() else {})
@@ -45,7 +49,11 @@ def button_settings(query, apps: dict[str, ConnectedApp]) -> tuple[PlaygroundFor
     if picked is not None:
         values = {
             "client_id": picked.client_id,
-            "redirect_uri": next(iter(picked.redirect_uris.split()), ""),
+            "redirect_uri": (
+                playground_url
+                if playground_url in picked.redirect_uris.split()
+                else next(iter(picked.redirect_uris.split()), "")
+            ),
             "scopes": suggested_scopes(picked),
         }
     else:
@@ -65,13 +73,13 @@ class PlaygroundView(LoginRequiredMixin, TemplateView):
         apps = signin_apps(self.request.user)
         by_client_id = {app.client_id: app for app in apps}
         query = self.request.GET
-        form, values = button_settings(query, by_client_id)
+        playground_url = self.request.build_absolute_uri(reverse("developer:playground"))
+        form, values = button_settings(query, by_client_id, playground_url)
         client_id = values.get("client_id", "")
         redirect_uri = values.get("redirect_uri", "")
         scopes = " ".join(values.get("scopes", "").split())
         app = by_client_id.get(client_id)
         registered = app.redirect_uris.split() if app else []
-        playground_url = self.request.build_absolute_uri(reverse("developer:playground"))
         script_url = f"{settings.DOORMAN_BASE_URL}/{settings.STATIC_URL.strip('/')}/{SCRIPT_PATH}"
         shown = {"client_id": client_id, "redirect_uri": redirect_uri, "scopes": scopes}
         context.update(

@@ -87,6 +87,18 @@ def test_picking_an_app_fills_in_its_client_id_redirect_uri_and_identity_scopes(
     assert f'<option value="{client_id}" selected>' in html
 
 
+def test_an_app_that_registered_the_playground_comes_back_to_it(web, admin, make_app):
+    """Issue 16: the playground's own URL, when the app registered it, rather than the app's
+    first redirect URI: the whole flow then ends here, where the outcome is shown."""
+    playground = f"http://localhost{PLAYGROUND}"
+    created = make_app(
+        redirect_uris=["https://tracker.example/callback", playground],
+        scopes=["openid"],
+    )
+    response = web(admin).get(PLAYGROUND, {"app": created.app.client_id}, HTTP_HOST="localhost")
+    assert f'redirect-uri="{playground}"' in response.content.decode()
+
+
 def test_another_tenants_app_cannot_be_picked(web, admin, make_app, other_admin):
     theirs = make_app(actor=other_admin)
     response = web(admin).get(PLAYGROUND, {"app": theirs.app.client_id})
