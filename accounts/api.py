@@ -25,6 +25,7 @@ from accounts.serializers import (
     NameInput,
     OrganizationOutput,
     PermissionsInput,
+    UserEnabledInput,
     UserInput,
     UserOutput,
     UserPermissionsOutput,
@@ -198,6 +199,23 @@ class UserAPI(AccountsAPIView):
     def get(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
         user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        return Response(UserOutput(user).data)
+
+    @extend_schema(
+        summary="Disable or enable a member",
+        description="`{\"enabled\": false}` disables the member: their portal sessions end, "
+        "their platform tokens are revoked and every app's token for them stops working. "
+        "The root organization's administrators only (full access).",
+        request=UserEnabledInput,
+        responses=UserOutput,
+    )
+    def patch(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        body = validated(UserEnabledInput, request)
+        user = services.user_enabled_set(
+            access=self.access, user=user, enabled=body["enabled"], meta=self.meta
+        )
         return Response(UserOutput(user).data)
 
 

@@ -94,6 +94,10 @@ class IdentityProviderSettingsInput(IdentityProviderInput):
     type = None
 
 
+class UserEnabledInput(StrictSerializer):
+    enabled = serializers.BooleanField()
+
+
 class IdentityLinkInput(StrictSerializer):
     user_id = StrictCharField(max_length=64)
     subject = serializers.CharField(

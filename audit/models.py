@@ -19,6 +19,8 @@ class AuditAction(models.TextChoices):
     # Users and permissions
     USER_CREATED = "user.created", "User created"
     USER_PERMISSIONS_CHANGED = "user.permissions_changed", "User permissions changed"
+    USER_DISABLED = "user.disabled", "User disabled"
+    USER_ENABLED = "user.enabled", "User enabled"
     USER_PROFILE_CHANGED = "user.profile_changed", "Profile changed"
     FACTOR_ADDED = "user.factor_added", "Sign-in factor added"
     FACTOR_REMOVED = "user.factor_removed", "Sign-in factor removed"

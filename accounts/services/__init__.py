@@ -59,6 +59,7 @@ from accounts.services.users import (
     organization_bootstrap,
     organization_signup,
     user_create,
+    user_enabled_set,
     user_profile_update,
 )
 
@@ -110,6 +111,7 @@ __all__ = [
     "organization_rename",
     "organization_signup",
     "user_create",
+    "user_enabled_set",
     "user_permissions_set",
     "user_profile_update",
 ]
