@@ -79,9 +79,6 @@ class AuditLogView(AuditPageMixin, TemplateView):
                     "event": event,
                     "label": labels.get(event.action, event.action),
                     "actor": selectors.actor_data(event),
-                    "details": sorted(event.details.items())
-                    if isinstance(event.details, dict)
-                    else [],
                 }
                 for event in page
             ],
