@@ -105,3 +105,18 @@ def audit_details(details: Any) -> SafeString:
         rest = {k: v for k, v in details.items() if k not in ("before", "after")}
         return format_html("{}{}", _pairs(rest) if rest else "", _diff(before, after))
     return _pairs(details)
+
+
+TARGET_KINDS = {
+    "connected_app": "App",
+    "connectedapp": "App",
+    "identityprovider": "Identity provider",
+    "allowlist_entry": "Allowlist entry",
+    "allowlistentry": "Allowlist entry",
+}
+
+
+@register.filter
+def audit_kind(target_type: str) -> str:
+    """A target type as a word: `connected_app` → App, `identityprovider` → Identity provider."""
+    return TARGET_KINDS.get(target_type) or _label(target_type).capitalize()

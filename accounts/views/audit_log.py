@@ -22,6 +22,7 @@ from accounts.templatetags.audit_tags import audit_log_org_for
 from audit import selectors
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_export_start
+from audit.targets import APP_BY_CLIENT_ID, event_targets, targets_resolve
 
 EVENTS_PER_PAGE = 50
 
@@ -70,6 +71,8 @@ class AuditLogView(AuditPageMixin, TemplateView):
         page = Paginator(events, EVENTS_PER_PAGE).get_page(self.request.GET.get("page"))
         query = self.filters.as_params()
         labels = dict(AuditAction.choices)
+        page_events = list(page)
+        names = targets_resolve(org=self.org, targets=event_targets(page_events))
         context.update(
             nav_section="audit",
             org=self.org,
@@ -79,8 +82,11 @@ class AuditLogView(AuditPageMixin, TemplateView):
                     "event": event,
                     "label": labels.get(event.action, event.action),
                     "actor": selectors.actor_data(event),
+                    "actor_user": names.get(("user", str(event.actor_user_id))),
+                    "actor_app": names.get((APP_BY_CLIENT_ID, event.actor_client_id)),
+                    "target": names.get((event.target_type, event.target_id)),
                 }
-                for event in page
+                for event in page_events
             ],
             filter_form=AuditFilterForm(
                 initial={

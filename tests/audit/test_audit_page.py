@@ -77,3 +77,96 @@ def test_details_are_escaped(org, admin):
     body = signed_in(admin).get(PAGE).content.decode()
     assert "<script>alert(1)</script>" not in body and "<i>x</i>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&lt;b&gt;k&lt;/b&gt;" in body
+
+
+# ---- 2. Targets and actors by name, with links -----------------------------------------------
+
+
+def test_targets_and_actors_are_named_and_linked(org, admin, member, code_app, cc_app):
+    from connected_apps.models import Authorization
+
+    app = code_app.app
+    authorization = Authorization.objects.create(user=member, app=app, scopes=["openid"])
+    audit_record(
+        action=AuditAction.AUTHORIZATION_GRANTED,
+        organization=org,
+        actor=member,
+        actor_app=app,
+        target=authorization,
+        target_type="authorization",
+    )
+    audit_record(
+        action=AuditAction.TOKEN_ISSUED,
+        organization=org,
+        actor=None,
+        actor_app=cc_app.app,
+        target=cc_app.app,
+    )
+    audit_record(
+        action=AuditAction.USER_PERMISSIONS_CHANGED, organization=org, actor=admin, target=member
+    )
+    body = signed_in(admin).get(PAGE).content.decode()
+    app_url = f"/access-management/connected-apps/{app.client_id}/"
+    assert f'<a href="{app_url}">Test App for {member.username}</a>' in body
+    assert f'<a href="/access-management/users/{member.id}/">{member.username}</a>' in body
+    assert f'<a href="/access-management/users/{admin.id}/">{admin.username}</a>' in body
+    # The acting app by its name, its client_id in small text.
+    robot = f'<a href="/access-management/connected-apps/{cc_app.app.client_id}/">CI Robot</a>'
+    assert robot + f' <code class="small muted audit-id">{cc_app.app.client_id}</code>' in body
+    assert "connected_app 2" not in text_of(body.encode())
+    assert f"authorization {authorization.id}" not in text_of(body.encode())
+
+
+def test_deleted_targets_and_actors_show_as_deleted_with_their_id(org, admin, member):
+    class Gone:
+        pk = 987654
+        client_id = "gone-client"
+        name = "Gone app"
+
+    audit_record(
+        action=AuditAction.APP_DELETED,
+        organization=org,
+        actor=None,
+        actor_app=Gone(),
+        target=Gone(),
+        target_type="connected_app",
+    )
+    body = text_of(signed_in(admin).get(PAGE).content)
+    assert "App (deleted) 987654" in body
+    assert "App Gone app (deleted) gone-client" in body
+
+
+def test_one_query_per_target_type_whatever_the_number_of_rows(
+    org, admin, make_app, django_assert_max_num_queries
+):
+    def record(n: int) -> None:
+        for _ in range(n):
+            made = make_app(client_name="App")
+            audit_record(
+                action=AuditAction.TOKEN_ISSUED,
+                organization=org,
+                actor=admin,
+                actor_app=made.app,
+                target=made.app,
+                target_type="connected_app",
+            )
+            audit_record(
+                action=AuditAction.USER_PERMISSIONS_CHANGED,
+                organization=org,
+                actor=admin,
+                target=admin,
+            )
+
+    client = signed_in(admin)
+    record(2)
+    client.get(PAGE)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(PAGE)
+    record(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = client.get(PAGE).content.decode()
+    # 12 apps created, 12 apps given a token, 12 acting apps: all named
+    assert body.count(">App</a>") == 36
