@@ -257,3 +257,34 @@ def test_a_bad_filter_is_a_400_with_the_error_on_its_field_and_no_list(
     assert f'id="audit-{field}-error"'.encode() in response.content
     assert b"Fix the filters" in response.content
     assert "events" not in response.context and b"audit-events-heading" not in response.content
+
+
+# ---- 4. Layout: fixed columns, details in their own expandable row, cards on a phone ----------
+
+
+def test_details_open_in_their_own_row_and_cells_carry_their_label(org, admin):
+    audit_record(
+        action=AuditAction.TOKEN_ISSUED, organization=org, actor=admin, details={"scope": "x"}
+    )
+    body = signed_in(admin).get(PAGE).content.decode()
+    assert '<table class="table audit-table">' in body
+    row = body[body.index('<tr class="audit-details-row">') :]
+    assert (
+        row.index("<details>")
+        < row.index("<summary>Details")
+        < row.index('<dl class="audit-details">')
+    )
+    for label in ("Time (UTC)", "Action", "Outcome", "Actor", "Target", "Client IP"):
+        assert f'data-label="{label}"' in body
+
+
+def test_the_audit_log_styles_are_one_delimited_section_with_a_phone_layout():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    css = (Path(settings.BASE_DIR) / "static/css/portal.css").read_text()
+    start = css.index("/* ==== Audit log")
+    section = css[start : css.index("/* ==== End of Audit log")]
+    assert "table-layout: fixed" in section and "overflow-wrap: anywhere" in section
+    assert "@media (max-width: 640px)" in section and "attr(data-label)" in section
