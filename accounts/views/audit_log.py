@@ -140,6 +140,7 @@ class AuditLogView(AuditPageMixin, TemplateView):
         names = targets_resolve(org=self.org, targets=event_targets(page_events))
         export_query = self.filters.as_params()
         context.update(
+            activity=activity_chart(*selectors.audit_activity(events=events, filters=self.filters)),
             page_obj=page,
             events=[
                 {
@@ -158,6 +159,42 @@ class AuditLogView(AuditPageMixin, TemplateView):
             export_status_base=reverse("api-audit-exports", args=[self.org.id]),
         )
         return context
+
+
+CHART_WIDTH, CHART_HEIGHT = 720, 120
+STEP_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
+
+
+def activity_chart(step: str, series: list[tuple[Any, int]]) -> dict[str, Any] | None:
+    """The chart's bars in SVG units (drawn server-side: no script) and its table rows."""
+    if not series:
+        return None
+    peak = max(count for _, count in series) or 1
+    slot = CHART_WIDTH / len(series)
+    bars = []
+    for index, (start, count) in enumerate(series):
+        height = round(count / peak * (CHART_HEIGHT - 4), 2)
+        label = start.strftime(STEP_FORMATS[step])
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.1, 2),
+                "y": round(CHART_HEIGHT - height, 2),
+                "width": round(max(slot * 0.8, 0.5), 2),
+                "height": height,
+                "count": count,
+                "label": label,
+            }
+        )
+    return {
+        "step": step,
+        "bars": bars,
+        "peak": peak,
+        "total": sum(count for _, count in series),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "first": bars[0]["label"],
+        "last": bars[-1]["label"],
+    }
 
 
 class AuditCSVView(AuditPageMixin, View):

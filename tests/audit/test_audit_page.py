@@ -288,3 +288,33 @@ def test_the_audit_log_styles_are_one_delimited_section_with_a_phone_layout():
     section = css[start : css.index("/* ==== End of Audit log")]
     assert "table-layout: fixed" in section and "overflow-wrap: anywhere" in section
     assert "@media (max-width: 640px)" in section and "attr(data-label)" in section
+
+
+# ---- 5. Activity chart ------------------------------------------------------------------------
+
+
+def test_the_activity_chart_counts_events_per_day_with_a_table_fallback(org, admin, dated):
+    from datetime import timedelta
+
+    response = signed_in(admin).get(PAGE)
+    body = response.content.decode()
+    chart = response.context["activity"]
+    assert chart["step"] == "day" and chart["total"] == 4
+    assert len(chart["bars"]) in (31, 32)  # 30 days back to today
+    assert '<svg viewBox="0 0 720 120"' in body and 'role="img"' in body
+    assert body.count("<rect ") == len(chart["bars"])
+    week = (dated - timedelta(days=3)).date().isoformat()
+    assert f"<tr><td>{week}</td><td>1</td></tr>" in body
+    assert "Show as a table" in body
+
+
+def test_the_chart_counts_per_hour_under_two_days_and_follows_the_filter(org, admin, dated):
+    response = signed_in(admin).get(PAGE, {"since": "24h"})
+    chart = response.context["activity"]
+    assert chart["step"] == "hour" and chart["total"] == 2
+    assert 24 <= len(chart["bars"]) <= 25
+
+
+def test_no_chart_without_events(org, admin):
+    response = signed_in(admin).get(PAGE, {"action": "token.issued"})
+    assert response.context["activity"] is None and b"<svg" not in response.content
