@@ -3,6 +3,7 @@ the background with its progress."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -11,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
@@ -22,6 +25,7 @@ from accounts.templatetags.audit_tags import audit_log_org_for
 from audit import selectors
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_export_start
+from audit.targets import APP_BY_CLIENT_ID, event_targets, targets_resolve
 
 EVENTS_PER_PAGE = 50
 
@@ -41,6 +45,49 @@ class AuditFilterForm(forms.Form):
     )
 
 
+# `since=<preset>`: the page's quick ranges, counted back from now when the page is read.
+PRESETS = {
+    "1h": ("Last hour", timedelta(hours=1)),
+    "24h": ("Last 24 hours", timedelta(days=1)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+}
+PAGE_FILTERS = (*selectors.FILTER_NAMES, "since")
+SINCE_INVALID = "Choose one of: " + ", ".join(label for label, _ in PRESETS.values()) + "."
+
+
+def page_filters(query: Any) -> tuple[selectors.AuditFilters, dict[str, list[str]]]:
+    """The page's filters from its query (the API's, plus `since`; a `to` that is a date
+    takes the whole day, as a date picker means it), and the errors keyed by parameter."""
+    params = {name: (query.get(name) or "").strip() for name in selectors.FILTER_NAMES}
+    errors: dict[str, list[str]] = {}
+    since = (query.get("since") or "").strip()
+    if since and since not in PRESETS:
+        errors["since"] = [SINCE_INVALID]
+    elif since and not params["from"]:
+        params["from"] = (timezone.now() - PRESETS[since][1]).isoformat()
+    if len(params["to"]) == 10 and parse_date_or_none(params["to"]):
+        params["to"] += "T23:59:59.999999"
+    try:
+        filters = selectors.AuditFilters.parse(params)
+    except ValidationError as exc:
+        errors.update({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
+        filters = selectors.AuditFilters()
+    return filters, errors
+
+
+def parse_date_or_none(value: str) -> Any:
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def date_value(raw: str) -> str:
+    """What a date input shows for a `from`/`to` parameter: its date (an input of type date
+    holds nothing else)."""
+    return raw[:10] if parse_date_or_none(raw[:10]) else ""
+
+
 class AuditPageMixin(LoginRequiredMixin):
     request: HttpRequest
 
@@ -52,56 +99,102 @@ class AuditPageMixin(LoginRequiredMixin):
             raise PermissionDenied("You need read:audit_logs to see the audit log.")
         self.access = access_for(request.user)
         self.org = audit_org_get(access=self.access, org_id=org.id)
-        self.filter_errors: dict[str, list[str]] = {}
-        try:
-            self.filters = selectors.AuditFilters.parse(request.GET)
-        except ValidationError as exc:
-            self.filter_errors = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
-            self.filters = selectors.AuditFilters()
+        self.filters, self.filter_errors = page_filters(request.GET)
         return super().dispatch(request, *args, **kwargs)
 
 
 class AuditLogView(AuditPageMixin, TemplateView):
     template_name = "audit/audit_log.html"
 
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Bad filters answer 400 with the form's errors, as the API does, and no list: a list
+        # that ignored a filter would read as its answer.
+        status = 400 if self.filter_errors else 200
+        return self.render_to_response(self.get_context_data(**kwargs), status=status)
+
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        events = selectors.audit_event_list(org=self.org, filters=self.filters)
-        page = Paginator(events, EVENTS_PER_PAGE).get_page(self.request.GET.get("page"))
-        query = self.filters.as_params()
-        labels = dict(AuditAction.choices)
+        raw = {name: (self.request.GET.get(name) or "").strip() for name in PAGE_FILTERS}
+        query = {name: value for name, value in raw.items() if value}
+        base = {k: v for k, v in query.items() if k not in ("from", "to", "since")}
         context.update(
             nav_section="audit",
             org=self.org,
+            filter_errors=self.filter_errors,
+            raw=raw,
+            date_from=date_value(raw["from"]),
+            date_to=date_value(raw["to"]),
+            presets=[
+                {"key": key, "label": label, "query": urlencode({**base, "since": key})}
+                for key, (label, _) in PRESETS.items()
+            ],
+            filter_form=AuditFilterForm(),
+            query=urlencode(query),
+        )
+        if self.filter_errors:
+            return context
+        events = selectors.audit_event_list(org=self.org, filters=self.filters)
+        page = Paginator(events, EVENTS_PER_PAGE).get_page(self.request.GET.get("page"))
+        labels = dict(AuditAction.choices)
+        page_events = list(page)
+        names = targets_resolve(org=self.org, targets=event_targets(page_events))
+        export_query = self.filters.as_params()
+        context.update(
+            activity=activity_chart(*selectors.audit_activity(events=events, filters=self.filters)),
             page_obj=page,
             events=[
                 {
                     "event": event,
                     "label": labels.get(event.action, event.action),
                     "actor": selectors.actor_data(event),
-                    "details": sorted(event.details.items())
-                    if isinstance(event.details, dict)
-                    else [],
+                    "actor_user": names.get(("user", str(event.actor_user_id))),
+                    "actor_app": names.get((APP_BY_CLIENT_ID, event.actor_client_id)),
+                    "target": names.get((event.target_type, event.target_id)),
                 }
-                for event in page
+                for event in page_events
             ],
-            filter_form=AuditFilterForm(
-                initial={
-                    "time_from": self.request.GET.get("from", ""),
-                    "time_to": self.request.GET.get("to", ""),
-                    "actor": self.filters.actor,
-                    "client_id": self.filters.client_id,
-                    "action": self.filters.action,
-                    "outcome": self.filters.outcome,
-                }
-            ),
-            filter_errors=self.filter_errors,
-            query=urlencode(query),
-            csv_url=reverse("audit:export_csv") + ("?" + urlencode(query) if query else ""),
+            csv_url=reverse("audit:export_csv")
+            + ("?" + urlencode(export_query) if export_query else ""),
             export_id=self.request.GET.get("export", ""),
             export_status_base=reverse("api-audit-exports", args=[self.org.id]),
         )
         return context
+
+
+CHART_WIDTH, CHART_HEIGHT = 720, 120
+STEP_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
+
+
+def activity_chart(step: str, series: list[tuple[Any, int]]) -> dict[str, Any] | None:
+    """The chart's bars in SVG units (drawn server-side: no script) and its table rows."""
+    if not series:
+        return None
+    peak = max(count for _, count in series) or 1
+    slot = CHART_WIDTH / len(series)
+    bars = []
+    for index, (start, count) in enumerate(series):
+        height = round(count / peak * (CHART_HEIGHT - 4), 2)
+        label = start.strftime(STEP_FORMATS[step])
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.1, 2),
+                "y": round(CHART_HEIGHT - height, 2),
+                "width": round(max(slot * 0.8, 0.5), 2),
+                "height": height,
+                "count": count,
+                "label": label,
+            }
+        )
+    return {
+        "step": step,
+        "bars": bars,
+        "peak": peak,
+        "total": sum(count for _, count in series),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "first": bars[0]["label"],
+        "last": bars[-1]["label"],
+    }
 
 
 class AuditCSVView(AuditPageMixin, View):
