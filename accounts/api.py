@@ -203,7 +203,7 @@ class UserAPI(AccountsAPIView):
 
     @extend_schema(
         summary="Disable or enable a member",
-        description="`{\"enabled\": false}` disables the member: their portal sessions end, "
+        description='`{"enabled": false}` disables the member: their portal sessions end, '
         "their platform tokens are revoked and every app's token for them stops working. "
         "The root organization's administrators only (full access).",
         request=UserEnabledInput,
