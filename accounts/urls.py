@@ -101,4 +101,9 @@ urlpatterns = [
         views.UserPermissionsView.as_view(),
         name="user_permissions",
     ),
+    path(
+        f"{ORG}/users/<uuid:user_id>/enabled",
+        views.UserEnabledView.as_view(),
+        name="user_enabled",
+    ),
 ]

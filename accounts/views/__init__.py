@@ -32,7 +32,12 @@ from accounts.views.organizations import (
 )
 from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, access_overview
 from accounts.views.sessions import SessionEndView, SessionsView
-from accounts.views.users import USERS_PER_PAGE, UserListView, UserPermissionsView
+from accounts.views.users import (
+    USERS_PER_PAGE,
+    UserEnabledView,
+    UserListView,
+    UserPermissionsView,
+)
 
 __all__ = [
     "USERS_PER_PAGE",
@@ -64,6 +69,7 @@ __all__ = [
     "SsoDomainsVerifyView",
     "SsoProviderCreateView",
     "SsoProviderSettingsView",
+    "UserEnabledView",
     "UserListView",
     "UserPermissionsView",
     "access_overview",

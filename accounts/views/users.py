@@ -6,9 +6,12 @@ from functools import cached_property
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.views.generic import FormView
+from django.views.generic import FormView, TemplateView
 
 from accounts import selectors, services
 from accounts.access import access_for
@@ -75,6 +78,39 @@ class UserListView(OrganizationMixin, ServiceFormMixin, FormView):
             can_manage=self.form_allowed(),
         )
         return context
+
+
+class UserEnabledView(OrganizationMixin, TemplateView):
+    """GET asks before disabling a member (what stops at once); POST `enabled=false|true`
+    does it. The service decides who may (the root org's administrators)."""
+
+    template_name = "accounts/user_disable_confirm.html"
+    nav_section = "users"
+
+    def load(self) -> None:
+        super().load()
+        self.subject = selectors.user_get(
+            access=self.access, org=self.org, user_id=self.kwargs["user_id"]
+        )
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["subject"] = self.subject
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        enabled = request.POST.get("enabled") == "true"
+        back = reverse("portal:user_permissions", args=[self.org.id, self.subject.id])
+        try:
+            services.user_enabled_set(
+                access=self.access, user=self.subject, enabled=enabled, meta=self.meta()
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return HttpResponseRedirect(back)
+        state = "enabled" if enabled else "disabled: their sessions ended and their tokens stopped"
+        messages.success(request, f"{self.subject.username} is {state}.")
+        return HttpResponseRedirect(back)
 
 
 class UserPermissionsView(OrganizationMixin, ServiceFormMixin, FormView):
@@ -150,5 +186,7 @@ class UserPermissionsView(OrganizationMixin, ServiceFormMixin, FormView):
                 entry for entry in access_overview(self.access) if entry.can_read_users
             ],
             can_manage=self.form_allowed(),
+            may_disable=self.subject.pk != self.request.user.pk
+            and self.access.holds_everything_in(self.org.root_organization),
         )
         return context

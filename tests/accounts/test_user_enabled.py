@@ -71,3 +71,39 @@ def test_bad_input_is_a_400(client_for, admin, member, org):
     response = client_for(admin).patch(user_url(org, member), {"enabled": "maybe"}, format="json")
     assert response.status_code == 400
     assert client_for(admin).patch(user_url(org, member), {}, format="json").status_code == 400
+
+
+def test_the_portal_disables_after_asking_and_enables(admin, member, org):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin)
+    page = f"/access-management/organizations/{org.id}/users/{member.id}/"
+    assert "Disable user" in client.get(page).content.decode()
+    confirm = client.get(page + "enabled").content.decode()
+    assert "signed out everywhere at once" in confirm
+    member.refresh_from_db()
+    assert member.is_active  # asking changed nothing
+    assert client.post(page + "enabled", {"enabled": "false"}).status_code == 302
+    member.refresh_from_db()
+    assert not member.is_active
+    shown = client.get(page).content.decode()
+    assert "Enable user" in shown and "Disabled" in shown
+    client.post(page + "enabled", {"enabled": "true"})
+    member.refresh_from_db()
+    assert member.is_active
+
+
+def test_the_portal_offers_nothing_to_a_user_manager(member, org):
+    from django.test import Client
+
+    PermissionGrantFactory(user=member, organization=org, permission="manage:users")
+    PermissionGrantFactory(user=member, organization=org, permission="read:users")
+    target = UserFactory(organization=org, username="portal-target")
+    client = Client()
+    client.force_login(member)
+    page = f"/access-management/organizations/{org.id}/users/{target.id}/"
+    assert "Disable user" not in client.get(page).content.decode()
+    client.post(page + "enabled", {"enabled": "false"})
+    target.refresh_from_db()
+    assert target.is_active
