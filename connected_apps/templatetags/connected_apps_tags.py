@@ -4,6 +4,7 @@
 `{% administers_org_controls as flag %}`: whether it shows Authorized apps.
 `{% authorized_app_names as names %}`: the apps the viewer allowed (the account page's My apps).
 `{{ when|ago }}`: "3 hours ago", "just now" (never "0 minutes ago").
+`{{ scope|scope_code }}`: a scope code that may wrap after its ":" only (with `code.scope`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from accounts.access import access_for
@@ -59,3 +62,10 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter
+def scope_code(value: object) -> str:
+    """`read:organization` as `read:<wbr>organization`: a narrow screen wraps it at the colon,
+    never inside a word (`code.scope` keeps the words whole)."""
+    return format_html_join(SafeString(":<wbr>"), "{}", ((part,) for part in str(value).split(":")))
