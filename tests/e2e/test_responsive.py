@@ -23,13 +23,6 @@ PASSWORD = "responsive-pass-5Hk2rQ!"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 
-# Pages another change is restyling; they are still visited (no 500, no console error).
-OVERFLOW_TODO = {
-    # TODO(issue 16): the audit log page is being reworked on its own branch; its table is
-    # wider than a phone until then. Drop this entry once that branch lands.
-    "audit-log": "audit log table restyled on another branch",
-}
-
 
 def horizontal_overflow(page) -> int:
     """How many CSS pixels the page is wider than the viewport (0: no sideways scrolling)."""
@@ -135,7 +128,7 @@ def test_every_portal_page_fits_the_screen(page, screenshot, portal_with_data, v
         page.wait_for_load_state("networkidle")
         screenshot(page, name)
         overflow = horizontal_overflow(page)
-        if overflow and name not in OVERFLOW_TODO:
+        if overflow:
             overflowing[name] = overflow
     assert overflowing == {}, f"pages wider than {viewport['width']} px: {overflowing}"
     assert console_errors == []
