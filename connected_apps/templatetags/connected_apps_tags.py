@@ -6,6 +6,7 @@
 `{% app_signing_in_to as app %}`: the app whose authorization request sent the viewer to sign
 in (the sign-in page names it).
 `{{ when|ago }}`: "3 hours ago", "just now" (never "0 minutes ago").
+`{{ scope|scope_code }}`: a scope code that may wrap after its ":" only (with `code.scope`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from accounts.access import access_for
@@ -79,3 +82,10 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter
+def scope_code(value: object) -> str:
+    """`read:organization` as `read:<wbr>organization`: a narrow screen wraps it at the colon,
+    never inside a word (`code.scope` keeps the words whole)."""
+    return format_html_join(SafeString(":<wbr>"), "{}", ((part,) for part in str(value).split(":")))

@@ -1,0 +1,218 @@
+"""One responsive layout (issue 16): every portal page reachable from the navigation, at phone
+(390x844) and desktop (1366x900) width, with no sideways scrolling, no console error and no
+server error; and on a phone the navigation is a drawer opened by a "Menu" button.
+
+Each page leaves a screenshot in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.access import Access
+from accounts.services import environment_create, organization_bootstrap, user_create
+from connected_apps import controls
+from connected_apps.services import connected_app_create
+from oauth.services import authorization_grant
+from tests.e2e.test_portal import sign_in
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "responsive-pass-5Hk2rQ!"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def horizontal_overflow(page) -> int:
+    """How many CSS pixels the page is wider than the viewport (0: no sideways scrolling)."""
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture
+def portal_with_data():
+    """An admin of a long-named org with an environment, a member, an own-behalf app holding
+    long scope codes, and a third-party app the admin authorized and the org allowlisted."""
+    setup = organization_bootstrap(
+        org_name="Acme Corporation of Very Long Names",
+        username="margaret",
+        password=PASSWORD,
+        email="margaret.hamilton.with.a.long.address@apollo-guidance.example",
+    )
+    org, admin = setup.organization, setup.admin
+    access = Access(user=admin)
+    environment = environment_create(
+        access=access, org=org, name="Production environment for payments", type="production"
+    )
+    member = user_create(
+        access=access,
+        org=org,
+        username="bartholomew.longname",
+        email="bartholomew.longname@apollo-guidance.example",
+        password=PASSWORD,
+        first_name="Bartholomew",
+        last_name="Longname-Featherstonehaugh",
+    )
+    own_app = connected_app_create(
+        access=access,
+        owner=org,
+        client_name="Continuous deployment robot",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scopes=[
+            {"scope": "read:organization", "context_params": {"org": str(org.id)}},
+            {
+                "scope": "view:environment",
+                "context_params": {"org": str(org.id), "environment": str(environment.id)},
+            },
+        ],
+        audience="internal",
+    ).app
+    other = organization_bootstrap(
+        org_name="Third Party Integrations",
+        username="vendor",
+        password=PASSWORD,
+        email="vendor@third-party.example",
+    )
+    foreign_app = connected_app_create(
+        access=Access(user=other.admin),
+        owner=other.organization,
+        client_name="Calendar synchronisation for teams",
+        grant_types=["authorization_code", "refresh_token"],
+        redirect_uris=["https://calendar.third-party.example/oauth/callback"],
+        scopes=["openid", "profile", "email", "offline_access", "view:environment"],
+        audience="everyone",
+    ).app
+    authorization_grant(
+        user=admin, app=foreign_app, scopes=["openid", "profile", "email", "view:environment"]
+    )
+    controls.allowlist_approve(access=access, org=org, client_id=foreign_app.client_id)
+    return {"org": org, "admin": admin, "member": member, "app": own_app}
+
+
+def portal_pages(data) -> list[tuple[str, str]]:
+    org, member, app = data["org"], data["member"], data["app"]
+    return [
+        ("home", reverse("portal:home")),
+        ("organization", reverse("portal:organization_tree")),
+        ("organization-detail", reverse("portal:organization_detail", args=[org.id])),
+        ("users", reverse("portal:users")),
+        ("user-permissions", reverse("portal:user_permissions", args=[org.id, member.id])),
+        ("environments", reverse("portal:environment_list", args=[org.id])),
+        ("connected-apps", reverse("connected_apps:app_list")),
+        ("app-page", reverse("connected_apps:app_detail", args=[app.client_id])),
+        ("authorized-apps", reverse("connected_apps:authorized_apps")),
+        ("my-apps", reverse("connected_apps:my_apps")),
+        ("audit-log", reverse("audit:log")),
+        ("account", reverse("portal:account")),
+        ("sessions", reverse("portal:sessions")),
+        ("playground", reverse("developer:playground")),
+        ("api-docs", reverse("developer:api_docs")),
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_portal_page_fits_the_screen(page, screenshot, portal_with_data, viewport):
+    console_errors: list[str] = []
+    server_errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    page.on("response", lambda r: r.status >= 500 and server_errors.append(f"{r.status} {r.url}"))
+    page.set_viewport_size(viewport)
+    sign_in(page, "margaret", PASSWORD)
+
+    overflowing = {}
+    for name, url in portal_pages(portal_with_data):
+        response = page.goto(url)
+        assert response is not None and response.status == 200, (name, response)
+        page.wait_for_load_state("networkidle")
+        screenshot(page, name)
+        overflow = horizontal_overflow(page)
+        if overflow:
+            overflowing[name] = overflow
+    assert overflowing == {}, f"pages wider than {viewport['width']} px: {overflowing}"
+    assert console_errors == []
+    assert server_errors == []
+
+
+def test_the_menu_is_a_drawer_on_a_phone(page, screenshot, portal_with_data):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size(PHONE)
+    sign_in(page, "margaret", PASSWORD)
+    page.goto(reverse("connected_apps:authorized_apps"))
+    nav = page.get_by_role("navigation", name="Access Management")
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    expect(nav).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    assert menu.get_attribute("aria-controls") == "sidenav"
+    assert page.locator("#sidenav").get_attribute("aria-label") == "Access Management"
+
+    # Opened from the keyboard: focus goes into the drawer, the current page is marked there.
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(nav).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    current = nav.locator('a[aria-current="page"]')
+    expect(current).to_have_text("Authorized apps")
+    expect(current).to_be_in_viewport()
+    assert page.evaluate("() => document.activeElement.closest('nav') !== null")
+    assert horizontal_overflow(page) == 0
+    page.wait_for_function(
+        "getComputedStyle(document.getElementById('sidenav')).transform === 'none'"
+    )
+    screenshot(page, "drawer-open")
+
+    # Escape closes it and gives focus back to the Menu button.
+    page.keyboard.press("Escape")
+    expect(nav).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+
+    # The close button does too.
+    page.keyboard.press("Enter")
+    expect(nav).to_be_visible()
+    nav.get_by_role("button", name="Close menu").click()
+    expect(nav).to_be_hidden()
+    expect(menu).to_be_focused()
+
+    # A link in the drawer goes there.
+    menu.click()
+    nav.get_by_role("link", name="My apps", exact=True).click()
+    page.wait_for_url("**/my-apps/")
+    expect(page.get_by_role("button", name="Menu", exact=True)).to_have_attribute(
+        "aria-expanded", "false"
+    )
+    screenshot(page, "drawer-closed")
+
+
+def test_without_javascript_the_menu_is_a_stacked_list(browser, live_server, portal_with_data):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, "margaret", PASSWORD)
+        page.goto(reverse("connected_apps:authorized_apps"))
+        nav = page.get_by_role("navigation", name="Access Management")
+        expect(nav).to_be_visible()
+        expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
+        for name in ("Overview", "Authorized apps", "My apps", "Playground"):
+            link = nav.get_by_role("link", name=name, exact=True)
+            expect(link).to_be_visible()
+            box = link.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert horizontal_overflow(page) == 0
+    finally:
+        context.close()
+
+
+def test_desktop_keeps_the_side_menu(page, portal_with_data):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, "margaret", PASSWORD)
+    expect(page.get_by_role("navigation", name="Access Management")).to_be_visible()
+    expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
