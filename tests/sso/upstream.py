@@ -100,42 +100,43 @@ GRACE = UpstreamAccount(
 DEFAULT_ACCOUNTS = (ADA, GRACE)
 
 
-def _npm_ci_needed() -> bool:
+def _npm_ci_needed(peer_dir: Path) -> bool:
     """npm ci unless node_modules was installed from this very lockfile (npm writes
     node_modules/.package-lock.json when it installs), as bench/peers/oidc-provider/prepare.sh."""
-    installed = PEER_DIR / "node_modules" / ".package-lock.json"
+    installed = peer_dir / "node_modules" / ".package-lock.json"
     if not installed.exists():
         return True
     stamp = installed.stat().st_mtime
     return any(
-        (PEER_DIR / name).stat().st_mtime > stamp for name in ("package-lock.json", "package.json")
+        (peer_dir / name).stat().st_mtime > stamp for name in ("package-lock.json", "package.json")
     )
 
 
-def prepare_node_modules() -> None:
-    """node and npm on PATH and node_modules installed by `npm ci`, or the test skips.
+def prepare_node_modules(peer_dir: Path = PEER_DIR) -> None:
+    """node and npm on PATH and `peer_dir`'s node_modules installed by `npm ci`, or the test
+    skips (the upstream OIDC IdP here; axe-core for the browser tests).
 
     The lock on package-lock.json keeps two test runs of this checkout from installing at once."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the upstream OIDC IdP (tests/sso/oidc_idp)")
-    with (PEER_DIR / "package-lock.json").open("rb") as lock:
+        pytest.skip(f"node and npm are needed for {peer_dir}")
+    with (peer_dir / "package-lock.json").open("rb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _npm_ci_needed():
+        if not _npm_ci_needed(peer_dir):
             return
         try:
             subprocess.run(
                 ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],  # noqa: S607
-                cwd=PEER_DIR,
+                cwd=peer_dir,
                 capture_output=True,
                 text=True,
                 timeout=NPM_CI_TIMEOUT,
                 check=True,
             )
         except subprocess.TimeoutExpired:
-            pytest.skip(f"npm ci in {PEER_DIR} took more than {NPM_CI_TIMEOUT} s")
+            pytest.skip(f"npm ci in {peer_dir} took more than {NPM_CI_TIMEOUT} s")
         except subprocess.CalledProcessError as failed:
             cause = " / ".join(failed.stderr.strip().splitlines()[:4])  # npm's code, then why
-            pytest.skip(f"npm ci in {PEER_DIR} failed: {cause}")
+            pytest.skip(f"npm ci in {peer_dir} failed: {cause}")
 
 
 class UpstreamOIDCIdP:
