@@ -89,7 +89,13 @@ def portal_with_data():
         user=admin, app=foreign_app, scopes=["openid", "profile", "email", "view:environment"]
     )
     controls.allowlist_approve(access=access, org=org, client_id=foreign_app.client_id)
-    return {"org": org, "admin": admin, "member": member, "app": own_app}
+    return {
+        "org": org,
+        "admin": admin,
+        "member": member,
+        "app": own_app,
+        "foreign_app": foreign_app,
+    }
 
 
 def portal_pages(data) -> list[tuple[str, str]]:
@@ -227,3 +233,61 @@ def test_desktop_keeps_the_side_menu(page, portal_with_data):
     sign_in(page, "margaret", PASSWORD)
     expect(page.get_by_role("navigation", name="Access Management")).to_be_visible()
     expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
+
+
+def pages_beyond_the_navigation(data) -> list[tuple[str, str]]:
+    """Pages reached from other pages: confirmations, set-up forms, the consent screen."""
+    from tests.oauth.code_flow import authorize_url, pkce_pair
+
+    org, member, app, foreign = data["org"], data["member"], data["app"], data["foreign_app"]
+    consent = authorize_url(
+        foreign,
+        challenge=pkce_pair()[1],
+        redirect_uri="https://calendar.third-party.example/oauth/callback",
+        scope="openid offline_access",
+    )
+    return [
+        ("consent", consent),
+        ("app-disable", reverse("connected_apps:app_disable", args=[app.client_id])),
+        ("app-delete", reverse("connected_apps:app_delete", args=[app.client_id])),
+        ("app-rotate", reverse("connected_apps:app_rotate_secret", args=[app.client_id])),
+        ("app-create", reverse("connected_apps:app_create")),
+        ("allowlist-remove", reverse("connected_apps:allowlist_remove", args=[foreign.client_id])),
+        ("revoke-for-org", reverse("connected_apps:authorized_revoke", args=[foreign.client_id])),
+        ("my-app-revoke", reverse("connected_apps:my_app_revoke", args=[foreign.client_id])),
+        ("user-disable", reverse("portal:user_enabled", args=[org.id, member.id])),
+        ("sso-setup", reverse("portal:sso_provider_create", args=[org.id])),
+        ("sessions-end-all", reverse("portal:sessions_end_all")),
+        ("two-factor", "/auth/2fa/"),
+        ("password-change", "/auth/password/change/"),
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_pages_beyond_the_navigation_fit_and_pass_axe(page, screenshot, portal_with_data, viewport):
+    """The same checks on the sign-in and sign-up pages, then, signed in, on the pages other
+    pages lead to."""
+    problems: dict[str, object] = {}
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("response", lambda r: r.status >= 500 and errors.append(f"{r.status} {r.url}"))
+    page.set_viewport_size(viewport)
+
+    def check(name: str) -> None:
+        page.wait_for_load_state("networkidle")
+        screenshot(page, name)
+        overflow = horizontal_overflow(page)
+        violations = axe_violations(page)
+        if overflow or violations:
+            problems[name] = {"overflow": overflow, "axe": violations}
+
+    for name, url in (("sign-in", "/auth/login/"), ("sign-up", "/auth/signup/")):
+        assert page.goto(url).status == 200, name
+        check(name)
+    sign_in(page, "margaret", PASSWORD)
+    for name, url in pages_beyond_the_navigation(portal_with_data):
+        response = page.goto(url)
+        assert response is not None and response.status == 200, (name, response)
+        check(name)
+    assert problems == {}, f"at {viewport['width']} px: {problems}"
+    assert errors == []
