@@ -12,7 +12,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.access import Access
-from accounts.services import environment_create, organization_bootstrap, user_create
+from accounts.services import (
+    environment_create,
+    identity_provider_create,
+    organization_bootstrap,
+    user_create,
+)
 from connected_apps import controls
 from connected_apps.services import connected_app_create
 from oauth.services import authorization_grant
@@ -89,7 +94,20 @@ def portal_with_data():
         user=admin, app=foreign_app, scopes=["openid", "profile", "email", "view:environment"]
     )
     controls.allowlist_approve(access=access, org=org, client_id=foreign_app.client_id)
+    provider = identity_provider_create(
+        access=access,
+        org=org,
+        name="Apollo Guidance single sign-on",
+        kind="oidc",
+        settings={
+            "issuer": "https://login.apollo-guidance.example/realms/engineering-and-operations",
+            "client_id": "doorman-apollo-guidance-computer-portal",
+            "client_secret": "upstream-secret-for-the-test",
+            "domains": ["apollo-guidance.example", "mission-control-operations.example"],
+        },
+    )
     return {
+        "provider": provider,
         "org": org,
         "admin": admin,
         "member": member,
@@ -257,6 +275,14 @@ def pages_beyond_the_navigation(data) -> list[tuple[str, str]]:
         ("my-app-revoke", reverse("connected_apps:my_app_revoke", args=[foreign.client_id])),
         ("user-disable", reverse("portal:user_enabled", args=[org.id, member.id])),
         ("sso-setup", reverse("portal:sso_provider_create", args=[org.id])),
+        (
+            "identity-provider",
+            reverse("portal:identity_provider_detail", args=[org.id, data["provider"].id]),
+        ),
+        (
+            "sso-settings",
+            reverse("portal:sso_provider_settings", args=[org.id, data["provider"].id]),
+        ),
         ("sessions-end-all", reverse("portal:sessions_end_all")),
         ("two-factor", "/auth/2fa/"),
         ("password-change", "/auth/password/change/"),
