@@ -9,7 +9,7 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.models import FederatedIdentity, IdentityProviderType, Organization, User
+from accounts.models import SSO_PROVIDER_TYPES, FederatedIdentity, Organization, User
 from accounts.security_policy import sso_required_for
 from accounts.services import ORGANIZATION_NAME_TAKEN
 
@@ -85,7 +85,9 @@ class SetPasswordForm(AllauthSetPasswordForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        sso = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
-        if FederatedIdentity.objects.filter(user=self.user, provider__type__in=sso).exists():
+        linked = FederatedIdentity.objects.filter(
+            user=self.user, provider__type__in=SSO_PROVIDER_TYPES
+        )
+        if linked.exists():
             raise ValidationError(SIGNS_IN_THROUGH_SSO)
         return cleaned

@@ -184,6 +184,10 @@ class IdentityProviderType(models.TextChoices):
     SAML = "saml", "SAML 2.0"
 
 
+# The types that sign people in (company single sign-on), as opposed to `jwt`.
+SSO_PROVIDER_TYPES = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
+
+
 class IdentityProvider(models.Model):
     """An identity provider of an org (SPEC §5, §11).
 
@@ -222,7 +226,7 @@ class IdentityProvider(models.Model):
 
     @property
     def is_sso(self) -> bool:
-        return self.type in (IdentityProviderType.OIDC, IdentityProviderType.SAML)
+        return self.type in SSO_PROVIDER_TYPES
 
 
 class FederatedIdentity(models.Model):

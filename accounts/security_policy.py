@@ -19,9 +19,9 @@ from django.db.models import Q
 from accounts.access import Access
 from accounts.catalog import Role, SpecialScope
 from accounts.models import (
+    SSO_PROVIDER_TYPES,
     FederatedIdentity,
     IdentityProvider,
-    IdentityProviderType,
     MfaRequirement,
     Organization,
     OrgSecurityPolicy,
@@ -120,7 +120,7 @@ def _check_sso_enforceable(access: Access, org: Organization) -> None:
     administrator enforcing it is linked to one (they can still sign in afterwards)."""
     providers = IdentityProvider.objects.filter(
         organization__in=Organization.objects.filter(Q(id=org.id) | Q(root_id=org.id)),
-        type__in=(IdentityProviderType.OIDC, IdentityProviderType.SAML),
+        type__in=SSO_PROVIDER_TYPES,
     )
     if not providers.exists():
         raise ValidationError({"sso_enforced": SSO_NOT_SET_UP})

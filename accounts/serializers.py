@@ -263,20 +263,16 @@ class IdentityProviderOutput(OutputSerializer):
         if provider.type == "jwt":
             return data
         from accounts.sso import callback_urls
-        from accounts.sso_domains import record_name, record_value, verified_domains
+        from accounts.sso_domains import domain_rows, record_value
 
         config = {
             k: v
             for k, v in provider.config.items()
             if k not in ("domain_token", "verified_domains")
         }
-        proved = verified_domains(provider)
         data["domain_verification"] = {
             "record_value": record_value(provider),
-            "domains": [
-                {"domain": d, "record_name": record_name(d), "verified": d in proved}
-                for d in provider.domains
-            ],
+            "domains": domain_rows(provider),
         }
         if provider.type == "oidc":
             config["client_secret_set"] = bool(provider.client_secret_sealed)

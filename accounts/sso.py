@@ -27,14 +27,22 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.shortcuts import render
 from django.urls import reverse
 
-from accounts.models import FederatedIdentity, IdentityProvider, IdentityProviderType, User
+from accounts.access import Access
+from accounts.models import (
+    SSO_PROVIDER_TYPES,
+    FederatedIdentity,
+    IdentityProvider,
+    IdentityProviderType,
+    User,
+)
 from accounts.security_policy import sso_required_for
+from accounts.services.identity import SSO_NEEDS_ROOT_ADMIN
 from accounts.services.users import _clean_user_fields, _email_errors
 from accounts.sso_config import outbound_session, outbound_url_errors
 from accounts.sso_domains import provider_routing
@@ -116,9 +124,7 @@ def _as_uuid(value: object) -> uuid.UUID | None:
 def sso_providers(*, provider: str | None = None, client_id: str | None = None):
     """The SSO IdentityProviders matching allauth's lookup (`provider` is allauth's provider
     type or one of ours' id; `client_id` the OIDC client id or, for SAML, our id)."""
-    rows = IdentityProvider.objects.filter(
-        type__in=(IdentityProviderType.OIDC, IdentityProviderType.SAML)
-    )
+    rows = IdentityProvider.objects.filter(type__in=SSO_PROVIDER_TYPES)
     if provider in ALLAUTH_PROVIDER.values():
         rows = rows.filter(
             type=next(kind for kind, name in ALLAUTH_PROVIDER.items() if name == provider)
@@ -405,7 +411,6 @@ def home_realm(login: str) -> IdentityProvider | None:
     (accounts.sso_domains), or the provider the user of that username is linked to (a local
     account with a password, or a jwt-only link, has none)."""
     login = login.strip()
-    sso_types = (IdentityProviderType.OIDC, IdentityProviderType.SAML)
     if "@" in login:
         domain = login.rpartition("@")[2].lower()
         provider = provider_routing(domain) if domain else None
@@ -413,7 +418,7 @@ def home_realm(login: str) -> IdentityProvider | None:
             return provider
     link = (
         FederatedIdentity.objects.select_related("provider__organization", "user")
-        .filter(user__username__iexact=login, provider__type__in=sso_types)
+        .filter(user__username__iexact=login, provider__type__in=SSO_PROVIDER_TYPES)
         .order_by("created_at")
         .first()
     )
@@ -456,15 +461,21 @@ class ConnectionCheck:
     detail: str
 
 
-def sso_connection_test(provider: IdentityProvider) -> list[ConnectionCheck]:
+def sso_connection_test(*, access: Access, provider: IdentityProvider) -> list[ConnectionCheck]:
     """What an administrator's "test connection" reports: for OpenID Connect, that the
     discovery document is reachable, names this issuer and the endpoints a sign-in uses, and
     that its signing keys load; for SAML, that the IdP's metadata (fetched again when it came
     from a URL) still names the configured entity, sign-in URL and certificate. Each URL
-    passes the SSRF check; nothing is written."""
+    passes the SSRF check; nothing is written. An SSO provider of an org whose root the
+    caller administers with full access only (it makes Doorman fetch its URLs)."""
     import requests
 
     from accounts.sso_config import fetch_idp_metadata, parse_idp_metadata
+
+    if not provider.is_sso or not access.holds_everything_in(
+        provider.organization.root_organization
+    ):
+        raise PermissionDenied(SSO_NEEDS_ROOT_ADMIN)
 
     checks: list[ConnectionCheck] = []
     config = provider.config

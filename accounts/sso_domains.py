@@ -140,7 +140,7 @@ def domains_verify(
     with transaction.atomic():
         locked = IdentityProvider.objects.select_for_update().get(id=provider.id)
         proved = list(locked.config.get("verified_domains") or [])
-        claimed_elsewhere = _proved_elsewhere(locked)
+        claimed_elsewhere = proved_elsewhere(locked.id)
         newly: list[str] = []
         for domain in found:
             if domain in claimed_elsewhere:
@@ -167,9 +167,20 @@ def domains_verify(
     return sorted(checks, key=lambda check: order.get(check.domain, 0))
 
 
-def _proved_elsewhere(provider: IdentityProvider) -> set[str]:
-    others = IdentityProvider.objects.exclude(id=provider.id).exclude(domains=[])
+def proved_elsewhere(provider_id: object) -> set[str]:
+    """The domains providers other than `provider_id` (None: any) proved."""
+    others = IdentityProvider.objects.exclude(id=provider_id).exclude(domains=[])
     return {domain for other in others for domain in verified_domains(other)}
+
+
+def domain_rows(provider: IdentityProvider) -> list[dict]:
+    """Each configured domain with the TXT record that proves it and whether it is proved
+    (what the API and the provider's page show)."""
+    proved = verified_domains(provider)
+    return [
+        {"domain": d, "record_name": record_name(d), "verified": d in proved}
+        for d in provider.domains
+    ]
 
 
 def provider_routing(domain: str) -> IdentityProvider | None:

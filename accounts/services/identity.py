@@ -28,7 +28,7 @@ from accounts.services.users import (
     _clean_user_fields,
     _email_errors,
 )
-from accounts.sso_domains import domain_state_kept, verified_domains
+from accounts.sso_domains import domain_state_kept, proved_elsewhere
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 from core.sealing import seal
@@ -76,11 +76,10 @@ def _sso_settings(
 def _check_domains_free(domains: list[str], provider_id: object) -> None:
     """A domain another provider proved is its own (accounts.sso_domains): nobody else may
     claim it. An unproved claim routes nothing, so it blocks nobody."""
-    others = IdentityProvider.objects.exclude(id=provider_id).exclude(domains=[])
-    for other in others:
-        for domain in domains:
-            if domain in verified_domains(other):
-                raise ValidationError({"domains": DOMAIN_TAKEN.format(domain=domain)})
+    taken = proved_elsewhere(provider_id)
+    for domain in domains:
+        if domain in taken:
+            raise ValidationError({"domains": DOMAIN_TAKEN.format(domain=domain)})
 
 
 def _audited_config(provider: IdentityProvider) -> dict:
