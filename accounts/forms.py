@@ -34,7 +34,9 @@ class LoginForm(AllauthLoginForm):
         hint = self.request.GET.get(LOGIN_HINT, "") if self.request is not None else ""
         if hint and not self.is_bound:
             self.fields["login"].initial = hint[: User._meta.get_field("username").max_length]
-        self.fields["login"].label = "Username or email"
+        # SPEC §8: browser tests find this field by its exact name "Username"; the help under
+        # the form says a work email is accepted too.
+        self.fields["login"].label = "Username"
         # Not required in the page: a work email alone goes to the company's identity
         # provider (accounts.views.sign_in); without one, the password is asked for here.
         self.fields["password"].required = False

@@ -120,7 +120,7 @@ def test_login_page_has_accessible_fields_and_sign_in_button(web):
     response = web().get(reverse("account_login"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<label for="id_login">Username or email</label>' in html
+    assert '<label for="id_login">Username</label>' in html
     assert '<label for="id_password">Password</label>' in html
     assert '<button type="submit" class="button button-primary button-block">Sign in</button>' in (
         html

@@ -75,7 +75,7 @@ def sign_in_through_the_company_idp(page, url: str, screenshot) -> None:
 
     page.goto(url)
     page.wait_for_url(re.compile(r"/auth/login/"))
-    page.get_by_label("Username or email").fill(ADA.email)
+    page.get_by_label("Username", exact=True).fill(ADA.email)
     screenshot(page, "work-email")
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Company sign-in")).to_be_visible()

@@ -128,7 +128,7 @@ def test_a_work_email_signs_in_at_the_idp(
 
     # -- first sign-in: the work email, no password ---------------------------------------------
     page.goto("/auth/login/")
-    page.get_by_label("Username or email").fill("ada@acme.example")
+    page.get_by_label("Username", exact=True).fill("ada@acme.example")
     screenshot(page, "work-email")
     page.get_by_role("button", name="Sign in", exact=True).click()
     sign_in_at_the_idp(page, screenshot, "idp-login")
@@ -169,7 +169,7 @@ def test_a_work_email_signs_in_at_the_idp(
         authorize_url(created.app, challenge=challenge, redirect_uri=callback_url, scope="openid")
     )
     page.wait_for_url(re.compile(r"/auth/login/\?next="))
-    page.get_by_label("Username or email").fill("ada@acme.example")
+    page.get_by_label("Username", exact=True).fill("ada@acme.example")
     page.get_by_role("button", name="Sign in", exact=True).click()
     sign_in_at_the_idp(page, screenshot, "idp-login-again")
     page.wait_for_url(re.compile(r"/accounts/api/v2/oauth2/authorize\?"))
@@ -207,7 +207,7 @@ def test_cancel_at_the_idp_comes_back_not_signed_in(page, live_server, provider,
     from playwright.sync_api import expect
 
     page.goto("/auth/login/")
-    page.get_by_label("Username or email").fill("ada@acme.example")
+    page.get_by_label("Username", exact=True).fill("ada@acme.example")
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/sso/redirect\?"))
     page.get_by_role("button", name="Cancel").click()
