@@ -72,6 +72,8 @@ def screenshot(request):
     """`screenshot(page, name)`: a full-page PNG in test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     prefix = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")
+    for stale in SCREENSHOTS.glob(f"{prefix}-[0-9][0-9]-*.png"):  # an earlier run's
+        stale.unlink(missing_ok=True)
     counter = iter(range(1, 1000))
 
     def take(page, name: str) -> Path:
