@@ -124,6 +124,14 @@ class AuditEvent(models.Model):
                 condition=models.Q(actor_user__isnull=False),
                 name="audit_event_actor_user_set",
             ),
+            # An app's refused token requests per day (its page's usage chart): partial, so
+            # only refusals pay for it, never the issued tokens of the hot path; the count is
+            # read from the index alone, whatever else the app did.
+            models.Index(
+                fields=["actor_client_id", "created_at"],
+                condition=models.Q(action="token.refused"),
+                name="audit_event_app_refusals",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,17 +11,17 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour, TruncWeek
+from django.db.models.functions import TruncDate, TruncDay, TruncHour, TruncWeek
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.models import AuditEvent, AuditExport, AuditOutcome
+from audit.models import AuditAction, AuditEvent, AuditExport, AuditOutcome
 
 CSV_COLUMNS = [
     "id",
@@ -121,6 +121,30 @@ def app_history_match(client_id: str) -> Q:
     scopes, allowlist, consents, revoked, deleted: it is the subject). Both columns are
     indexed, so this is one indexed query whatever the size of the log."""
     return Q(actor_client_id=client_id) | Q(subject_client_id=client_id)
+
+
+def token_refusals_per_day(*, client_id: str, first: date, last: date) -> dict[date, int]:
+    """Token requests of the app `client_id` refused from UTC day `first` to `last` (both
+    included), by day; days without one are left out. One grouped query over the partial
+    index of refusals (audit_event_app_refusals): its cost follows the refusals in the
+    range, never the app's issued tokens nor the rest of the log, and it returns at most one
+    row a day."""
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    rows = (
+        AuditEvent.objects.filter(
+            actor_client_id=client_id,
+            action=AuditAction.TOKEN_REFUSED,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(n=Count("*"))
+        .values_list("day", "n")
+    )
+    return dict(rows)
 
 
 def audit_event_list(*, org: Any, filters: AuditFilters) -> QuerySet[AuditEvent]:

@@ -35,6 +35,7 @@ from connected_apps.serializers import (
     AppScopesOutput,
     AppSecretOutput,
     AppUsageOutput,
+    AppUsageReportOutput,
 )
 from core.api_support import bool_param, paginated
 from core.schema import PAGING, SEARCH, list_of
@@ -53,6 +54,17 @@ RESET_SECRET = OpenApiParameter(
     description="`true` rotates the client secret instead (the body is ignored) and answers "
     "the new secret, shown once; `false` (the default) applies the body. Any other value is a "
     "400.",
+)
+USAGE_DAYS = OpenApiParameter(
+    "days",
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": selectors.USAGE_DAYS,
+        "default": selectors.USAGE_DAYS,
+    },
+    description=f"How many days back from today (UTC) the daily figures reach: 1 to "
+    f"{selectors.USAGE_DAYS} (the default; no older counts are kept). Anything else is a 400.",
 )
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
 NO_STORE_NOTE = "Answered with `Cache-Control: no-store`."
@@ -229,7 +241,13 @@ class ConnectedAppScopesAPI(ConnectedAppsAPIView):
 
 
 class ConnectedAppUsageAPI(ConnectedAppsAPIView):
-    @extend_schema(summary="Who uses the app, and tokens issued per day", responses=AppUsageOutput)
+    @extend_schema(
+        summary="Who uses the app, and tokens issued and refused per day",
+        parameters=[USAGE_DAYS],
+        responses=AppUsageReportOutput,
+    )
     def get(self, request: Request, client_id: str, org_id: str | None = None) -> Response:
         app = self.get_app(client_id)
-        return Response(AppUsageOutput(selectors.app_usage(app=app)).data)
+        days = selectors.usage_days(request.query_params.get("days"))
+        report = selectors.app_usage_report(app=app, days=days)
+        return Response(AppUsageReportOutput(report).data)

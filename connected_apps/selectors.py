@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -19,6 +19,7 @@ from oauth2_provider.models import get_access_token_model
 from accounts.access import Access
 from accounts.catalog import ALL_SCOPES, Permission
 from accounts.models import Environment, Organization
+from audit.selectors import token_refusals_per_day
 from connected_apps.controls import app_for_org_find
 from connected_apps.models import (
     AllowlistEntry,
@@ -28,9 +29,13 @@ from connected_apps.models import (
     Authorization,
     ConnectedApp,
 )
-from connected_apps.usage import pending_counts
+from connected_apps.usage import ROLLUP_DAYS, pending_counts
 
-USAGE_DAYS = 30
+# The usage figures reach back as far as the daily counters are kept (connected_apps.usage).
+USAGE_DAYS = ROLLUP_DAYS
+USAGE_DAYS_INVALID = (
+    f"Choose a whole number of days from 1 to {USAGE_DAYS}: usage is kept for {USAGE_DAYS} days."
+)
 
 
 def _managed_org_ids(access: Access) -> list:
@@ -91,6 +96,17 @@ def app_scope_data(app: ConnectedApp) -> list[dict]:
     ]
 
 
+def usage_days(raw: str | None) -> int:
+    """The `days` of a usage query: absent or empty is the whole window (30); anything but
+    a whole number from 1 to 30 is a ValidationError keyed `days`, since no more is kept."""
+    if raw is None or raw == "":
+        return USAGE_DAYS
+    # Plain ASCII digits only: int() would also take " 7", "1_0" and non-ASCII digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not 1 <= int(raw) <= USAGE_DAYS:
+        raise ValidationError({"days": [USAGE_DAYS_INVALID]})
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class AppUsage:
     organizations: int
@@ -99,12 +115,51 @@ class AppUsage:
     last_used_at: datetime | None
 
 
+@dataclass(frozen=True)
+class AppUsageReport(AppUsage):
+    """An app's usage with its refused token requests, day by day over the same days."""
+
+    tokens_refused: list[dict]
+    days: int
+
+    @property
+    def issued_total(self) -> int:
+        return sum(d["count"] for d in self.tokens_issued)
+
+    @property
+    def refused_total(self) -> int:
+        return sum(d["count"] for d in self.tokens_refused)
+
+
+def _usage_days(days: int, today: date | None) -> list[date]:
+    """The last `days` UTC days up to today, oldest first."""
+    today = today or timezone.now().date()
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
 def app_usage(*, app: ConnectedApp, today: date | None = None) -> AppUsage:
     """Who uses the app (live authorizations) and tokens issued per day for 30 days."""
     return app_usage_many(apps=[app], today=today)[app.pk]
 
 
-def app_usage_many(*, apps: list[ConnectedApp], today: date | None = None) -> dict[int, AppUsage]:
+def app_usage_report(
+    *, app: ConnectedApp, days: int = USAGE_DAYS, today: date | None = None
+) -> AppUsageReport:
+    """`app_usage` over the last `days` (1 to 30) with the refused token requests of those
+    days from the audit trail: three queries whatever the days or the events."""
+    usage = app_usage_many(apps=[app], days=days, today=today)[app.pk]
+    span = _usage_days(days, today)
+    refused = token_refusals_per_day(client_id=app.client_id, first=span[0], last=span[-1])
+    return AppUsageReport(
+        **vars(usage),
+        tokens_refused=[{"date": d.isoformat(), "count": refused.get(d, 0)} for d in span],
+        days=days,
+    )
+
+
+def app_usage_many(
+    *, apps: list[ConnectedApp], days: int = USAGE_DAYS, today: date | None = None
+) -> dict[int, AppUsage]:
     """`app_usage` for a page of apps in two queries, whatever the page size."""
     ids = [a.pk for a in apps]
     figures = {
@@ -116,23 +171,21 @@ def app_usage_many(*, apps: list[ConnectedApp], today: date | None = None) -> di
             organizations=Count("user__organization_id", distinct=True),
         )
     }
-    today = today or timezone.now().date()
-    first = today - timedelta(days=USAGE_DAYS - 1)
+    span = _usage_days(days, today)
     counts: dict[int, dict[date, int]] = {}
     for app_id, day, issued in AppUsageDay.objects.filter(
-        app_id__in=ids, day__gte=first, day__lte=today
+        app_id__in=ids, day__gte=span[0], day__lte=span[-1]
     ).values_list("app_id", "day", "tokens_issued"):
         counts.setdefault(app_id, {})[day] = issued
-    days = [first + timedelta(days=i) for i in range(USAGE_DAYS)]
     # Counts the beat task has not rolled up yet (connected_apps.usage).
-    for (app_id, day), pending in pending_counts(ids, days).items():
+    for (app_id, day), pending in pending_counts(ids, span).items():
         counts.setdefault(app_id, {})[day] = counts.get(app_id, {}).get(day, 0) + pending
     return {
         app.pk: AppUsage(
             organizations=figures.get(app.pk, {}).get("organizations", 0),
             users=figures.get(app.pk, {}).get("users", 0),
             tokens_issued=[
-                {"date": d.isoformat(), "count": counts.get(app.pk, {}).get(d, 0)} for d in days
+                {"date": d.isoformat(), "count": counts.get(app.pk, {}).get(d, 0)} for d in span
             ],
             last_used_at=app.last_used_at,
         )

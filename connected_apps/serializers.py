@@ -147,6 +147,17 @@ class AppUsageOutput(OutputSerializer):  # selectors.AppUsage
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
+class AppUsageReportOutput(AppUsageOutput):  # selectors.AppUsageReport
+    tokens_issued = TokensIssuedDay(
+        many=True, help_text="Each of the `days` (default 30) up to today (UTC), oldest first."
+    )
+    tokens_refused = TokensIssuedDay(
+        many=True,
+        help_text="Token requests of the app refused on each of the same days (a wrong client "
+        "secret, a scope or grant it does not hold…): its `token.refused` audit events.",
+    )
+
+
 class AppOutput(OutputSerializer):
     client_id = serializers.CharField(help_text="32 lowercase hex characters; never changes.")
     client_name = serializers.CharField(source="name")

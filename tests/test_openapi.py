@@ -350,7 +350,9 @@ def test_connected_app_shapes_match_the_api(spec, as_admin, cc_app, org):
     assert_documented(spec, listed, "AppList")
     assert_documented(spec, listed["data"][0], "AppOutput")
     base = f"/accounts/api/connectedApplications/{client_id}"
-    assert_documented(spec, as_admin.get(f"{base}/usage").json(), "AppUsageOutput")
+    assert_documented(spec, as_admin.get(f"{base}/usage").json(), "AppUsageReportOutput")
+    usage_path = "/accounts/api/connectedApplications/{client_id}/usage"
+    assert_documented_error(spec, as_admin.get(f"{base}/usage?days=31"), usage_path, "get")
     assert_documented(spec, as_admin.post(f"{base}/client-secret").json(), "AppSecretOutput")
     scopes = as_admin.get(f"/accounts/api/connectedApplications/{cc_app.app.client_id}/scopes")
     assert_documented(spec, scopes.json(), "AppScopesOutput")

@@ -30,7 +30,7 @@ from connected_apps.forms import (
     add_service_errors,
     scope_initial,
 )
-from connected_apps.models import ConnectedApp, GrantType
+from connected_apps.models import ConnectedApp
 from connected_apps.views.common import (
     ConnectedAppsPortalMixin,
     secret_response,
@@ -78,16 +78,27 @@ class AppMixin(ConnectedAppsPortalMixin):
         return context
 
 
+# The usage panel's ranges (`?days=`): any whole number of days up to the 30 kept is valid.
+USAGE_RANGES = (7, 30)
+
+
 class AppDetailView(AppMixin, TemplateView):
-    """Everything about the app: details, usage, settings, scopes, and its actions."""
+    """The app's page, in sections a link away (no script): Overview (usage first, with its
+    range), Settings (the one place its fields are shown, as the form that edits them),
+    Scopes, and the Danger zone (rotate, disable or enable, delete)."""
 
     template_name = "connected_apps/app_detail.html"
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # A bad range answers 400 with the error and no figures, as the audit log's filters
+        # do: figures that ignored the range would read as its answer.
+        context = self.get_context_data(**kwargs)
+        return self.render_to_response(context, status=400 if context["usage_errors"] else 200)
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         app = self.app
         rows = list(selectors.app_scope_rows(app))
-        usage = selectors.app_usage(app=app)
         context.setdefault("edit_form", ConnectedAppEditForm(app=app))
         context.setdefault(
             "scopes_form",
@@ -103,17 +114,31 @@ class AppDetailView(AppMixin, TemplateView):
                 }
                 for row in rows
             ],
-            usage=usage,
-            chart=usage_chart(usage.tokens_issued),
-            grant_labels=_grant_labels(app),
-            redirect_uris=app.redirect_uris.split(),
+            **self.usage_context(),
         )
         return context
 
-
-def _grant_labels(app: ConnectedApp) -> list[str]:
-    labels = dict(GrantType.choices)
-    return [labels.get(g, g) for g in app.grant_types]
+    def usage_context(self) -> dict[str, Any]:
+        """The usage panel: the range asked for (`?days=`), its figures and chart, or the
+        range's error and no figures."""
+        raw = self.request.GET.get("days")
+        try:
+            days = selectors.usage_days(raw)
+        except ValidationError as exc:
+            return {
+                "usage_errors": exc.message_dict,
+                "usage_ranges": USAGE_RANGES,
+                "usage": None,
+                "usage_days": None,
+            }
+        usage = selectors.app_usage_report(app=self.app, days=days)
+        return {
+            "usage_errors": {},
+            "usage_ranges": USAGE_RANGES,
+            "usage": usage,
+            "usage_days": days,
+            "chart": usage_chart(usage.tokens_issued, usage.tokens_refused),
+        }
 
 
 class AppActionView(AppDetailView):

@@ -1,8 +1,10 @@
-"""The usage panel's chart: tokens issued per day, drawn as server-rendered SVG.
+"""The usage panel's chart: tokens issued and refused per day, drawn as server-rendered SVG.
 
-One bar chart of 30 numbers does not justify a charting library: the SVG is computed here,
-works without JavaScript, loads nothing from anywhere, and each bar carries a `<title>` so a
-pointer shows its day and count. The page puts the same numbers in a table next to it.
+One bar chart of at most 30 pairs of numbers does not justify a charting library: the SVG is
+computed here, works without JavaScript, loads nothing from anywhere, and each day carries a
+`<title>` so a pointer shows its day and both counts. Each day has two bars side by side,
+issued then refused (hatched, so the two differ by more than colour); the page puts the same
+numbers in a table next to it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ LEFT = 44  # room for the y-axis labels
 RIGHT = 22
 TOP = 12
 BOTTOM = 30  # room for the x-axis labels
-GAP_RATIO = 0.25  # share of each day's slot left empty between bars
-LABEL_EVERY = 5  # days between x-axis labels
+GAP_RATIO = 0.25  # share of each day's slot left empty between days
+MAX_LABELS = 7  # x-axis labels at most: one a day for a week, one every 5 days for 30
 TICKS = 4
 NICE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+MIN_BAR = 2  # a day with one token among thousands is still visible
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,19 @@ class Bar:
     y: float
     width: float
     height: float
+
+
+@dataclass(frozen=True)
+class ChartDay:
+    """One day's slot: where a pointer finds it, and its bars (None for a count of 0)."""
+
     day: date
-    count: int
+    issued: int
+    refused: int
+    x: float
+    width: float
+    issued_bar: Bar | None
+    refused_bar: Bar | None
 
 
 @dataclass(frozen=True)
@@ -54,13 +68,25 @@ class UsageChart:
     top: int
     plot_height: float
     baseline: float
-    bars: list[Bar]
+    days: list[ChartDay]
     ticks: list[Tick]
     labels: list[DayLabel]
-    total: int
+    issued_total: int
+    refused_total: int
     peak: int
     first_day: date
     last_day: date
+
+    @property
+    def period(self) -> str:
+        """The days the chart covers, as a sentence ends: "today", "in the last 7 days"."""
+        return "today" if len(self.days) == 1 else f"in the last {len(self.days)} days"
+
+    @property
+    def title(self) -> str:
+        if len(self.days) == 1:
+            return "Tokens issued and refused today"
+        return f"Tokens issued and refused per day, last {len(self.days)} days"
 
 
 def nice_ceiling(value: int) -> int:
@@ -77,41 +103,59 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude * TICKS  # pragma: no cover - 10 times magnitude always qualifies
 
 
-def usage_chart(tokens_issued: list[dict]) -> UsageChart:
-    """Geometry of the chart for `[{"date": "YYYY-MM-DD", "count": n}, …]` (oldest first)."""
-    days = [(date.fromisoformat(d["date"]), int(d["count"])) for d in tokens_issued]
-    peak = max((count for _, count in days), default=0)
+def _bar(
+    x: float, width: float, count: int, top_value: int, plot_height: float, baseline: float
+) -> Bar | None:
+    if not count:
+        return None
+    height = max(plot_height * count / top_value, MIN_BAR)
+    return Bar(
+        x=round(x, 2), y=round(baseline - height, 2), width=round(width, 2), height=round(height, 2)
+    )
+
+
+def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict]) -> UsageChart:
+    """Geometry of the chart for two series of `[{"date": "YYYY-MM-DD", "count": n}, …]` over
+    the same days, oldest first."""
+    refused_by_day = {d["date"]: int(d["count"]) for d in tokens_refused}
+    series = [
+        (date.fromisoformat(d["date"]), int(d["count"]), refused_by_day.get(d["date"], 0))
+        for d in tokens_issued
+    ]
+    peak = max((max(issued, refused) for _, issued, refused in series), default=0)
     top_value = nice_ceiling(peak)
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_height
-    slot = plot_width / max(len(days), 1)
-    bar_width = slot * (1 - GAP_RATIO)
-    bars = []
-    for index, (day, count) in enumerate(days):
-        height = plot_height * count / top_value
-        if count and height < 2:
-            height = 2  # a day with one token among thousands is still visible
-        x = LEFT + index * slot + (slot - bar_width) / 2
-        bars.append(
-            Bar(
-                x=round(x, 2),
-                y=round(baseline - height, 2),
-                width=round(bar_width, 2),
-                height=round(height, 2),
+    slot = plot_width / max(len(series), 1)
+    group = slot * (1 - GAP_RATIO)
+    bar_width = group / 2
+    days = []
+    for index, (day, issued, refused) in enumerate(series):
+        x = LEFT + index * slot + (slot - group) / 2
+        days.append(
+            ChartDay(
                 day=day,
-                count=count,
+                issued=issued,
+                refused=refused,
+                x=round(x, 2),
+                width=round(group, 2),
+                issued_bar=_bar(x, bar_width, issued, top_value, plot_height, baseline),
+                refused_bar=_bar(
+                    x + bar_width, bar_width, refused, top_value, plot_height, baseline
+                ),
             )
         )
     ticks = [
         Tick(y=round(baseline - plot_height * i / TICKS, 2), value=top_value * i // TICKS)
         for i in range(TICKS + 1)
     ]
+    every = max(1, math.ceil(len(days) / MAX_LABELS))
     last = len(days) - 1
     labels = [
-        DayLabel(x=round(bar.x + bar.width / 2, 2), day=bar.day)
-        for index, bar in enumerate(bars)
-        if (last - index) % LABEL_EVERY == 0
+        DayLabel(x=round(d.x + d.width / 2, 2), day=d.day)
+        for index, d in enumerate(days)
+        if (last - index) % every == 0
     ]
     return UsageChart(
         width=WIDTH,
@@ -121,11 +165,12 @@ def usage_chart(tokens_issued: list[dict]) -> UsageChart:
         top=TOP,
         plot_height=plot_height,
         baseline=baseline,
-        bars=bars,
+        days=days,
         ticks=ticks,
         labels=labels,
-        total=sum(count for _, count in days),
+        issued_total=sum(issued for _, issued, _ in series),
+        refused_total=sum(refused for _, _, refused in series),
         peak=peak,
-        first_day=days[0][0] if days else date.today(),
-        last_day=days[-1][0] if days else date.today(),
+        first_day=days[0].day if days else date.today(),
+        last_day=days[-1].day if days else date.today(),
     )

@@ -173,7 +173,7 @@ def test_admin_creates_an_own_behalf_app_copies_the_secret_and_sees_usage(
         )
     page.get_by_role("link", name=re.compile("Go to Deploy Robot")).click()
     expect(page.get_by_role("heading", name=re.compile("Deploy Robot"))).to_be_visible()
-    chart = page.get_by_role("img", name="Tokens issued per day, last 30 days")
+    chart = page.get_by_role("img", name="Tokens issued and refused per day, last 30 days")
     expect(chart).to_be_visible()
     expect(page.locator(".chart-bar")).to_have_count(7)
     expect(page.locator("[data-stat=last-used]")).not_to_have_text("Never")
@@ -181,7 +181,7 @@ def test_admin_creates_an_own_behalf_app_copies_the_secret_and_sees_usage(
     assert secret not in page.content()
     screenshot(page, "app-detail")
     page.get_by_text("Show the numbers as a table").click()
-    table = page.get_by_role("table", name="Tokens issued per day")
+    table = page.get_by_role("table", name="Tokens issued and refused per day")
     expect(table.get_by_role("row")).to_have_count(31)
     expect(table.get_by_role("row").nth(1)).to_contain_text("1")
 
