@@ -117,6 +117,7 @@ class ConnectedAppCreateForm(ScopePickerMixin, forms.Form):
         label="App name",
         max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="The name people see on the Authorize App screen and in My apps.",
     )
     app_type = forms.ChoiceField(
         label="Type of app", choices=AppType.choices, initial=AppType.USER, widget=forms.RadioSelect
@@ -132,7 +133,11 @@ class ConnectedAppCreateForm(ScopePickerMixin, forms.Form):
     website_url = _website_field()
     public_keys = _public_keys_field()
     audience = _audience_field()
-    owner = forms.ChoiceField(label="Owner organization or business group")
+    owner = forms.ChoiceField(
+        label="Owner organization or business group",
+        help_text="Any Organization Administrator of the owner can manage the app. An app "
+        "acting on its own behalf holds its scopes in the owner and its business groups only.",
+    )
 
     def __init__(
         self,
@@ -146,8 +151,10 @@ class ConnectedAppCreateForm(ScopePickerMixin, forms.Form):
         self.owners = {str(o.id): o for o in owners}
         self.fields["owner"].choices = [(str(o.id), indented(o, top)) for o in owners]
         self.fields["owner"].error_messages["required"] = OWNER_REQUIRED
-        if not self.is_bound and "submission_id" not in self.initial:
-            self.initial["submission_id"] = uuid.uuid4()
+        if not self.is_bound:
+            # A fresh form starts at its first field; a sent one at its first error.
+            self.fields["client_name"].widget.attrs["autofocus"] = True
+            self.initial.setdefault("submission_id", uuid.uuid4())
         self.add_scope_fields(contexts)
 
     @property
@@ -162,10 +169,11 @@ class ConnectedAppCreateForm(ScopePickerMixin, forms.Form):
         data = self.cleaned_data
         own = self.own_behalf
         if own:
+            # Only the name, the owner and the scopes apply: nobody signs in to an app acting
+            # on its own behalf, so the sign-in answers are ignored if sent anyway.
             return {
                 "client_name": data["client_name"],
                 "grant_types": [GrantType.CLIENT_CREDENTIALS.value],
-                "website_url": data["website_url"],
                 "scopes": self.scope_values(own_behalf=True),
             }
         return {

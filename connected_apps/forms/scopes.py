@@ -53,6 +53,14 @@ class ScopeContexts:
     def environment_orgs(self) -> dict[str, str]:
         return {str(e.id): str(e.organization_id) for e in self.environments}
 
+    def tree(self) -> list[tuple[Organization, int, list[Environment]]]:
+        """Each org/BG in tree order with its depth below the top one and its environments."""
+        top = min((o.depth for o in self.orgs), default=0)
+        environments: dict[Any, list[Environment]] = {}
+        for env in self.environments:
+            environments.setdefault(env.organization_id, []).append(env)
+        return [(o, o.depth - top, environments.get(o.id, [])) for o in self.orgs]
+
 
 class ScopePickerMixin:
     """Adds the scope picker's fields to a form: `scopes` (checkboxes) and, for each
@@ -73,14 +81,14 @@ class ScopePickerMixin:
                 label=f"Organizations and business groups for {permission.value}",
                 required=False,
                 choices=contexts.org_choices,
-                widget=forms.SelectMultiple(attrs={"size": min(max(len(contexts.orgs), 2), 5)}),
+                widget=forms.CheckboxSelectMultiple,
             )
             if info.environment_scoped:
                 self.fields[f"envs_{_slug(permission)}"] = forms.MultipleChoiceField(
                     label=f"Environments for {permission.value}",
                     required=False,
                     choices=contexts.environment_choices,
-                    widget=forms.SelectMultiple(attrs={"size": 4}),
+                    widget=forms.CheckboxSelectMultiple,
                 )
 
     def scope_values(self, *, own_behalf: bool) -> list[Any]:
@@ -145,11 +153,43 @@ class ScopePickerMixin:
             "id": f"id_scope_{slug}",
             "permission": info is not None,
             "environment_scoped": bool(info and info.environment_scoped),
-            "orgs_field": self[f"orgs_{slug}"] if info else None,  # type: ignore[index]
-            "envs_field": self[f"envs_{slug}"]  # type: ignore[index]
-            if info and info.environment_scoped
-            else None,
+            "contexts": self._context_rows(slug, info.environment_scoped) if info else [],
         }
+
+    def _context_rows(self, slug: str, environment_scoped: bool) -> list[dict]:
+        """Where a permission scope applies, as checkboxes: every org/BG of the tree and,
+        for an environment scope, every environment under its org (none left out)."""
+        orgs_name, envs_name = f"orgs_{slug}", f"envs_{slug}"
+        chosen_orgs = {str(v) for v in self[orgs_name].value() or []}  # type: ignore[index]
+        chosen_envs = (
+            {str(v) for v in self[envs_name].value() or []}  # type: ignore[index]
+            if environment_scoped
+            else set()
+        )
+        rows: list[dict] = []
+        for index, (org, depth, environments) in enumerate(self.contexts.tree()):
+            envs = environments if environment_scoped else []
+            rows.append(
+                {
+                    "id": f"id_{orgs_name}_{index}",
+                    "name": orgs_name,
+                    "value": str(org.id),
+                    "label": org.name,
+                    "checked": str(org.id) in chosen_orgs,
+                    "depth": min(depth, 4),
+                    "environments": [
+                        {
+                            "id": f"id_{envs_name}_{index}_{number}",
+                            "name": envs_name,
+                            "value": str(env.id),
+                            "label": env.name,
+                            "checked": str(env.id) in chosen_envs,
+                        }
+                        for number, env in enumerate(envs)
+                    ],
+                }
+            )
+        return rows
 
     def scope_errors(self) -> list[str]:
         errors = list(self.errors.get("scopes", []))  # type: ignore[attr-defined]
@@ -163,7 +203,8 @@ def scope_initial(rows: Iterable[AppScope]) -> dict[str, Any]:
     """The picker's initial values for an app's scope rows (the inverse of scope_values).
 
     An org/BG holding a scope org-wide covers its environments, so an environment row next
-    to an org-wide row of the same org changes nothing and is shown as the org-wide one.
+    to an org-wide row of the same org changes nothing and is shown as the org-wide one; an
+    org/BG is ticked only where it holds the scope org-wide ("all environments").
     """
     initial: dict[str, Any] = {"scopes": []}
     per_scope: dict[str, list[AppScope]] = {}
@@ -174,7 +215,7 @@ def scope_initial(rows: Iterable[AppScope]) -> dict[str, Any]:
         if scope not in Permission.values:
             continue
         wide = {r.context_org_id for r in scope_rows if r.context_environment_id is None}
-        orgs = {r.context_org_id for r in scope_rows if r.context_org_id}
+        orgs = {o for o in wide if o}
         envs = [
             r.context_environment_id
             for r in scope_rows

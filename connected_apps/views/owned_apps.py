@@ -76,7 +76,9 @@ class AppListView(ManagerMixin, TemplateView):
 # create form and the confirmation pages are always fetched afresh.
 @method_decorator(never_cache, name="dispatch")
 class AppCreateView(ManagerMixin, FormView):
-    """The guided Create App flow: one form, shown step by step by connected_apps.js and
+    """The guided Create App flow: one form in the order its answers depend on each other
+    (name, type and owner; how people sign in; scopes in the owner's contexts), shown step by
+    step by connected_apps.js with only what applies to the app's type and grant types, and
     sent whole; the service validates it. Saving answers with the client secret, once."""
 
     template_name = "connected_apps/app_create.html"
@@ -127,7 +129,4 @@ class AppCreateView(ManagerMixin, FormView):
         context = super().get_context_data(**kwargs)
         context["owner_paths"] = {str(o.id): o.path for o in self.owners}
         context["context_org_paths"] = {str(o.id): o.path for o in self.contexts.orgs}
-        context["environment_org_paths"] = {
-            str(e.id): e.organization.path for e in self.contexts.environments
-        }
         return context

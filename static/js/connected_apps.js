@@ -62,7 +62,10 @@
   }
 
   // -- Scope picker ----------------------------------------------------------------------------
-  // A permission scope's "applies in" fields only matter once the scope is ticked.
+  // A permission scope's "where it applies" checkboxes only matter once the scope is ticked.
+  // An org ticked "all environments" and one of its environments ticked say different things
+  // (the server keeps the environment): ticking one unticks the other, so what shows is what
+  // is saved.
   function setUpScopePicker(picker) {
     qsa(picker, "[data-scope-item]").forEach(function (item) {
       var box = item.querySelector("[data-scope-checkbox]");
@@ -76,21 +79,49 @@
       box.addEventListener("change", sync);
       sync();
     });
+    qsa(picker, "[data-context-org]").forEach(function (row) {
+      var org = row.querySelector("input:not([data-context-env])");
+      var envs = qsa(row, "[data-context-env]");
+      org.addEventListener("change", function () {
+        if (org.checked) {
+          envs.forEach(function (env) {
+            env.checked = false;
+          });
+        }
+      });
+      envs.forEach(function (env) {
+        env.addEventListener("change", function () {
+          if (env.checked) {
+            org.checked = false;
+          }
+        });
+      });
+    });
   }
 
   // -- Create App wizard -----------------------------------------------------------------------
+  // What applies depends on earlier answers: the app's type (data-for-type, and whole steps
+  // with data-step-for-type), its grant types (data-for-grant) and its owner (the orgs a scope
+  // can apply in, data-context-org). What does not apply is hidden and disabled, so it is
+  // never sent; the server decides anyway.
+  var CONDITIONS = ["[data-for-type]", "[data-for-grant]", "[data-context-org]"];
+  var NOT_APPLYING = CONDITIONS.map(function (selector) {
+    return selector + "[hidden]";
+  }).join(", ");
+
   function Wizard(form) {
     this.form = form;
-    this.steps = qsa(form, "[data-step]");
+    this.allSteps = qsa(form, "[data-step]");
+    this.steps = this.allSteps;
     this.list = form.querySelector("[data-wizard-steps]");
     this.back = form.querySelector("[data-wizard-back]");
     this.next = form.querySelector("[data-wizard-next]");
     this.save = form.querySelector("[data-wizard-save]");
     this.ownerPaths = readJSON("owner-paths");
     this.contextPaths = readJSON("context-org-paths");
-    this.environmentPaths = readJSON("environment-org-paths");
     this.index = 0;
     this.reached = 0;
+    this.errors = [];
   }
 
   Wizard.prototype.type = function () {
@@ -98,33 +129,50 @@
     return checked ? checked.value : "user";
   };
 
-  // Show what fits the app's type; what does not fit is disabled so it is never sent.
-  Wizard.prototype.applyType = function () {
-    var type = this.type();
-    qsa(this.form, "[data-for-type]").forEach(function (node) {
-      var fits = node.dataset.forType === type;
-      node.hidden = !fits;
-      qsa(node, "input, select, textarea").forEach(function (input) {
-        input.disabled = !fits;
-      });
-    });
+  Wizard.prototype.grants = function () {
+    return this.checked("[data-grant]");
   };
 
-  // Scopes of an own-behalf app apply inside the owner's subtree only.
-  Wizard.prototype.applyOwner = function () {
-    var select = this.form.querySelector("select[name=owner]");
-    var ownerPath = select ? this.ownerPaths[select.value] : null;
-    if (!ownerPath) {
-      return;
+  Wizard.prototype.fits = function (node) {
+    var data = node.dataset;
+    if (data.forType && data.forType !== this.type()) {
+      return false;
     }
-    var self = this;
-    qsa(this.form, "[data-scope-context] option").forEach(function (option) {
-      var path = self.contextPaths[option.value] || self.environmentPaths[option.value];
-      var inside = !path || path.indexOf(ownerPath) === 0;
-      option.disabled = !inside;
-      if (!inside) {
-        option.selected = false;
+    if (data.forGrant && this.grants().indexOf(data.forGrant) === -1) {
+      return false;
+    }
+    if (data.contextOrg) {
+      // Scopes of an own-behalf app apply inside the owner's subtree only.
+      var owner = this.form.querySelector("select[name=owner]");
+      var ownerPath = owner ? this.ownerPaths[owner.value] : null;
+      var path = this.contextPaths[data.contextOrg];
+      if (ownerPath && path && path.indexOf(ownerPath) !== 0) {
+        return false;
       }
+    }
+    return true;
+  };
+
+  Wizard.prototype.applyAnswers = function () {
+    var self = this;
+    var type = this.type();
+    // Grant types first: whether they are sent depends on the type only.
+    [CONDITIONS[0], CONDITIONS.slice(1).join(", ")].forEach(function (selector) {
+      qsa(self.form, selector).forEach(function (node) {
+        node.hidden = !self.fits(node);
+      });
+      qsa(self.form, "input, select, textarea").forEach(function (input) {
+        if (input.type !== "hidden") {
+          input.disabled = input.closest(NOT_APPLYING) !== null;
+        }
+      });
+    });
+    qsa(this.form, "[name=redirect_uris], [name=public_keys]").forEach(function (input) {
+      // Shown only for the grant that needs it, so shown means required.
+      input.setAttribute("aria-required", String(!input.disabled));
+    });
+    this.steps = this.allSteps.filter(function (step) {
+      return !step.dataset.stepForType || step.dataset.stepForType === type;
     });
   };
 
@@ -155,10 +203,11 @@
   };
 
   Wizard.prototype.show = function (index, keepFocus) {
+    var current = this.steps[index];
     this.index = index;
     this.reached = Math.max(this.reached, index);
-    this.steps.forEach(function (step, i) {
-      step.hidden = i !== index;
+    this.allSteps.forEach(function (step) {
+      step.hidden = step !== current;
     });
     var last = index === this.steps.length - 1;
     this.back.hidden = index === 0;
@@ -168,25 +217,42 @@
       this.renderReview();
     }
     this.renderList();
-    var heading = this.steps[index].querySelector("h2");
+    var heading = current.querySelector("h2");
     if (heading && !keepFocus) {
       heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: true });
     }
   };
 
-  Wizard.prototype.stepError = function (step, text) {
-    var alert = step.querySelector("[data-step-error]");
-    if (!alert) {
-      alert = document.createElement("p");
-      alert.className = "field-error";
-      alert.setAttribute("role", "alert");
-      alert.setAttribute("data-step-error", "");
-      step.querySelector("h2").insertAdjacentElement("afterend", alert);
-    }
-    alert.textContent = text || "";
-    alert.hidden = !text;
-    return !text;
+  // An answer refused before sending: the message goes under the field (or group), is
+  // announced, named by the field's aria-describedby, and the field gets the focus.
+  Wizard.prototype.refuse = function (field, text, focusTarget) {
+    var message = document.createElement("p");
+    message.className = "field-error";
+    message.id = (field.id || field.dataset.errorId || "wizard") + "-client-error";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    var container = field.tagName === "FIELDSET" ? field : field.closest(".field");
+    (container || field.parentNode).appendChild(message);
+    var describedBy = field.getAttribute("aria-describedby");
+    field.setAttribute("aria-describedby", (describedBy ? describedBy + " " : "") + message.id);
+    field.setAttribute("aria-invalid", "true");
+    this.errors.push({ field: field, message: message, describedBy: describedBy });
+    (focusTarget || field).focus();
+    return false;
+  };
+
+  Wizard.prototype.clearRefusals = function () {
+    this.errors.forEach(function (error) {
+      error.message.remove();
+      error.field.removeAttribute("aria-invalid");
+      if (error.describedBy) {
+        error.field.setAttribute("aria-describedby", error.describedBy);
+      } else {
+        error.field.removeAttribute("aria-describedby");
+      }
+    });
+    this.errors = [];
   };
 
   Wizard.prototype.checked = function (selector) {
@@ -195,7 +261,9 @@
     });
   };
 
+  // Hints only, to answer before moving on: the service checks the same rules on Save.
   Wizard.prototype.validate = function (step) {
+    this.clearRefusals();
     var inputs = qsa(step, "input, select, textarea").filter(function (input) {
       return !input.disabled;
     });
@@ -205,25 +273,33 @@
         return false;
       }
     }
-    var user = this.type() === "user";
-    var grants = this.checked("[data-grant]");
-    if (user && step.querySelector("[data-grant]")) {
+    var grantsGroup = step.querySelector("[data-grants]");
+    if (grantsGroup && !grantsGroup.closest(NOT_APPLYING)) {
+      var grants = this.grants();
+      var first = grantsGroup.querySelector("[data-grant]");
+      grantsGroup.dataset.errorId = "id_grant_types";
       if (!grants.length) {
-        return this.stepError(step, "Choose at least one grant type.");
+        return this.refuse(grantsGroup, "Choose at least one grant type.", first);
       }
       if (grants.length === 1 && grants[0] === "refresh_token") {
-        return this.stepError(step, "Refresh token needs authorization code, password or JWT bearer.");
+        return this.refuse(
+          grantsGroup,
+          "Refresh token needs authorization code, password or JWT bearer.",
+          first
+        );
       }
     }
-    if (user && step.querySelector("[name=redirect_uris]")) {
-      if (grants.indexOf("authorization_code") !== -1 && !this.value("redirect_uris")) {
-        return this.stepError(step, "Authorization code apps need at least one redirect URI.");
-      }
-      if (grants.indexOf("urn:ietf:params:oauth:grant-type:jwt-bearer") !== -1 && !this.value("public_keys")) {
-        return this.stepError(step, "JWT bearer apps need at least one public key.");
+    var needed = [
+      ["redirect_uris", "Authorization code apps need at least one redirect URI: where people come back after signing in."],
+      ["public_keys", "JWT bearer apps need at least one public key, to check the app's assertions."],
+    ];
+    for (var j = 0; j < needed.length; j++) {
+      var field = step.querySelector("[name=" + needed[j][0] + "]");
+      if (field && !field.disabled && !field.value.trim()) {
+        return this.refuse(field, needed[j][1]);
       }
     }
-    return this.stepError(step, "");
+    return true;
   };
 
   Wizard.prototype.value = function (name) {
@@ -231,17 +307,10 @@
     return field && !field.disabled ? field.value.trim() : "";
   };
 
-  Wizard.prototype.selectedLabels = function (select) {
-    return qsa(select, "option:checked").map(function (option) {
-      var group = option.parentNode.tagName === "OPTGROUP" ? option.parentNode.label + " / " : "";
-      return group + option.textContent.trim();
-    });
-  };
-
   Wizard.prototype.renderReview = function () {
     var form = this.form;
-    var self = this;
     var user = this.type() === "user";
+    var grants = this.grants();
     var rows = [];
     function label(input) {
       if (!input) {
@@ -257,34 +326,36 @@
     }
     rows.push(["App name", [this.value("client_name")]]);
     rows.push(["Type", [label(form.querySelector("[data-app-type]:checked"))]]);
+    var owner = form.querySelector("select[name=owner]");
+    var ownerOption = owner && owner.selectedOptions[0];
+    rows.push(["Owner", ownerOption ? [ownerOption.textContent.trim()] : []]);
     if (user) {
       rows.push(["Grant types", qsa(form, "[data-grant]:checked").map(label)]);
-      rows.push(["Redirect URIs", this.value("redirect_uris").split(/\s+/).filter(Boolean)]);
-    } else {
-      rows.push(["Grant types", ["Client credentials"]]);
-    }
-    rows.push(["Website URL", [this.value("website_url")].filter(Boolean)]);
-    if (user) {
-      var keys = (this.value("public_keys").match(/-----BEGIN/g) || []).length;
-      rows.push(["Public keys", keys ? [keys + " PEM key" + (keys > 1 ? "s" : "")] : []]);
+      if (grants.indexOf("authorization_code") !== -1) {
+        rows.push(["Redirect URIs", this.value("redirect_uris").split(/\s+/).filter(Boolean)]);
+      }
+      if (grants.indexOf("urn:ietf:params:oauth:grant-type:jwt-bearer") !== -1) {
+        var keys = (this.value("public_keys").match(/-----BEGIN/g) || []).length;
+        rows.push(["Public keys", keys ? [keys + " PEM key" + (keys > 1 ? "s" : "")] : ["Given as JWK"]]);
+      }
+      rows.push(["Website URL", [this.value("website_url")].filter(Boolean)]);
       var audience = form.querySelector("[name=audience]:checked");
       rows.push(["Who can use it", audience ? [label(audience)] : []]);
+    } else {
+      rows.push(["Grant types", ["Client credentials"]]);
     }
     var scopes = qsa(form, "[data-scope-checkbox]:checked:not(:disabled)").map(function (box) {
       var text = box.dataset.description + " (" + box.value + ")";
       var item = box.closest("[data-scope-item]");
       if (!user && item) {
-        var where = [];
-        qsa(item, "[data-scope-context] select").forEach(function (select) {
-          where = where.concat(self.selectedLabels(select));
+        var where = qsa(item, "[data-context-label]:checked:not(:disabled)").map(function (input) {
+          return input.dataset.contextLabel;
         });
         text += where.length ? " in " + where.join(", ") : " in the owner organization";
       }
       return text;
     });
     rows.push(["Scopes", scopes]);
-    var owner = form.querySelector("select[name=owner]");
-    rows.push(["Owner", owner ? this.selectedLabels(owner) : []]);
 
     var list = form.querySelector("[data-review]");
     list.innerHTML = "";
@@ -328,23 +399,26 @@
     this.list.hidden = false;
     this.next.hidden = false;
 
-    qsa(form, "[data-app-type]").forEach(function (radio) {
-      radio.addEventListener("change", function () {
-        self.applyType();
-      });
-    });
-    var owner = form.querySelector("select[name=owner]");
-    if (owner) {
-      owner.addEventListener("change", function () {
-        self.applyOwner();
-      });
+    function answered() {
+      self.applyAnswers();
+      // Later steps changed with the answer: they are to be walked through again.
+      self.reached = self.index;
+      self.renderList();
     }
+    qsa(form, "[data-app-type], [data-grant], select[name=owner]").forEach(function (input) {
+      input.addEventListener("change", answered);
+    });
+    // A refused answer being corrected: the message has done its work.
+    form.addEventListener("input", function () {
+      self.clearRefusals();
+    });
     this.next.addEventListener("click", function () {
       if (self.validate(self.steps[self.index])) {
         self.show(self.index + 1);
       }
     });
     this.back.addEventListener("click", function () {
+      self.clearRefusals();
       self.show(self.index - 1);
     });
     // Enter in a text field moves on instead of sending a half-filled form.
@@ -363,8 +437,7 @@
       }
     });
 
-    this.applyType();
-    this.applyOwner();
+    this.applyAnswers();
     var withErrors = this.firstStepWithErrors();
     if (withErrors >= 0) {
       this.reached = this.steps.length - 1; // a sent form: every step was seen

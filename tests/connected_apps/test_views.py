@@ -79,6 +79,13 @@ def stat(html: str, name: str) -> str:
     return re.sub(r"<[^>]+>", "", match.group(1)).strip()
 
 
+def ticked(html: str, name: str, value) -> bool:
+    """Whether the page has the checkbox `name`=`value`, ticked."""
+    match = re.search(rf'<input type="checkbox" name="{name}" value="{value}"[^>]*>', html)
+    assert match, (name, value)
+    return " checked" in match.group(0)
+
+
 def create_form(org, **overrides) -> dict:
     """A valid Create App form for an app acting on behalf of users."""
     data = {
@@ -601,8 +608,10 @@ def test_scopes_of_an_own_behalf_app_with_contexts(admin, cc_app, org, business_
     }
     # The editor shows them back as they are.
     html = web(admin).get(url("app_detail", app)).content.decode()
-    assert re.search(rf'<option value="{production.id}" selected>', html)
-    assert re.search(rf'<option value="{business_group.id}" selected>', html)
+    assert ticked(html, "envs_view_environment", production.id)
+    assert ticked(html, "orgs_manage_users", business_group.id)
+    assert not ticked(html, "orgs_manage_users", org.id)
+    assert not ticked(html, "orgs_view_environment", org.id)  # the environment, not all of Acme
 
 
 def test_invalid_scopes_show_errors_and_change_nothing(admin, cc_app):
