@@ -11,8 +11,9 @@ from accounts import views
 
 ORG = "access-management/organizations/<uuid:org_id>"
 
+# The home page, `portal:home` at /, is the dashboard of connected_apps (it shows apps and token
+# figures this app cannot read); config/urls.py puts it in this namespace.
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     # The viewer's own account
     path("account/", views.AccountView.as_view(), name="account"),
     path("account/profile", views.ProfileUpdateView.as_view(), name="account_profile"),

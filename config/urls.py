@@ -4,6 +4,7 @@ authorization server under /accounts/ (SPEC §4, §8)."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 
+from accounts import urls as portal_pages
 from accounts.views.sign_in import SignInView
 from accounts.views.sso import SamlFinishView, SamlLogoutView
 from connected_apps import urls as connected_apps_pages
@@ -49,7 +50,14 @@ urlpatterns = [
             )
         ),
     ),
-    path("", include(("accounts.urls", "portal"), namespace="portal")),
+    # accounts' pages and the home page, connected_apps' dashboard, in one namespace.
+    path(
+        "",
+        include(
+            ([*connected_apps_pages.home_urlpatterns, *portal_pages.urlpatterns], "portal"),
+            namespace="portal",
+        ),
+    ),
 ]
 
 handler400 = "core.api_errors.json_bad_request"

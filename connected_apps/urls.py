@@ -41,3 +41,9 @@ urlpatterns = [
     ),
     path("my-apps/", views.MyAppsView.as_view(), name="my_apps"),
 ]
+
+# The portal's home page, named `portal:home` as it always was: config/urls.py puts it in the
+# portal's namespace, with accounts' pages.
+home_urlpatterns = [
+    path("", views.DashboardView.as_view(), name="home"),
+]

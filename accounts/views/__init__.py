@@ -30,7 +30,7 @@ from accounts.views.organizations import (
     OrganizationRenameView,
     SecurityPolicyUpdateView,
 )
-from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, access_overview
+from accounts.views.overview import OrgAccess, OrganizationTreeView, access_overview
 from accounts.views.sessions import SessionEndView, SessionsView
 from accounts.views.users import (
     USERS_PER_PAGE,
@@ -48,7 +48,6 @@ __all__ = [
     "BusinessGroupCreateView",
     "EnvironmentListView",
     "EnvironmentsIndexView",
-    "HomeView",
     "IdentityLinkDeleteView",
     "IdentityProviderCreateView",
     "IdentityProviderDetailView",

@@ -23,7 +23,7 @@ from accounts.api_audit import csv_response
 from accounts.selectors import audit_org_get
 from accounts.templatetags.audit_tags import audit_log_org_for
 from audit import selectors
-from audit.models import AuditAction, AuditOutcome
+from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_export_start
 from audit.targets import APP_BY_CLIENT_ID, event_targets, targets_resolve
 
@@ -135,30 +135,35 @@ class AuditLogView(AuditPageMixin, TemplateView):
             return context
         events = selectors.audit_event_list(org=self.org, filters=self.filters)
         page = Paginator(events, EVENTS_PER_PAGE).get_page(self.request.GET.get("page"))
-        labels = dict(AuditAction.choices)
-        page_events = list(page)
-        names = targets_resolve(org=self.org, targets=event_targets(page_events))
         export_query = self.filters.as_params()
         context.update(
             activity=activity_chart(*selectors.audit_activity(events=events, filters=self.filters)),
             page_obj=page,
-            events=[
-                {
-                    "event": event,
-                    "label": labels.get(event.action, event.action),
-                    "actor": selectors.actor_data(event),
-                    "actor_user": names.get(("user", str(event.actor_user_id))),
-                    "actor_app": names.get((APP_BY_CLIENT_ID, event.actor_client_id)),
-                    "target": names.get((event.target_type, event.target_id)),
-                }
-                for event in page_events
-            ],
+            events=audit_event_rows(org=self.org, events=list(page)),
             csv_url=reverse("audit:export_csv")
             + ("?" + urlencode(export_query) if export_query else ""),
             export_id=self.request.GET.get("export", ""),
             export_status_base=reverse("api-audit-exports", args=[self.org.id]),
         )
         return context
+
+
+def audit_event_rows(*, org: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Events as the audit log shows them: the action in words, the actor, and the acting
+    user, acting app and target named (one resolver call per target type, not per row)."""
+    labels = dict(AuditAction.choices)
+    names = targets_resolve(org=org, targets=event_targets(events))
+    return [
+        {
+            "event": event,
+            "label": labels.get(event.action, event.action),
+            "actor": selectors.actor_data(event),
+            "actor_user": names.get(("user", str(event.actor_user_id))),
+            "actor_app": names.get((APP_BY_CLIENT_ID, event.actor_client_id)),
+            "target": names.get((event.target_type, event.target_id)),
+        }
+        for event in events
+    ]
 
 
 CHART_WIDTH, CHART_HEIGHT = 720, 120

@@ -1,5 +1,6 @@
-"""The Access Management overview and the organization tree: the viewer's orgs and BGs, each
-with what they hold there.
+"""What the viewer holds where (their orgs and BGs, each with their role and permissions there),
+shown by the organization tree and by the dashboard of members who are neither administrators
+nor developers (connected_apps.views.dashboard).
 """
 
 from __future__ import annotations
@@ -74,23 +75,8 @@ def access_overview(access: Access) -> list[OrgAccess]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Overview and organization tree
+# The organization tree
 # ---------------------------------------------------------------------------------------------
-class HomeView(PortalMixin, TemplateView):
-    """Access Management overview: the viewer's organization and what they hold in it."""
-
-    template_name = "accounts/home.html"
-    nav_section = "home"
-
-    def get_context_data(self, **kwargs) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["root_org"] = selectors.organization_get(
-            access=self.access, org_id=self.request.user.organization_id
-        )
-        context["overview"] = access_overview(self.access)
-        return context
-
-
 class OrganizationTreeView(PortalMixin, TemplateView):
     template_name = "accounts/organization_tree.html"
     nav_section = "organization"

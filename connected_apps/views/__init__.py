@@ -1,5 +1,6 @@
-"""Portal pages of Connected Apps (owned apps, Create App, an app's page), Authorized apps and My
-apps. Revoking an authorization is oauth's (oauth.views.revocation), in this URL namespace."""
+"""Portal pages of Connected Apps (owned apps, Create App, an app's page), Authorized apps, My
+apps, and the portal's home page (a dashboard per role). Revoking an authorization is oauth's
+(oauth.views.revocation), in this URL namespace."""
 
 from connected_apps.views.app_pages import (
     ALREADY_ROTATED,
@@ -18,6 +19,7 @@ from connected_apps.views.authorized import (
     AuthorizedAppsSettingsView,
     AuthorizedAppsView,
 )
+from connected_apps.views.dashboard import DashboardView
 from connected_apps.views.my_apps import MyAppsView
 from connected_apps.views.owned_apps import (
     ALREADY_CREATED,
@@ -44,5 +46,6 @@ __all__ = [
     "AppScopesView",
     "AuthorizedAppsSettingsView",
     "AuthorizedAppsView",
+    "DashboardView",
     "MyAppsView",
 ]

@@ -26,6 +26,7 @@ from tests.oauth.tokenkit import isolated_throttle  # noqa: F401 (autouse fixtur
 pytestmark = pytest.mark.django_db
 
 PROFILE = "/accounts/api/profile"
+MY_APPS = "/my-apps/"
 
 
 def passkey_enrolled(user, authenticator: SoftAuthenticator | None = None):
@@ -65,11 +66,11 @@ def test_a_security_key_settles_a_session_that_owes_the_factor(member):
     it by adding it: accounts.factors.factor_setup_recorded.)"""
     browser = signed_in(member)
     _, key = passkey_enrolled(member)
-    step = browser.get("/")
-    assert step["Location"] == "/auth/2fa/webauthn/reauthenticate/?next=%2F"
+    step = browser.get(MY_APPS)  # any portal page (/ sends a member without permissions there)
+    assert step["Location"] == "/auth/2fa/webauthn/reauthenticate/?next=%2Fmy-apps%2F"
     done = webauthn_reauthenticated(browser, key, step["Location"])
-    assert done.status_code == 302 and done["Location"] == "/"
-    assert browser.get("/").status_code == 200
+    assert done.status_code == 302 and done["Location"] == MY_APPS
+    assert browser.get(MY_APPS).status_code == 200
     assert browser.get(PROFILE).json()["username"] == member.username
 
 

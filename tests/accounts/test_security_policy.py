@@ -23,6 +23,7 @@ from tests.oauth.tokenkit import (
 )
 
 pytestmark = pytest.mark.django_db
+MY_APPS = "/my-apps/"  # a portal page every signed-in user may open (/ sends end users there)
 
 
 def policy_url(org) -> str:
@@ -194,19 +195,20 @@ def test_a_session_without_the_users_factor_uses_it_before_any_code(member, code
 def test_the_portal_waits_for_the_second_factor_the_policy_requires(admin_session, member, org):
     from tests.accounts.test_mfa import fresh_code, totp_enrolled
 
-    home = session_of(member).get("/")
+    # My apps stands for any portal page: it is the home of a member without permissions.
+    home = session_of(member).get(MY_APPS)
     assert home.status_code == 200  # no policy yet
     assert put(admin_session, org, {"mfa_required": "everyone"}).status_code == 200
     browser = session_of(member)
-    assert browser.get("/")["Location"] == "/auth/2fa/"  # set one up first
+    assert browser.get(MY_APPS)["Location"] == "/auth/2fa/"  # set one up first
     assert browser.get("/auth/2fa/").status_code == 200  # allauth's pages stay open
     api = browser.get("/accounts/api/profile")
     assert api.status_code == 403 and "second factor" in api.json()["message"]
     browser, totp = totp_enrolled(member)  # a new sign-in (password), then the factor set up
-    step = browser.get("/")["Location"]
-    assert step == "/auth/2fa/reauthenticate/?next=%2F"  # now use it
+    step = browser.get(MY_APPS)["Location"]
+    assert step == "/auth/2fa/reauthenticate/?next=%2Fmy-apps%2F"  # now use it
     assert browser.post(step, {"code": fresh_code(totp, totp.now())}).status_code == 302
-    assert browser.get("/").status_code == 200
+    assert browser.get(MY_APPS).status_code == 200
     assert browser.get("/accounts/api/profile").json()["username"] == member.username
 
 
@@ -219,8 +221,8 @@ def test_an_admin_without_a_factor_cannot_require_one(admin, org):
 
 def test_a_user_with_a_factor_and_a_session_without_it_is_held_at_the_portal(member):
     browser = session_of(with_a_factor(member))  # e.g. a session from before it was set up
-    assert browser.get("/")["Location"] == "/auth/2fa/reauthenticate/?next=%2F"
-    assert signed_in_with_a_factor(member).get("/").status_code == 200
+    assert browser.get(MY_APPS)["Location"] == "/auth/2fa/reauthenticate/?next=%2Fmy-apps%2F"
+    assert signed_in_with_a_factor(member).get(MY_APPS).status_code == 200
 
 
 def test_the_organization_page_sets_the_policy(admin_session, admin, org, member):

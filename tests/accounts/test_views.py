@@ -269,7 +269,9 @@ def test_organization_detail_shows_forms_and_children(web, org, admin, business_
 # ---------------------------------------------------------------------------------------------
 def test_member_without_permissions_gets_403_on_permission_pages(web, org, admin, member):
     client = web(member)
-    assert client.get(reverse("portal:home")).status_code == 200
+    home = client.get(reverse("portal:home"))  # nothing to manage: their home is My apps
+    assert home.status_code == 302 and home["Location"] == reverse("connected_apps:my_apps")
+    assert client.get(home["Location"]).status_code == 200
     assert client.get(reverse("portal:organization_tree")).status_code == 200
     for name, url in org_pages(org, admin).items():
         response = client.get(url)
@@ -293,11 +295,12 @@ def test_member_without_permissions_cannot_post_any_form(web, org, admin, member
 
 
 def test_member_navigation_hides_what_they_cannot_use(web, org, member):
-    html = web(member).get(reverse("portal:home")).content.decode()
+    html = web(member).get(reverse("connected_apps:my_apps")).content.decode()
     assert reverse("portal:organization_tree") in html
     assert reverse("portal:users") not in html
     assert reverse("portal:environment_list", args=[org.id]) not in html
-    assert "You do not hold any permission yet" in html
+    tree = web(member).get(reverse("portal:organization_tree")).content.decode()
+    assert "You do not hold a role or permission in any business group of Acme" in tree
 
 
 def test_reader_sees_pages_but_not_the_forms(web, org, admin, member, production):

@@ -36,12 +36,13 @@ ADMIN_PASSWORD = "admin-pass-8f3K2x!"
 USER_PASSWORD = "member-pass-Q7w4zL!"
 
 
-def sign_in(page, username: str, password: str) -> None:
+def sign_in(page, username: str, password: str, lands_on: str = "/") -> None:
+    """Sign in; the home page (/) sends a user with nothing to manage on to My apps."""
     page.goto("/auth/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(re.compile(re.escape(lands_on) + "$"))
 
 
 def nav_link(page, name: str):
@@ -281,7 +282,7 @@ def test_user_revokes_an_app_in_my_apps(page, screenshot, live_server, acme):
     profile_url = f"{live_server.url}/accounts/api/profile"
     assert requests.get(profile_url, headers=_bearer(token), timeout=10).status_code == 200
 
-    sign_in(page, "bob", USER_PASSWORD)
+    sign_in(page, "bob", USER_PASSWORD, lands_on="/my-apps/")
     expect(nav_link(page, "Connected Apps")).to_have_count(0)
     nav_link(page, "My apps").click()
     card = page.get_by_role("listitem").filter(has_text="Expense Tracker")

@@ -30,15 +30,16 @@ pytestmark = pytest.mark.browser
 ADMIN_PASSWORD = "admin-pass-8f3K2x!"
 PASSKEY_SIGN_IN = "**/auth/2fa/webauthn/login/"
 HOME = re.compile(r"^https?://[^/]+/$")
+MY_APPS = re.compile(r"^https?://[^/]+/my-apps/$")  # the home of a user with nothing to manage
 SIGN_IN_PAGE = re.compile(r"/auth/login/$")
 
 
-def sign_in(page, username: str, password: str) -> None:
+def sign_in(page, username: str, password: str, lands_on: re.Pattern = HOME) -> None:
     page.goto("/auth/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(HOME)
+    page.wait_for_url(lands_on)
 
 
 def sign_out(page) -> None:
@@ -198,7 +199,7 @@ def test_a_passkey_signs_in_only_its_user_and_not_once_removed(page, screenshot)
     assert session_user_id(page) is None
     page.unroute(PASSKEY_SIGN_IN)
     # Bob's password still signs Bob in; his session is not Alice's.
-    sign_in(page, "bob", DEFAULT_PASSWORD)
+    sign_in(page, "bob", DEFAULT_PASSWORD, lands_on=MY_APPS)
     assert session_user_id(page) == str(bob.pk)
     sign_out(page)
 

@@ -317,3 +317,43 @@ def test_pages_beyond_the_navigation_fit_and_pass_axe(page, screenshot, portal_w
         check(name)
     assert problems == {}, f"at {viewport['width']} px: {problems}"
     assert errors == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_developer_dashboard_fits_and_passes_axe(page, screenshot, portal_with_data, viewport):
+    """The home page of a developer (manage:connected_apps, not an administrator) lists their
+    apps' usage in a table that becomes cards on a phone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.catalog import Permission
+    from accounts.services import user_permissions_set
+    from connected_apps.models import AppUsageDay
+
+    data = portal_with_data
+    developer = user_create(
+        access=Access(user=data["admin"]),
+        org=data["org"],
+        username="grace.developer.with.a.long.name",
+        email="grace@apollo-guidance.example",
+        password=PASSWORD,
+    )
+    user_permissions_set(
+        access=Access(user=data["admin"]),
+        org=data["org"],
+        user=developer,
+        permissions=[Permission.MANAGE_CONNECTED_APPS.value],
+    )
+    today = timezone.now().date()
+    for age, count in ((0, 12), (1, 40), (9, 7)):
+        AppUsageDay.objects.create(
+            app=data["app"], day=today - timedelta(days=age), tokens_issued=count
+        )
+    page.set_viewport_size(viewport)
+    sign_in(page, "grace.developer.with.a.long.name", PASSWORD)
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "developer-dashboard")
+    assert page.get_by_role("link", name="Continuous deployment robot").count() == 1
+    assert horizontal_overflow(page) == 0
+    assert axe_violations(page) == []

@@ -137,11 +137,14 @@ def test_a_member_signs_in_through_the_company_idp_linked_with_amr_fed(
 def test_the_second_sign_in_reaches_the_same_account(page, acme, screenshot):
     from playwright.sync_api import expect
 
+    # Ada manages nothing: the portal's home sends her to My apps, signed in as her account.
     sign_in_through_the_company_idp(page, "/", screenshot)
-    expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()
-    first = FederatedIdentity.objects.get().user_id
+    expect(page.get_by_role("heading", name="My apps")).to_be_visible()
+    ada = FederatedIdentity.objects.select_related("user").get().user
+    expect(page.locator(".topbar-username-text")).to_have_text(ada.username)
     page.context.clear_cookies()
     sign_in_through_the_company_idp(page, "/", screenshot)
-    expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()
-    assert FederatedIdentity.objects.get().user_id == first
+    expect(page.get_by_role("heading", name="My apps")).to_be_visible()
+    expect(page.locator(".topbar-username-text")).to_have_text(ada.username)
+    assert FederatedIdentity.objects.get().user_id == ada.pk
     assert User.objects.filter(federated_identities__isnull=False).count() == 1

@@ -132,12 +132,14 @@ def test_a_work_email_signs_in_at_the_idp(
     screenshot(page, "work-email")
     page.get_by_role("button", name="Sign in", exact=True).click()
     sign_in_at_the_idp(page, screenshot, "idp-login")
-    page.wait_for_url(f"{live_server.url}/")
-    expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()
+    # A new member with nothing to manage: the portal's home sends them to My apps.
+    page.wait_for_url(f"{live_server.url}/my-apps/")
+    expect(page.get_by_role("heading", name="My apps")).to_be_visible()
     screenshot(page, "portal-home")
 
     link = FederatedIdentity.objects.select_related("user").get(provider=provider)
     ada = link.user
+    expect(page.locator(".topbar-username-text")).to_have_text(ada.username)
     expect(page.get_by_text(f"Successfully signed in as {ada.username}.")).to_be_visible()
     assert ada.pk != local_ada.pk
     assert local_ada.has_usable_password()

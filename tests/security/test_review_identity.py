@@ -38,6 +38,7 @@ from tests.oauth.code_flow import (
 from tests.oauth.tokenkit import isolated_throttle  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.django_db
+MY_APPS = "/my-apps/"  # a page every signed-in user may open (/ sends end users there)
 
 
 def consent_post(browser: Client, app, challenge: str):
@@ -115,13 +116,13 @@ def test_a_session_from_before_the_factor_cannot_remove_it(member):
 
     old = signed_in(member)
     totp_enrolled(member)
-    assert old.get("/")["Location"].startswith("/auth/2fa/reauthenticate/")  # held
+    assert old.get(MY_APPS)["Location"].startswith("/auth/2fa/reauthenticate/")  # held
     old.post(REAUTHENTICATE, {"password": DEFAULT_PASSWORD})  # the password, nothing else
     old.post("/auth/2fa/totp/deactivate/", {})
     assert Authenticator.objects.filter(user=member, type="totp").exists(), (
         "a password-only session removed the user's second factor"
     )
-    assert old.get("/").status_code != 200
+    assert old.get(MY_APPS).status_code != 200
 
 
 def test_a_session_from_before_the_factor_cannot_read_the_recovery_codes(member):
@@ -177,7 +178,7 @@ def test_sessions_delete_with_a_session_needs_the_csrf_token(member):
     attacker_page = session_of(member)
     attacker_page.handler.enforce_csrf_checks = True
     assert attacker_page.delete("/accounts/api/profile/sessions").status_code == 403
-    assert victim.get("/").status_code == 200
+    assert victim.get(MY_APPS).status_code == 200
     end_all = attacker_page.post("/account/sessions/end-all", {"confirm": "yes"})
     assert end_all.status_code in (403, 404)
 

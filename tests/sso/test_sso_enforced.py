@@ -23,6 +23,7 @@ from tests.oauth.tokenkit import (
 )
 
 pytestmark = pytest.mark.django_db
+MY_APPS = "/my-apps/"  # a page every signed-in user may open (/ sends end users there)
 
 
 def policy_url(org) -> str:
@@ -104,7 +105,7 @@ def test_a_session_not_made_through_sso_is_ended(enforced, member):
 
 
 def test_an_sso_session_works(enforced, member):
-    assert session(member, "socialaccount").get("/").status_code == 200
+    assert session(member, "socialaccount").get(MY_APPS).status_code == 200
 
 
 def test_authorize_gives_no_code_without_an_sso_sign_in(enforced, member, make_app):

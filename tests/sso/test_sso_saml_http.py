@@ -232,9 +232,11 @@ def test_a_work_email_signs_in_to_a_new_linked_account_then_to_the_same_one(acme
         (AuditAction.SSO_SIGNED_IN, acme.organization.id),
     ]
     assert events[0].details["just_in_time"] is True
-    home = browser.get(reverse("portal:home"))
-    assert home.status_code == 200
-    assert "Welcome, Ada" in home.content.decode()
+    home = browser.get(reverse("portal:home"))  # a new member manages nothing: My apps
+    assert home.status_code == 302 and home["Location"] == reverse("connected_apps:my_apps")
+    page = browser.get(home["Location"])
+    assert page.status_code == 200
+    assert ada.username in page.content.decode()
 
     # An app's ID token says how the session signed in (RFC 8176: fed).
     app = connected_app_create(
@@ -408,7 +410,7 @@ def test_a_deactivated_linked_user_is_refused(provider, idp):
     assert response.status_code == 403
     assert REFUSED_INACTIVE in response.content.decode()
     assert "_auth_user_id" not in browser.session
-    assert browser.get(reverse("portal:home")).status_code == 302
+    assert browser.get(reverse("portal:home"))["Location"].startswith(reverse("account_login"))
     refused = AuditEvent.objects.get(action=AuditAction.SSO_SIGN_IN_REFUSED)
     assert refused.organization_id == provider.organization_id
     assert refused.details["user"] == str(ada.id)
