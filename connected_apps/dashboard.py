@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDate
 
 from accounts.access import Access
 from accounts.catalog import Permission
@@ -123,8 +124,7 @@ class OrgFigures:
     authorized_users: int
     live_authorizations: int
     tokens_issued: list[dict]  # [{"date", "count"}] for 30 days, oldest first
-    refused_today: int
-    refused_30_days: int
+    tokens_refused: list[dict]  # the same days: the org's token.refused audit events
     allowlist: AllowlistFigures | None  # a root org's only
     recent_events: list[AuditEvent]
     first_day: date
@@ -140,6 +140,14 @@ class OrgFigures:
     @property
     def tokens_30_days(self) -> int:
         return sum(d["count"] for d in self.tokens_issued)
+
+    @property
+    def refused_today(self) -> int:
+        return self.tokens_refused[-1]["count"]
+
+    @property
+    def refused_30_days(self) -> int:
+        return sum(d["count"] for d in self.tokens_refused)
 
 
 def _authorization_figures(org: Organization) -> dict[str, int]:
@@ -186,10 +194,17 @@ def org_figures(*, access: Access, org: Organization, today: date) -> OrgFigures
             .count()
         )
     authorizations = _authorization_figures(org)
-    refused = audit_event_list(
-        org=org,
-        filters=AuditFilters(action=AuditAction.TOKEN_REFUSED, time_from=day_start(days[0])),
-    ).aggregate(today=Count("pk", filter=Q(created_at__gte=day_start(today))), total=Count("pk"))
+    refused = dict(
+        audit_event_list(
+            org=org,
+            filters=AuditFilters(action=AuditAction.TOKEN_REFUSED, time_from=day_start(days[0])),
+        )
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(n=Count("*"))
+        .values_list("day", "n")
+    )
     recent: list[AuditEvent] = []
     if access.can(Permission.READ_AUDIT_LOGS, org):
         recent = list(audit_event_list(org=org, filters=AuditFilters())[:RECENT_EVENTS])
@@ -200,8 +215,7 @@ def org_figures(*, access: Access, org: Organization, today: date) -> OrgFigures
         authorized_users=authorizations["users"],
         live_authorizations=authorizations["authorizations"],
         tokens_issued=_tokens_per_day(org=org, app_pks=owned, days=days),
-        refused_today=refused["today"],
-        refused_30_days=refused["total"],
+        tokens_refused=[{"date": day.isoformat(), "count": refused.get(day, 0)} for day in days],
         allowlist=_allowlist_figures(org) if org.is_root else None,
         recent_events=recent,
         first_day=days[0],

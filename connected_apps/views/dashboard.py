@@ -46,7 +46,7 @@ class DashboardView(PortalMixin, TemplateView):
             figures = dashboard.org_figures(access=self.access, org=self.dashboard.org, today=today)
             context.update(
                 figures=figures,
-                chart=usage_chart(figures.tokens_issued),
+                chart=usage_chart(figures.tokens_issued, figures.tokens_refused),
                 events=audit_event_rows(org=figures.org, events=figures.recent_events),
             )
         elif role == DashboardRole.DEVELOPER:

@@ -76,6 +76,7 @@ class UsageChart:
     peak: int
     first_day: date
     last_day: date
+    shows_refused: bool = True
 
     @property
     def period(self) -> str:
@@ -84,9 +85,10 @@ class UsageChart:
 
     @property
     def title(self) -> str:
+        what = "Tokens issued and refused" if self.shows_refused else "Tokens issued"
         if len(self.days) == 1:
-            return "Tokens issued and refused today"
-        return f"Tokens issued and refused per day, last {len(self.days)} days"
+            return f"{what} today"
+        return f"{what} per day, last {len(self.days)} days"
 
 
 def nice_ceiling(value: int) -> int:
@@ -114,10 +116,10 @@ def _bar(
     )
 
 
-def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict]) -> UsageChart:
+def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict] | None = None) -> UsageChart:
     """Geometry of the chart for two series of `[{"date": "YYYY-MM-DD", "count": n}, …]` over
-    the same days, oldest first."""
-    refused_by_day = {d["date"]: int(d["count"]) for d in tokens_refused}
+    the same days, oldest first; without `tokens_refused`, of the tokens issued alone."""
+    refused_by_day = {d["date"]: int(d["count"]) for d in tokens_refused or ()}
     series = [
         (date.fromisoformat(d["date"]), int(d["count"]), refused_by_day.get(d["date"], 0))
         for d in tokens_issued
@@ -173,4 +175,5 @@ def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict]) -> UsageC
         peak=peak,
         first_day=days[0].day if days else date.today(),
         last_day=days[-1].day if days else date.today(),
+        shows_refused=tokens_refused is not None,
     )
