@@ -1,0 +1,163 @@
+"""Removing a member (issue 16), as Keycloak's and Auth0's "Delete user":
+`DELETE …/users/{userId}` → 204 and the portal's "Remove user". Everything that was theirs
+goes at once (sessions, tokens, authorizations, permissions, sign-in factors and links); the
+apps they created stay with the organization that owns them; the audit trail keeps the
+event, with the username, and every earlier event."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.test import Client
+
+from accounts.access import Access
+from accounts.models import FederatedIdentity, PermissionGrant, PortalSession, RoleGrant, User
+from accounts.services import (
+    CANNOT_REMOVE_YOURSELF,
+    LAST_ACTIVE_ADMINISTRATOR,
+    user_remove,
+)
+from audit.models import AuditEvent
+from connected_apps.models import Authorization, ConnectedApp
+from oauth.models import AccessToken
+from tests.accounts.member_admin_kit import (
+    business_group_admin,
+    own_behalf_app,
+    signed_in,
+    token_headers,
+    user_app,
+    user_url,
+    users_manager,
+)
+from tests.factories import (
+    AdminRoleFactory,
+    IdentityProviderFactory,
+    PermissionGrantFactory,
+    UserFactory,
+)
+from tests.oauth.helpers import bearer, mint_access_token
+
+pytestmark = pytest.mark.django_db
+
+PROFILE_URL = "/accounts/api/profile"
+INTROSPECT_URL = "/accounts/api/v2/oauth2/introspect"
+
+
+def introspect(app_with_secret, raw: str) -> dict:
+    credentials = f"{app_with_secret.app.client_id}:{app_with_secret.client_secret}"
+    response = Client().post(
+        INTROSPECT_URL,
+        {"token": raw},
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(credentials.encode()).decode(),
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_removed_member_is_gone_and_their_tokens_stop_on_the_next_request(
+    client_for, admin, member, org, code_app
+):
+    PermissionGrantFactory(user=member, organization=org, permission="read:users")
+    FederatedIdentity.objects.create(
+        provider=IdentityProviderFactory(organization=org), user=member, subject="m"
+    )
+    Authorization.objects.create(user=member, app=code_app.app, scopes=["profile"])
+    platform = mint_access_token(user=member, app=None, scope="full")
+    through_app = mint_access_token(user=member, app=code_app.app, scope="profile")
+    portal = signed_in(member)
+    for raw in (platform, through_app):  # warm every worker's memory of the tokens
+        assert Client().get(PROFILE_URL, **bearer(raw)).status_code == 200
+        assert introspect(code_app, raw)["active"] is True
+    assert portal.get(PROFILE_URL).status_code == 200
+    AuditEvent.objects.create(action="user.profile_changed", actor_user=member, target_id="x")
+
+    response = client_for(admin).delete(user_url(org, member))
+    assert response.status_code == 204, response.content
+
+    for raw in (platform, through_app):
+        refused = Client().get(PROFILE_URL, **bearer(raw))
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+        assert introspect(code_app, raw) == {"active": False}
+    assert portal.get(PROFILE_URL).status_code in (401, 403)
+    assert not User.objects.filter(id=member.id).exists()
+    for model in (PermissionGrant, RoleGrant, PortalSession, Authorization, AccessToken):
+        assert not model.objects.filter(user_id=member.id).exists(), model
+    assert not FederatedIdentity.objects.filter(user_id=member.id).exists()
+    event = AuditEvent.objects.get(action="user.removed")
+    assert (event.target_id, event.actor_user_id) == (str(member.id), admin.id)
+    assert event.details["username"] == member.username
+    assert AuditEvent.objects.filter(action="user.profile_changed").exists()  # history stays
+    assert client_for(admin).delete(user_url(org, member)).status_code == 404
+
+
+def test_the_apps_a_removed_member_created_stay_with_the_organization(
+    client_for, admin, org, make_app
+):
+    developer = UserFactory(organization=org, username="developer")
+    AdminRoleFactory(user=developer, organization=org)
+    app = make_app(actor=developer).app
+    assert client_for(admin).delete(user_url(org, developer)).status_code == 204
+    kept = ConnectedApp.objects.get(pk=app.pk)
+    assert kept.owner_org_id == org.id and kept.user_id is None
+
+
+def test_nobody_removes_themself(client_for, admin, org):
+    response = client_for(admin).delete(user_url(org, admin))
+    assert response.status_code == 400
+    assert response.json()["message"] == CANNOT_REMOVE_YOURSELF
+    assert User.objects.filter(id=admin.id).exists()
+
+
+def test_the_last_enabled_administrator_stays(admin, org):
+    """A second administrator, disabled (whose sessions and tokens no longer work), reaching
+    the service anyway must not leave the organization without an enabled administrator."""
+    disabled = UserFactory(organization=org, username="disabled-admin", is_active=False)
+    AdminRoleFactory(user=disabled, organization=org)
+    with pytest.raises(Exception) as refused:
+        user_remove(access=Access(user=disabled), user=admin)
+    assert LAST_ACTIVE_ADMINISTRATOR in str(refused.value)
+    assert User.objects.filter(id=admin.id).exists()
+
+
+def test_two_administrators_may_remove_each_other_one_at_a_time(client_for, admin, org):
+    second = UserFactory(organization=org, username="second-admin")
+    AdminRoleFactory(user=second, organization=org)
+    assert client_for(second).delete(user_url(org, admin)).status_code == 204
+    assert RoleGrant.objects.filter(organization=org).count() == 1
+
+
+# -- who may not --------------------------------------------------------------------------------
+def test_a_users_manager_cannot_remove_anyone(client_for, member, org):
+    assert client_for(users_manager(org)).delete(user_url(org, member)).status_code == 403
+    assert User.objects.filter(id=member.id).exists()
+
+
+def test_a_business_group_admin_cannot_remove_anyone(client_for, admin, member, org):
+    team, team_admin = business_group_admin(org)
+    team_member = UserFactory(organization=org, username="team-member")
+    for target, where in ((admin, org), (admin, team), (team_member, team), (member, team)):
+        response = client_for(team_admin).delete(user_url(where, target))
+        assert response.status_code in (403, 404), (target, where, response.status_code)
+        assert User.objects.filter(id=target.id).exists()
+
+
+def test_another_tenant_cannot_reach_a_member(client_for, other_admin, member, org):
+    assert client_for(other_admin).delete(user_url(org, member)).status_code in (403, 404)
+    assert User.objects.filter(id=member.id).exists()
+
+
+def test_tokens_without_full_access_cannot_remove(admin, member, org):
+    app = user_app(admin, org, ["read:users", "manage:users"])
+    for scope in ("read:users", "read:users manage:users"):
+        headers = token_headers(user=admin, app=app, scope=scope)
+        response = Client().delete(user_url(org, member), **headers)
+        assert response.status_code == 403, (scope, response.content)
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    robot = own_behalf_app(admin, org, ["read:users", "manage:users"])
+    headers = token_headers(user=None, app=robot, scope="read:users manage:users")
+    assert Client().delete(user_url(org, member), **headers).status_code == 403
+    assert User.objects.filter(id=member.id).exists()
+    headers = token_headers(user=admin, app=None, scope="full")  # the admin's platform token
+    assert Client().delete(user_url(org, member), **headers).status_code == 204
