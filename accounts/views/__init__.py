@@ -34,9 +34,12 @@ from accounts.views.overview import HomeView, OrgAccess, OrganizationTreeView, a
 from accounts.views.sessions import SessionEndView, SessionsView
 from accounts.views.users import (
     USERS_PER_PAGE,
+    MemberActionView,
     UserEnabledView,
     UserListView,
+    UserPasswordResetView,
     UserPermissionsView,
+    UserRemoveView,
 )
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "IdentityProviderCreateView",
     "IdentityProviderDetailView",
     "IdentityProviderMixin",
+    "MemberActionView",
     "OrgAccess",
     "OrganizationActionView",
     "OrganizationDetailView",
@@ -71,6 +75,8 @@ __all__ = [
     "SsoProviderSettingsView",
     "UserEnabledView",
     "UserListView",
+    "UserPasswordResetView",
     "UserPermissionsView",
+    "UserRemoveView",
     "access_overview",
 ]

@@ -22,6 +22,8 @@ from audit.models import AuditEvent
 from tests.accounts.member_admin_kit import (
     business_group_admin,
     own_behalf_app,
+    portal_url,
+    signed_in,
     token_headers,
     user_app,
     user_url,
@@ -157,3 +159,40 @@ def test_tokens_without_full_access_cannot_send_one(admin, member, org, mailoutb
     assert mailoutbox == []
     headers = token_headers(user=admin, app=None, scope="full")  # the admin's platform token
     assert Client().post(reset_url(org, member), **headers).status_code == 204
+
+
+# -- the portal -----------------------------------------------------------------------------------
+def test_the_portal_asks_then_sends(admin, member, org, mailoutbox):
+    browser = signed_in(admin)
+    page = portal_url(org, member)
+    assert "Send password reset email" in browser.get(page).content.decode()
+    confirm = browser.get(page + "password-reset").content.decode()
+    assert member.email in confirm and ">Send password reset email</button>" in confirm
+    assert mailoutbox == []  # asking sends nothing
+    sent = browser.post(page + "password-reset", follow=True)
+    assert sent.redirect_chain[-1][0] == page
+    shown = sent.content.decode()
+    assert f"A password reset email was sent to {member.username}" in shown
+    assert "/auth/password/reset/key/" not in shown
+    assert len(mailoutbox) == 1
+
+
+def test_the_portal_says_why_an_sso_member_gets_no_reset(admin, member, org, mailoutbox):
+    member.set_unusable_password()
+    member.save(update_fields=["password"])
+    browser = signed_in(admin)
+    confirm = browser.get(portal_url(org, member) + "password-reset").content.decode()
+    assert RESET_NEEDS_LOCAL_ACCOUNT in confirm
+    assert ">Send password reset email</button>" not in confirm
+    refused = browser.post(portal_url(org, member) + "password-reset", follow=True)
+    assert RESET_NEEDS_LOCAL_ACCOUNT in refused.content.decode()
+    assert mailoutbox == []
+
+
+def test_the_portal_offers_nothing_to_a_users_manager(member, org, mailoutbox):
+    browser = signed_in(users_manager(org))
+    page = portal_url(org, member)
+    assert "Send password reset email" not in browser.get(page).content.decode()
+    assert browser.get(page + "password-reset").status_code == 403
+    assert browser.post(page + "password-reset").status_code == 403
+    assert mailoutbox == []

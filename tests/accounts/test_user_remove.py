@@ -24,6 +24,7 @@ from oauth.models import AccessToken
 from tests.accounts.member_admin_kit import (
     business_group_admin,
     own_behalf_app,
+    portal_url,
     signed_in,
     token_headers,
     user_app,
@@ -161,3 +162,37 @@ def test_tokens_without_full_access_cannot_remove(admin, member, org):
     assert User.objects.filter(id=member.id).exists()
     headers = token_headers(user=admin, app=None, scope="full")  # the admin's platform token
     assert Client().delete(user_url(org, member), **headers).status_code == 204
+
+
+# -- the portal -----------------------------------------------------------------------------------
+def test_the_portal_asks_what_goes_then_removes(admin, member, org):
+    browser = signed_in(admin)
+    page = portal_url(org, member)
+    shown = browser.get(page).content.decode()
+    assert "Remove user" in shown and "button-danger" in shown
+    confirm = browser.get(page + "remove").content.decode()
+    for consequence in ("sessions", "tokens", "authorizations", "permissions", "stay with"):
+        assert consequence in confirm, consequence
+    assert User.objects.filter(id=member.id).exists()  # asking changed nothing
+    removed = browser.post(page + "remove", follow=True)
+    assert removed.redirect_chain[-1][0] == f"/access-management/organizations/{org.id}/users/"
+    assert f"{member.username} was removed" in removed.content.decode()
+    assert not User.objects.filter(id=member.id).exists()
+
+
+def test_the_portal_refuses_removing_yourself_with_a_reason(admin, org):
+    browser = signed_in(admin)
+    page = portal_url(org, admin)
+    assert ">Remove user<" not in browser.get(page).content.decode()
+    refused = browser.post(page + "remove", follow=True)
+    assert CANNOT_REMOVE_YOURSELF in refused.content.decode()
+    assert User.objects.filter(id=admin.id).exists()
+
+
+def test_the_portal_offers_nothing_to_a_users_manager(member, org):
+    browser = signed_in(users_manager(org))
+    page = portal_url(org, member)
+    assert "Remove user" not in browser.get(page).content.decode()
+    assert browser.get(page + "remove").status_code == 403
+    assert browser.post(page + "remove").status_code == 403
+    assert User.objects.filter(id=member.id).exists()
