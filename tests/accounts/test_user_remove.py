@@ -96,12 +96,20 @@ def test_a_removed_member_is_gone_and_their_tokens_stop_on_the_next_request(
 def test_the_apps_a_removed_member_created_stay_with_the_organization(
     client_for, admin, org, make_app
 ):
+    """As the confirmation page says: the apps stay, but an own-behalf app acts with its
+    creator's profile (SPEC §3), so its tokens are refused once the creator is gone."""
     developer = UserFactory(organization=org, username="developer")
     AdminRoleFactory(user=developer, organization=org)
     app = make_app(actor=developer).app
+    robot = own_behalf_app(developer, org, ["read:users"])
+    robot_token = bearer(mint_access_token(user=None, app=robot, scope="read:users"))
+    users = f"/accounts/api/organizations/{org.id}/users"
+    assert Client().get(users, **robot_token).status_code == 200
     assert client_for(admin).delete(user_url(org, developer)).status_code == 204
-    kept = ConnectedApp.objects.get(pk=app.pk)
-    assert kept.owner_org_id == org.id and kept.user_id is None
+    for created in (app, robot):
+        kept = ConnectedApp.objects.get(pk=created.pk)
+        assert kept.owner_org_id == org.id and kept.user_id is None
+    assert Client().get(users, **robot_token).status_code == 401
 
 
 def test_nobody_removes_themself(client_for, admin, org):
