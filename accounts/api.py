@@ -8,6 +8,7 @@ from functools import cached_property
 from django.core.exceptions import PermissionDenied, ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -217,6 +218,49 @@ class UserAPI(AccountsAPIView):
             access=self.access, user=user, enabled=body["enabled"], meta=self.meta
         )
         return Response(UserOutput(user).data)
+
+    @extend_schema(
+        summary="Remove a member",
+        description="Deletes the member with everything that was theirs: portal sessions, "
+        "platform tokens and every app's token for them (refused on the next request), "
+        "consents to apps, permissions and roles, sign-in factors, links to identity "
+        "providers. Apps they created stay with the organization that owns them (an app "
+        "acting on its own behalf reads its creator's profile: its tokens are refused from "
+        "then on); the audit log keeps the event (`user.removed`, with the username) and "
+        "every earlier one. The "
+        "root organization's administrators only (full access), never on themselves; the "
+        "root organization keeps an enabled administrator.",
+        request=None,
+        responses={204: OpenApiResponse(description="Removed; no body.")},
+    )
+    def delete(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        services.user_remove(access=self.access, user=user, meta=self.meta)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["Users"])
+class UserPasswordResetAPI(AccountsAPIView):
+    @extend_schema(
+        summary="Send a member a password reset email",
+        description="Emails the member a single-use, expiring password-reset link at their "
+        'own address, as the sign-in page\'s "Forgot password" does. The link is never '
+        "returned nor recorded. Refused (400) for yourself, for members without a password "
+        "(they sign in through an identity provider) and for disabled members; at most "
+        f"{services.PASSWORD_RESETS_PER_USER} emails per member an hour (then 429 with "
+        "Retry-After). The root organization's administrators only (full access).",
+        request=None,
+        responses={204: OpenApiResponse(description="Sent; no body.")},
+    )
+    def post(self, request: Request, org_id: str, user_id: str) -> Response:
+        org = selectors.organization_get(access=self.access, org_id=org_id)
+        user = selectors.user_get(access=self.access, org=org, user_id=user_id)
+        try:
+            services.user_password_reset_send(access=self.access, user=user, meta=self.meta)
+        except services.PasswordResetRateLimited as exc:
+            raise Throttled(wait=exc.retry_after, detail=str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(tags=["Users"])

@@ -107,4 +107,14 @@ urlpatterns = [
         views.UserEnabledView.as_view(),
         name="user_enabled",
     ),
+    path(
+        f"{ORG}/users/<uuid:user_id>/password-reset",
+        views.UserPasswordResetView.as_view(),
+        name="user_password_reset",
+    ),
+    path(
+        f"{ORG}/users/<uuid:user_id>/remove",
+        views.UserRemoveView.as_view(),
+        name="user_remove",
+    ),
 ]

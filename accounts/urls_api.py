@@ -36,6 +36,11 @@ urlpatterns = [
         name="api-user",
     ),
     path(
+        "organizations/<str:org_id>/users/<str:user_id>/passwordReset",
+        api.UserPasswordResetAPI.as_view(),
+        name="api-user-password-reset",
+    ),
+    path(
         "organizations/<str:org_id>/users/<str:user_id>/permissions",
         api.UserPermissionsAPI.as_view(),
         name="api-user-permissions",

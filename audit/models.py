@@ -21,6 +21,8 @@ class AuditAction(models.TextChoices):
     USER_PERMISSIONS_CHANGED = "user.permissions_changed", "User permissions changed"
     USER_DISABLED = "user.disabled", "User disabled"
     USER_ENABLED = "user.enabled", "User enabled"
+    USER_PASSWORD_RESET_SENT = "user.password_reset_sent", "Password reset email sent"
+    USER_REMOVED = "user.removed", "User removed"
     USER_PROFILE_CHANGED = "user.profile_changed", "Profile changed"
     FACTOR_ADDED = "user.factor_added", "Sign-in factor added"
     FACTOR_REMOVED = "user.factor_removed", "Sign-in factor removed"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
@@ -17,7 +17,6 @@ from accounts.catalog import Permission, Role
 from accounts.models import Organization, RoleGrant, User
 from accounts.services.names import NAME_INVALID, _has_control_characters
 from accounts.services.organizations import organization_create_root
-from accounts.sessions import user_sign_ins_end
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
@@ -309,54 +308,3 @@ def user_profile_update(
     for name, value in after.items():
         setattr(user, name, value)  # the caller's copy (request.user) shows the new names
     return current
-
-
-# ---------------------------------------------------------------------------------------------
-# Disabling and enabling a member (issue 16)
-# ---------------------------------------------------------------------------------------------
-SIGN_INS_END_DISABLED = "user_disabled"
-USER_STATE_NEEDS_ADMIN = (
-    "Only an Organization Administrator of the root organization (with full access) can "
-    "disable or enable members."
-)
-CANNOT_DISABLE_YOURSELF = "You cannot disable your own account."
-LAST_ACTIVE_ADMINISTRATOR = (
-    "The organization must keep at least one enabled Organization Administrator."
-)
-
-
-def user_enabled_set(
-    *, access: Access, user: User, enabled: bool, meta: RequestMeta | None = None
-) -> User:
-    """Disable or enable a member of the caller's root org. A disabled user signs in nowhere:
-    their portal sessions end and their platform tokens are revoked at once, and every token
-    any app holds for them stops working on the next request (token resolution refuses
-    inactive users). Audited; idempotent."""
-    root = Organization.objects.get(id=user.organization_id)
-    if not access.holds_everything_in(root):
-        raise PermissionDenied(USER_STATE_NEEDS_ADMIN)
-    if not enabled and access.user is not None and access.user.pk == user.pk:
-        raise ValidationError({"enabled": CANNOT_DISABLE_YOURSELF})
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        if locked.is_active == enabled:
-            return locked
-        if not enabled:
-            admins = RoleGrant.objects.filter(
-                organization=root, role=Role.ORGANIZATION_ADMINISTRATOR, user__is_active=True
-            )
-            if admins.filter(user=locked).exists() and not admins.exclude(user=locked).exists():
-                raise ValidationError({"enabled": LAST_ACTIVE_ADMINISTRATOR})
-        locked.is_active = enabled
-        locked.save(update_fields=["is_active"])
-        audit_record(
-            action=AuditAction.USER_ENABLED if enabled else AuditAction.USER_DISABLED,
-            organization=root,
-            **access.audit_actor,
-            target=locked,
-            details={"username": locked.username},
-            meta=meta,
-        )
-        if not enabled:
-            user_sign_ins_end(user=locked, reason=SIGN_INS_END_DISABLED)
-    return locked

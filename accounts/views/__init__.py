@@ -34,9 +34,12 @@ from accounts.views.overview import OrgAccess, OrganizationTreeView, access_over
 from accounts.views.sessions import SessionEndView, SessionsView
 from accounts.views.users import (
     USERS_PER_PAGE,
+    MemberActionView,
     UserEnabledView,
     UserListView,
+    UserPasswordResetView,
     UserPermissionsView,
+    UserRemoveView,
 )
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "IdentityProviderCreateView",
     "IdentityProviderDetailView",
     "IdentityProviderMixin",
+    "MemberActionView",
     "OrgAccess",
     "OrganizationActionView",
     "OrganizationDetailView",
@@ -70,6 +74,8 @@ __all__ = [
     "SsoProviderSettingsView",
     "UserEnabledView",
     "UserListView",
+    "UserPasswordResetView",
     "UserPermissionsView",
+    "UserRemoveView",
     "access_overview",
 ]

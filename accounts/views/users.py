@@ -6,8 +6,9 @@ from functools import cached_property
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -80,11 +81,11 @@ class UserListView(OrganizationMixin, ServiceFormMixin, FormView):
         return context
 
 
-class UserEnabledView(OrganizationMixin, TemplateView):
-    """GET asks before disabling a member (what stops at once); POST `enabled=false|true`
-    does it. The service decides who may (the root org's administrators)."""
+class MemberActionView(OrganizationMixin, TemplateView):
+    """A page asking before an administrator acts on a member (disable, password reset,
+    remove); POST does it. Only the root organization's administrators see it (403 for
+    anyone else); the service checks again."""
 
-    template_name = "accounts/user_disable_confirm.html"
     nav_section = "users"
 
     def load(self) -> None:
@@ -92,25 +93,99 @@ class UserEnabledView(OrganizationMixin, TemplateView):
         self.subject = selectors.user_get(
             access=self.access, org=self.org, user_id=self.kwargs["user_id"]
         )
+        if not services.member_administrable(self.access, self.subject):
+            raise PermissionDenied(services.MEMBER_ACTIONS_NEED_ADMIN)
+
+    @property
+    def subject_url(self) -> str:
+        return reverse("portal:user_permissions", args=[self.org.id, self.subject.id])
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["subject"] = self.subject
+        context["is_self"] = self.subject.pk == self.request.user.pk
         return context
+
+    def refused(self, exc: ValidationError) -> HttpResponse:
+        messages.error(self.request, " ".join(exc.messages))
+        return HttpResponseRedirect(self.subject_url)
+
+
+class UserEnabledView(MemberActionView):
+    """GET asks before disabling a member (what stops at once); POST `enabled=false|true`
+    does it."""
+
+    template_name = "accounts/user_disable_confirm.html"
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         enabled = request.POST.get("enabled") == "true"
-        back = reverse("portal:user_permissions", args=[self.org.id, self.subject.id])
         try:
             services.user_enabled_set(
                 access=self.access, user=self.subject, enabled=enabled, meta=self.meta()
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return HttpResponseRedirect(back)
+            return self.refused(exc)
         state = "enabled" if enabled else "disabled: their sessions ended and their tokens stopped"
         messages.success(request, f"{self.subject.username} is {state}.")
-        return HttpResponseRedirect(back)
+        return HttpResponseRedirect(self.subject_url)
+
+
+class UserPasswordResetView(MemberActionView):
+    """GET asks before emailing a member a password reset (or says why they cannot get one);
+    POST sends it. The link goes to the member only: this page never shows it."""
+
+    template_name = "accounts/user_password_reset_confirm.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            problem=services.CANNOT_RESET_YOURSELF
+            if context["is_self"]
+            else services.password_reset_problem(self.subject),
+            valid_hours=settings.PASSWORD_RESET_TIMEOUT // 3600,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            services.user_password_reset_send(
+                access=self.access, user=self.subject, meta=self.meta()
+            )
+        except ValidationError as exc:
+            return self.refused(exc)
+        except services.PasswordResetRateLimited as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(self.subject_url)
+        messages.success(
+            request,
+            f"A password reset email was sent to {self.subject.username} at their own address. "
+            "The link in it works once and expires.",
+        )
+        return HttpResponseRedirect(self.subject_url)
+
+
+class UserRemoveView(MemberActionView):
+    """GET lists what goes with a member before removing them; POST removes them."""
+
+    template_name = "accounts/user_remove_confirm.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["problem"] = services.CANNOT_REMOVE_YOURSELF if context["is_self"] else None
+        return context
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        username = self.subject.username
+        try:
+            services.user_remove(access=self.access, user=self.subject, meta=self.meta())
+        except ValidationError as exc:
+            return self.refused(exc)
+        messages.success(
+            request,
+            f"{username} was removed: their sessions, tokens, authorizations and permissions "
+            "are gone.",
+        )
+        return HttpResponseRedirect(reverse("portal:user_list", args=[self.org.id]))
 
 
 class UserPermissionsView(OrganizationMixin, ServiceFormMixin, FormView):
@@ -186,7 +261,7 @@ class UserPermissionsView(OrganizationMixin, ServiceFormMixin, FormView):
                 entry for entry in access_overview(self.access) if entry.can_read_users
             ],
             can_manage=self.form_allowed(),
-            may_disable=self.subject.pk != self.request.user.pk
-            and self.access.holds_everything_in(self.org.root_organization),
+            may_administer=self.subject.pk != self.request.user.pk
+            and services.member_administrable(self.access, self.subject),
         )
         return context

@@ -274,6 +274,8 @@ def pages_beyond_the_navigation(data) -> list[tuple[str, str]]:
         ("revoke-for-org", reverse("connected_apps:authorized_revoke", args=[foreign.client_id])),
         ("my-app-revoke", reverse("connected_apps:my_app_revoke", args=[foreign.client_id])),
         ("user-disable", reverse("portal:user_enabled", args=[org.id, member.id])),
+        ("user-password-reset", reverse("portal:user_password_reset", args=[org.id, member.id])),
+        ("user-remove", reverse("portal:user_remove", args=[org.id, member.id])),
         ("sso-setup", reverse("portal:sso_provider_create", args=[org.id])),
         (
             "identity-provider",
