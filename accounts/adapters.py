@@ -9,6 +9,7 @@ from accounts.services import organization_signup
 from audit.services import RequestMeta
 from core.cache import SIGN_IN_COUNTERS_AWAY, redis_status
 from core.client_ip import client_ip
+from core.mail import MAIL_ERRORS, MailUnavailable
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -44,3 +45,11 @@ class AccountAdapter(DefaultAccountAdapter):
         # address) the lock falls on the guesser's own address only.
         key = super()._get_login_attempts_cache_key(request, **credentials)
         return f"{key}:{self.get_client_ip(request)}"
+
+    def send_mail(self, template_prefix, email, context) -> None:
+        """allauth's mail (password reset, email confirmation): a mail server that is away,
+        refuses or times out is a 503 with Retry-After (core.mail), not a 500."""
+        try:
+            super().send_mail(template_prefix, email, context)
+        except MAIL_ERRORS as error:
+            raise MailUnavailable(str(error)) from error

@@ -249,7 +249,8 @@ class UserPasswordResetAPI(AccountsAPIView):
         "returned nor recorded. Refused (400) for yourself, for members without a password "
         "(they sign in through an identity provider) and for disabled members; at most "
         f"{services.PASSWORD_RESETS_PER_USER} emails per member an hour (then 429 with "
-        "Retry-After). The root organization's administrators only (full access).",
+        "Retry-After); 503 with Retry-After when the mail server does not take it (nothing is "
+        "recorded). The root organization's administrators only (full access).",
         request=None,
         responses={204: OpenApiResponse(description="Sent; no body.")},
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -62,8 +63,6 @@ ALLOWED_HOSTS = [
     host.strip() for host in os.environ.get("DOORMAN_ALLOWED_HOSTS", "").split(",") if host.strip()
 ]
 if not ALLOWED_HOSTS:
-    from urllib.parse import urlsplit
-
     ALLOWED_HOSTS = [urlsplit(DOORMAN_BASE_URL).hostname or "localhost"]
     if not IS_PRODUCTION:
         ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -294,6 +293,26 @@ LOGIN_REDIRECT_URL = "portal:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+# Mail (password resets, email confirmation; core/mail.py): an SMTP server when one is named;
+# else the console while developing, and in production nothing at all (a reset link must not
+# land in a log), each send then answering 503.
+SMTP_HOST = os.environ.get("DOORMAN_SMTP_HOST", "").strip()
+if SMTP_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = SMTP_HOST
+    EMAIL_PORT = int(os.environ.get("DOORMAN_SMTP_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("DOORMAN_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("DOORMAN_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("DOORMAN_SMTP_STARTTLS", default=EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("DOORMAN_SMTP_SSL", default=EMAIL_PORT == 465)
+elif IS_PRODUCTION:
+    EMAIL_BACKEND = "core.mail.UnconfiguredEmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DOORMAN_EMAIL_FROM", f"Doorman <no-reply@{urlsplit(DOORMAN_BASE_URL).hostname}>"
+)
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {

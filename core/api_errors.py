@@ -29,6 +29,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.mail import MailUnavailable
+
 ERROR_CODES = {
     status.HTTP_400_BAD_REQUEST: "invalid_request",
     status.HTTP_401_UNAUTHORIZED: "unauthorized",
@@ -51,6 +53,8 @@ TOO_LARGE_MESSAGE = "The request body is too large."
 # not the request's fault and not a bug, so a 503 to retry. Django drops the broken connection
 # at the end of the request (it was marked by the error) and the next one connects anew.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# Failures that last a moment: the answer is 503 with Retry-After, not 500.
+UNAVAILABLE = (*DATABASE_UNAVAILABLE, MailUnavailable)
 RETRY_AFTER_SECONDS = 1
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry after Retry-After seconds."
 
@@ -145,9 +149,9 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     """handler500, called while Django handles the exception (any view, middleware or DRF
-    authentication): a database that is away is a 503 with Retry-After, anything else a 500;
-    JSON on API paths, the portal's page elsewhere."""
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+    authentication): a database or mail server that is away is a 503 with Retry-After,
+    anything else a 500; JSON on API paths, the portal's page elsewhere."""
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
         return unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body(500, "Internal server error."), status=500)

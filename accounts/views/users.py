@@ -25,8 +25,12 @@ from accounts.portal_forms import (
 )
 from accounts.views.mixins import OrganizationMixin, ServiceFormMixin
 from accounts.views.overview import access_overview
+from core.mail import MailUnavailable
 
 USERS_PER_PAGE = 25
+MAIL_NOT_SENT = (
+    "The email could not be sent: the mail server did not take it. Try again in a few minutes."
+)
 
 
 class UserListView(OrganizationMixin, ServiceFormMixin, FormView):
@@ -155,6 +159,9 @@ class UserPasswordResetView(MemberActionView):
             return self.refused(exc)
         except services.PasswordResetRateLimited as exc:
             messages.error(request, str(exc))
+            return HttpResponseRedirect(self.subject_url)
+        except MailUnavailable:
+            messages.error(request, MAIL_NOT_SENT)
             return HttpResponseRedirect(self.subject_url)
         messages.success(
             request,

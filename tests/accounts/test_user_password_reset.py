@@ -196,3 +196,48 @@ def test_the_portal_offers_nothing_to_a_users_manager(member, org, mailoutbox):
     assert browser.get(page + "password-reset").status_code == 403
     assert browser.post(page + "password-reset").status_code == 403
     assert mailoutbox == []
+
+
+# -- the mail server is away: 503 with Retry-After, nothing recorded, never a 500 -----------------
+@pytest.fixture
+def mail_server_away(settings):
+    """SMTP at a loopback port nobody listens on: every connection is refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+
+
+def test_a_mail_server_away_is_a_503_and_records_nothing(mail_server_away, admin, member, org):
+    api = Client(raise_request_exception=False)
+    api.force_login(admin)
+    response = api.post(reset_url(org, member))
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert not AuditEvent.objects.filter(action="user.password_reset_sent").exists()
+
+    page = portal_url(org, member)
+    shown = signed_in(admin).post(page + "password-reset", follow=True).content.decode()
+    assert "The email could not be sent" in shown
+    assert not AuditEvent.objects.filter(action="user.password_reset_sent").exists()
+
+
+def test_forgot_password_with_the_mail_server_away_is_a_503_page(mail_server_away, member):
+    response = Client(raise_request_exception=False).post(
+        "/auth/password/reset/", {"email": member.email}
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert "text/html" in response["Content-Type"]
+
+
+def test_production_without_a_mail_server_sends_and_prints_nothing(settings, admin, member, org):
+    settings.EMAIL_BACKEND = "core.mail.UnconfiguredEmailBackend"
+    api = Client(raise_request_exception=False)
+    api.force_login(admin)
+    assert api.post(reset_url(org, member)).status_code == 503
