@@ -18,7 +18,8 @@ from developer import snippets
 from developer.forms import PlaygroundForm
 
 SCRIPT_PATH = "js/doorman-signin.js"
-IDENTITY_SCOPES = ("openid", "profile", "email")
+# Who the user is, and offline_access so that the token response shows a refresh token too.
+IDENTITY_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_SCOPES = "openid profile"
 
 
