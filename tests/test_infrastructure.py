@@ -59,8 +59,8 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 
 def test_a_log_line_is_printed_once_with_debug_on(tmp_path):
-    """`bin/start` runs with DEBUG on, where Django's own console handler would print every
-    line a second time (issue 16)."""
+    """With DEBUG on (`DOORMAN_DEBUG=true bin/start`), Django's own console handler would print
+    every line a second time (issue 16)."""
     import os
     import subprocess
     import sys
