@@ -341,17 +341,12 @@
           : "The nonce claim is not the one this flow sent: do not trust this ID token."
       )
     );
-    tokenBox.appendChild(
-      element(
-        "p",
-        "field-help",
-        "Decoded only: your backend must verify the signature against the issuer's JWKS (kid " +
-          (header.kid || "?") +
-          ", " +
-          (header.alg || "?") +
-          ")."
-      )
-    );
+    // The key id is one long word: it may break anywhere (a phone is narrower than it).
+    var note = element("p", "field-help", "Decoded only: your backend must verify the signature ");
+    note.append("against the issuer's JWKS (key ");
+    note.appendChild(element("code", "opaque-id", header.kid || "?"));
+    note.append(", " + (header.alg || "?") + ").");
+    tokenBox.appendChild(note);
   }
 
   // -- 4. userinfo (OIDC Core §5.3) --------------------------------------------------------------
