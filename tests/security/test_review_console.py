@@ -10,17 +10,23 @@ property an attacker would try to break and found holding.
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
+from django.core import mail
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from accounts.access import Access
+from accounts.models import User
 from audit.models import AuditAction, AuditEvent
+from connected_apps.models import ConnectedApp
 from connected_apps.services import connected_app_create
 from tests.accounts.member_admin_kit import user_url
 from tests.factories import (
     AdminRoleFactory,
+    OrganizationFactory,
+    PermissionGrantFactory,
     UserFactory,
 )
 from tests.oauth.helpers import bearer
@@ -129,7 +135,6 @@ def removed_meanwhile(monkeypatch):
     """Another administrator's removal of the member commits after this request read the
     member (its 404 check) and before the service locks their row: the race two admins
     clicking Remove at once run."""
-    from accounts.models import User
     from accounts.services import members
 
     checked = members._require_member_admin
@@ -180,11 +185,117 @@ def test_a_password_reset_with_redis_away_is_not_a_500(admin, member, org):
     bare Redis call, so while Redis was away (the service otherwise goes on from
     PostgreSQL, core.cache.redis_optional) an administrator's reset answered 500. A limit
     that Redis trouble makes lenient for a moment is the house rule; the email still goes."""
-    from django.core import mail
-
     client = api_as(admin)
     client.raise_request_exception = False
     with redis_away():
         response = client.post(user_url(org, member) + "/passwordReset")
     assert response.status_code == 204, response.content
     assert [m.to for m in mail.outbox] == [[member.email]]
+
+
+# -- held: what the review tried that the code already refused ---------------------------------
+def test_the_dashboard_counts_no_other_tenants_refusals_and_shows_none_of_its_events(
+    admin, org, other_admin, other_org, cc_app
+):
+    """Refusals are counted from the audit events of the viewer's org tree (token events are
+    recorded in the app's owner org), never by a client_id another tenant could name. A
+    stranger's wrong secrets naming Acme's app are Acme's refusals (they name its app: its
+    log is where they belong), and Globex sees none of them."""
+    globex_robot, _ = robot_of(other_admin, other_org, ["read:organization"])
+    for _ in range(3):
+        assert client_credentials(globex_robot, "wrong").status_code == 401
+    assert client_credentials(cc_app.app, "wrong").status_code == 401
+
+    acme = browser_as(admin).get("/")
+    globex = browser_as(other_admin).get("/")
+    assert acme.context["figures"].refused_today == 1
+    assert globex.context["figures"].refused_today == 3
+    assert {row["event"].organization_id for row in acme.context["events"]} <= {org.id}
+    assert {row["event"].organization_id for row in globex.context["events"]} <= {other_org.id}
+    assert "CI Robot" not in globex.content.decode()
+    assert "HR Robot" not in acme.content.decode()
+
+
+def test_a_business_group_developer_cannot_hand_post_contexts_beyond_their_power(org, other_org):
+    """SPEC §10 through the reworked Create App page, its JS-hidden fields posted by hand: a
+    member holding manage:connected_apps (and read:users) in one business group ticks
+    read:users in the root org, in a sibling business group, in another tenant's org, and
+    `full`; each is refused and nothing is created. Only what they hold, where they hold it,
+    goes through."""
+    team = OrganizationFactory(name="Team", parent=org)
+    sibling = OrganizationFactory(name="Sibling", parent=org)
+    dev = UserFactory(organization=org, username="team-dev")
+    for permission in ("manage:connected_apps", "read:users"):
+        PermissionGrantFactory(user=dev, organization=team, permission=permission)
+    browser = browser_as(dev)
+
+    def create(name: str, **fields) -> int:
+        data = {
+            "submission_id": str(uuid.uuid4()),
+            "client_name": name,
+            "app_type": "own",
+            "owner": str(team.id),
+            "scopes": ["read:users"],
+            **fields,
+        }
+        return browser.post("/access-management/connected-apps/new/", data).status_code
+
+    for name, where in (("Root", org), ("Sibling", sibling), ("Globex", other_org)):
+        assert create(name, orgs_read_users=[str(where.id)]) == 200
+        assert not ConnectedApp.objects.filter(name=name).exists(), name
+    assert create("Everything", scopes=["full"]) == 200
+    assert create("Owner elsewhere", owner=str(org.id)) == 200
+    assert not ConnectedApp.objects.filter(name__in=["Everything", "Owner elsewhere"]).exists()
+
+    assert create("Team", orgs_read_users=[str(team.id)]) == 200
+    app = ConnectedApp.objects.get(name="Team")
+    assert list(app.scope_grants.values_list("scope", "context_org_id")) == [
+        ("read:users", team.id)
+    ]
+
+
+def test_the_new_json_endpoints_answer_json_for_bad_input(admin, member, org, code_app):
+    """405, 404, CSRF and bad `days` on the endpoints of issue 16: JSON, never a 500."""
+    client = api_as(admin)
+    reset = user_url(org, member) + "/passwordReset"
+    usage = f"{API}/connectedApplications/{code_app.app.client_id}/usage"
+    answers = [
+        client.get(reset),
+        client.put(reset),
+        client.post(user_url(org, member)),
+        client.post(f"{API}/organizations/{org.id}/users/not-a-uuid/passwordReset"),
+        client.delete(f"{API}/organizations/%00/users/{member.id}"),
+        client.post(usage),
+    ]
+    for days in ("-1", "0", "31", "1e9", "9" * 40, "7.0", "\u0667", "%00"):
+        answers.append(client.get(usage, {"days": days}))
+    session = APIClient(enforce_csrf_checks=True)
+    session.force_login(admin)
+    answers += [session.delete(user_url(org, member)), session.post(reset)]
+    for response in answers:
+        assert 400 <= response.status_code < 500, (response.request, response.status_code)
+        assert response["Content-Type"].startswith("application/json"), response.request
+    assert User.objects.filter(pk=member.pk).exists()
+
+
+# -- left open ---------------------------------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="Open, for the lead to decide: a disabled creator's own-behalf app keeps working "
+    "(token endpoint, APIs, introspection), while removal stops it. Fixing it puts the "
+    "creator's is_active in the token endpoint's app facts (statement budgets) and changes "
+    "what disabling means for the org's integrations.",
+)
+def test_disabling_a_creator_stops_their_robot_as_removing_them_does(admin, org, code_app):
+    """A departing developer made an own-behalf app and kept its secret. The removal page
+    tells the admin 'To keep their account but stop their access, disable them instead';
+    disabled, the developer still mints tokens for the app and uses its scopes, and
+    introspection calls them active, where removal stops all three (the app acts with its
+    creator's profile, SPEC §3)."""
+    developer = UserFactory(organization=org, username="departing-dev")
+    AdminRoleFactory(user=developer, organization=org)
+    robot, secret = robot_of(developer, org, ["read:users"])
+    disabled = api_as(admin).patch(user_url(org, developer), {"enabled": False}, format="json")
+    assert disabled.status_code == 200
+    issued = client_credentials(robot, secret)
+    assert issued.status_code != 200, "a disabled creator's robot still gets tokens"
