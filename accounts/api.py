@@ -226,8 +226,8 @@ class UserAPI(AccountsAPIView):
         "consents to apps, permissions and roles, sign-in factors, links to identity "
         "providers. Apps they created stay with the organization that owns them (an app "
         "acting on its own behalf reads its creator's profile: its tokens are refused from "
-        "then on); the audit log keeps the event (`user.removed`, with the username) and "
-        "every earlier one. The "
+        "then on, by the APIs and introspection, and it gets no new one); the audit log "
+        "keeps the event (`user.removed`, with the username) and every earlier one. The "
         "root organization's administrators only (full access), never on themselves; the "
         "root organization keeps an enabled administrator.",
         request=None,

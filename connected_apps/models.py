@@ -108,6 +108,12 @@ class ConnectedApp(AbstractApplication):
     def acts_on_own_behalf(self) -> bool:
         return GrantType.CLIENT_CREDENTIALS in self.grant_types
 
+    @property
+    def creator_removed(self) -> bool:
+        """An own-behalf app acts with its creator's profile (SPEC §3): once the creator is
+        removed it has none, and neither gets a token nor may use one."""
+        return self.acts_on_own_behalf and self.user_id is None
+
 
 class AppScope(models.Model):
     """A scope an app holds; for own-behalf apps, in an org/BG (and environment) context."""

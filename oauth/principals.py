@@ -217,6 +217,8 @@ def _principal_decide(token: AccessToken) -> TokenPrincipal | None:
         return TokenPrincipal(token=token, app=None, user=user, effective_scopes=granted)
     if not app.enabled:
         return None
+    if user is None and app.creator_removed:
+        return None  # SPEC §3: an app token acts with its creator's profile; none is left
     if (
         user is not None
         and app.audience == Audience.INTERNAL

@@ -31,6 +31,10 @@ from oauth.errors import InvalidScope, OAuthError, UnauthorizedClient
 from oauth.scopes import ConnectedAppScopes
 
 SCOPES = ConnectedAppScopes()
+CREATOR_REMOVED = (
+    "The user who created this app was removed: an app acting on its own behalf acts with its "
+    "creator's profile, so it gets no token."
+)
 
 
 class ClientCredentialsGrant:
@@ -48,6 +52,9 @@ class ClientCredentialsGrant:
         app = identity.app
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()
+        if app.creator_removed:
+            # SPEC §3: its tokens would act with its creator's profile, and there is none.
+            raise UnauthorizedClient(CREATOR_REMOVED)
         if not app.doorman_owner_enabled:
             # SPEC §6: the owner org switched connected apps off (RFC 6749 §5.2).
             raise UnauthorizedClient(FEATURE_DISABLED_FOR_OWNER)
