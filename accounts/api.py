@@ -35,7 +35,7 @@ from accounts.sso import sso_connection_test
 from accounts.sso_domains import domains_verify
 from audit.services import RequestMeta
 from core.api_support import JSONParser, OutputSerializer, paginated, renamed_fields, validated
-from core.schema import PAGING, SEARCH, ResourceAutoSchema, list_of
+from core.schema import PAGING, SEARCH, ResourceAutoSchema, error_responses, list_of
 
 # Service field names -> the API's camelCase names.
 USER_FIELD_NAMES = {"first_name": "firstName", "last_name": "lastName"}
@@ -205,7 +205,9 @@ class UserAPI(AccountsAPIView):
     @extend_schema(
         summary="Disable or enable a member",
         description='`{"enabled": false}` disables the member: their portal sessions end, '
-        "their platform tokens are revoked and every app's token for them stops working. "
+        "their platform tokens are revoked and every app's token for them stops working; "
+        "apps acting on their own behalf that they created (which act with their profile) "
+        'get no token and their tokens stop working until `{"enabled": true}`. '
         "The root organization's administrators only (full access).",
         request=UserEnabledInput,
         responses=UserOutput,
@@ -231,7 +233,10 @@ class UserAPI(AccountsAPIView):
         "root organization's administrators only (full access), never on themselves; the "
         "root organization keeps an enabled administrator.",
         request=None,
-        responses={204: OpenApiResponse(description="Removed; no body.")},
+        responses={
+            204: OpenApiResponse(description="Removed; no body."),
+            **error_responses(400),
+        },
     )
     def delete(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)
@@ -252,7 +257,10 @@ class UserPasswordResetAPI(AccountsAPIView):
         "Retry-After); 503 with Retry-After when the mail server does not take it (nothing is "
         "recorded). The root organization's administrators only (full access).",
         request=None,
-        responses={204: OpenApiResponse(description="Sent; no body.")},
+        responses={
+            204: OpenApiResponse(description="Sent; no body."),
+            **error_responses(400, 429, 503),
+        },
     )
     def post(self, request: Request, org_id: str, user_id: str) -> Response:
         org = selectors.organization_get(access=self.access, org_id=org_id)

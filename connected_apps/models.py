@@ -108,11 +108,12 @@ class ConnectedApp(AbstractApplication):
     def acts_on_own_behalf(self) -> bool:
         return GrantType.CLIENT_CREDENTIALS in self.grant_types
 
-    @property
-    def creator_removed(self) -> bool:
+    def acts_for_nobody(self, *, creator_active: bool | None) -> bool:
         """An own-behalf app acts with its creator's profile (SPEC §3): once the creator is
-        removed it has none, and neither gets a token nor may use one."""
-        return self.acts_on_own_behalf and self.user_id is None
+        removed or disabled it has none (a disabled user holds no power, SPEC §10), and it
+        neither gets a token nor may use one. `creator_active`: the creator's is_active, as
+        the caller read it with the app (None without a creator)."""
+        return self.acts_on_own_behalf and (self.user_id is None or not creator_active)
 
 
 class AppScope(models.Model):

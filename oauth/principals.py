@@ -217,7 +217,8 @@ def _principal_decide(token: AccessToken) -> TokenPrincipal | None:
         return TokenPrincipal(token=token, app=None, user=user, effective_scopes=granted)
     if not app.enabled:
         return None
-    if user is None and app.creator_removed:
+    creator_active = app.user.is_active if app.user_id is not None else None
+    if user is None and app.acts_for_nobody(creator_active=creator_active):
         return None  # SPEC §3: an app token acts with its creator's profile; none is left
     if (
         user is not None

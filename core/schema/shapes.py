@@ -58,6 +58,9 @@ ERROR_DESCRIPTIONS = {
     404: "No such resource in the caller's organization tree.",
     413: "The request body is too large.",
     415: "The body is not JSON: send `Content-Type: application/json`.",
+    429: "Too many of these: retry after `Retry-After` seconds.",
+    503: "A service this call needs (the mail server) is briefly away: retry after "
+    "`Retry-After` seconds; nothing was done.",
 }
 
 

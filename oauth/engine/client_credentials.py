@@ -32,8 +32,8 @@ from oauth.scopes import ConnectedAppScopes
 
 SCOPES = ConnectedAppScopes()
 CREATOR_REMOVED = (
-    "The user who created this app was removed: an app acting on its own behalf acts with its "
-    "creator's profile, so it gets no token."
+    "The user who created this app was removed or disabled: an app acting on its own behalf "
+    "acts with its creator's profile, so it gets no token."
 )
 
 
@@ -52,7 +52,7 @@ class ClientCredentialsGrant:
         app = identity.app
         if self.grant_type not in app.grant_types:
             raise UnauthorizedClient()
-        if app.creator_removed:
+        if app.acts_for_nobody(creator_active=app.doorman_creator_active):
             # SPEC §3: its tokens would act with its creator's profile, and there is none.
             raise UnauthorizedClient(CREATOR_REMOVED)
         if not app.doorman_owner_enabled:

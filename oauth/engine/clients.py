@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import check_password, identify_hasher
+from django.db.models import F
 from django.utils.crypto import constant_time_compare
 
 from connected_apps.controls import org_apps_enabled
@@ -51,7 +52,9 @@ def token_endpoint_app_load(
     client_id: str, *, read: principal_cache.GenerationRead | None = None
 ) -> ConnectedApp | None:
     """The app named `client_id` as the token endpoint needs it: with `doorman_scope_names`
-    (what it holds now) and `doorman_owner_enabled` (its owner org's feature switch). A fresh
+    (what it holds now), `doorman_owner_enabled` (its owner org's feature switch) and
+    `doorman_creator_active` (whether its creator is still enabled; read in the app's
+    statement, so no round trip more). A fresh
     instance each time; from this worker's memo while the app generation (the request's
     `read` of it, when it has one) holds, else 3 queries."""
     generation = None
@@ -60,24 +63,29 @@ def token_endpoint_app_load(
     entry = principal_cache.app_facts.get(client_id, generation)
     if entry is not None:
         return token_endpoint_app(entry.value)
-    app = ConnectedApp.objects.filter(client_id=client_id).order_by()[:1]
+    app = (
+        ConnectedApp.objects.filter(client_id=client_id)
+        .annotate(doorman_creator_active=F("user__is_active"))
+        .order_by()[:1]
+    )
     if not app:
         return None
     app = app[0]
     snapshot = principal_cache.model_snapshot(app)
     scope_names = frozenset(AppScope.objects.filter(app=app).values_list("scope", flat=True))
     owner_enabled = org_apps_enabled(org_id=app.root_org_id)
-    facts = (snapshot, scope_names, owner_enabled)
+    facts = (snapshot, scope_names, owner_enabled, app.doorman_creator_active)
     principal_cache.app_facts.put(client_id, generation, facts)
     return token_endpoint_app(facts)
 
 
 def token_endpoint_app(facts: tuple) -> ConnectedApp:
     """A fresh app instance from what `token_endpoint_app_load` remembers of it."""
-    snapshot, scope_names, owner_enabled = facts
+    snapshot, scope_names, owner_enabled, creator_active = facts
     app = principal_cache.model_restore(snapshot)
     app.doorman_scope_names = scope_names
     app.doorman_owner_enabled = owner_enabled
+    app.doorman_creator_active = creator_active
     return app
 
 

@@ -279,23 +279,35 @@ def test_the_new_json_endpoints_answer_json_for_bad_input(admin, member, org, co
 
 
 # -- left open ---------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="Open, for the lead to decide: a disabled creator's own-behalf app keeps working "
-    "(token endpoint, APIs, introspection), while removal stops it. Fixing it puts the "
-    "creator's is_active in the token endpoint's app facts (statement budgets) and changes "
-    "what disabling means for the org's integrations.",
-)
 def test_disabling_a_creator_stops_their_robot_as_removing_them_does(admin, org, code_app):
-    """A departing developer made an own-behalf app and kept its secret. The removal page
+    """Found by review, now fixed.
+
+    A departing developer made an own-behalf app and kept its secret. The removal page
     tells the admin 'To keep their account but stop their access, disable them instead';
-    disabled, the developer still mints tokens for the app and uses its scopes, and
-    introspection calls them active, where removal stops all three (the app acts with its
-    creator's profile, SPEC §3)."""
+    disabled, the developer still minted tokens for the app and used its scopes, and
+    introspection called them active, where removal stopped all three. A disabled user holds
+    no power (SPEC §10), and the app acts with its creator's profile (SPEC §3): disabling
+    stops the robot on the next request, on every path; enabling them again restores it."""
     developer = UserFactory(organization=org, username="departing-dev")
     AdminRoleFactory(user=developer, organization=org)
     robot, secret = robot_of(developer, org, ["read:users"])
+    issued = client_credentials(robot, secret)
+    assert issued.status_code == 200
+    before = issued.json()["access_token"]
+    users = f"{API}/organizations/{org.id}/users"
+    assert Client().get(users, **bearer(before)).status_code == 200  # remembered, too
+    assert introspect(code_app, before)["active"] is True
+
     disabled = api_as(admin).patch(user_url(org, developer), {"enabled": False}, format="json")
     assert disabled.status_code == 200
-    issued = client_credentials(robot, secret)
-    assert issued.status_code != 200, "a disabled creator's robot still gets tokens"
+
+    assert Client().get(users, **bearer(before)).status_code == 401
+    assert introspect(code_app, before) == {"active": False}
+    refused = client_credentials(robot, secret)
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["error"] == "unauthorized_client"
+
+    enabled = api_as(admin).patch(user_url(org, developer), {"enabled": True}, format="json")
+    assert enabled.status_code == 200
+    assert Client().get(users, **bearer(before)).status_code == 200
+    assert client_credentials(robot, secret).status_code == 200
