@@ -285,9 +285,20 @@ def pages_beyond_the_navigation(data) -> list[tuple[str, str]]:
             "sso-settings",
             reverse("portal:sso_provider_settings", args=[org.id, data["provider"].id]),
         ),
+        (
+            "identity-unlink",
+            reverse("portal:identity_link_delete", args=[org.id, data["provider"].id, member.id]),
+        ),
+        (
+            "allowlist-approve",
+            reverse("connected_apps:allowlist_approve_confirm", args=[foreign.client_id]),
+        ),
+        ("user-detail", reverse("portal:user_detail", args=[member.id])),
+        ("app-page-7-days", reverse("connected_apps:app_detail", args=[app.client_id]) + "?days=7"),
         ("sessions-end-all", reverse("portal:sessions_end_all")),
         ("two-factor", "/auth/2fa/"),
         ("password-change", "/auth/password/change/"),
+        ("sign-out", "/auth/logout/"),
     ]
 
 
