@@ -42,7 +42,7 @@ from tests.redis_kit import free_port
 
 PEER_DIR = Path(__file__).resolve().parent / "oidc_idp"
 NPM_CI_TIMEOUT = 300  # seconds; a cold cache took ~2 s here, a slow mirror may take a minute
-START_TIMEOUT = 15  # seconds until /.well-known/openid-configuration answers
+START_TIMEOUT = 45  # seconds until /.well-known/openid-configuration answers (a busy CI box)
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,15 @@ class UpstreamOIDCIdP:
             try:
                 if requests.get(self.discovery_url, timeout=2).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy to answer
                 pass
             time.sleep(0.05)
-        output = self.output()
+        output, exit_code = self.output(), self.process.poll()
         self.stop()
-        raise RuntimeError(f"the upstream OIDC IdP did not start:\n{output}")
+        raise RuntimeError(
+            f"the upstream OIDC IdP did not start (exit code {exit_code}) in {START_TIMEOUT} s:"
+            f"\n{output}"
+        )
 
     def output(self) -> str:
         """What node printed so far (warnings, errors)."""
