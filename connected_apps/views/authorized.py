@@ -201,6 +201,7 @@ class AllowlistRemoveView(AuthorizedAppsMixin, TemplateView):
             app=self.entry.app,
             entry=self.entry,
             scope_items=scope_items(list(self.entry.approved_scopes)),
+            allowlist_on=controls.org_settings_get(org=self.org).allowlist_enabled,
         )
         return context
 

@@ -90,9 +90,23 @@ def test_revoke_for_the_whole_org_after_confirmation(browser, org, member, forei
     assert "Third Party" in page and "Revoke for the whole org" in page
     url = reverse("connected_apps:authorized_revoke", args=[foreign_app.client_id])
     confirm = browser.get(url)
-    assert confirm.status_code == 200 and b"1 user(s)" in confirm.content
+    assert confirm.status_code == 200
+    assert b"1 user of" in confirm.content and b"loses the access" in confirm.content
     assert bearer_profile(raw).status_code == 200
     assert browser.post(url, {"confirm": "yes"}).status_code == 302
     assert bearer_profile(raw).status_code == 401
     assert not Authorization.objects.filter(user=member, revoked_at__isnull=True).exists()
     assert browser.get(url).status_code == 404
+
+
+def test_the_remove_confirmation_says_what_removing_does_with_the_allowlist_on_and_off(
+    browser, admin, org, foreign_app
+):
+    controls.allowlist_approve(access=Access(user=admin), org=org, client_id=foreign_app.client_id)
+    url = reverse("connected_apps:allowlist_remove", args=[foreign_app.client_id])
+    off = browser.get(url).content.decode()
+    assert "is off, so removing" in off and "can no longer act for any user" not in off
+
+    controls.org_settings_update(access=Access(user=admin), org=org, allowlist_enabled=True)
+    on = browser.get(url).content.decode()
+    assert "is on:" in on and "can no longer act for any user" in on
