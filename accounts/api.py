@@ -442,7 +442,7 @@ class IdentityLinksAPI(AccountsAPIView):
     @extend_schema(
         summary="Users an identity provider reaches",
         description="Only linked users can be named by the provider's jwt-bearer assertions "
-        "(SPEC §5): those it created, and those an administrator linked.",
+        "(RFC 7523): those it created, and those an administrator linked.",
         parameters=PAGING,
         responses=list_of(IdentityLinkOutput),
     )

@@ -341,7 +341,7 @@ class AuditExportOutput(OutputSerializer):
 
 
 class SecurityPolicyIO(StrictSerializer, OutputSerializer):  # and models.OrgSecurityPolicy
-    """A root org's sign-in policy (SPEC §11)."""
+    """A root organization's sign-in policy: second factors and single sign-on."""
 
     schema_min_properties = 1
     mfa_required = serializers.ChoiceField(

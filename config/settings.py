@@ -486,7 +486,7 @@ REST_FRAMEWORK = {
 # the security schemes and the authorization server's plain-Django endpoints.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doorman API",
-    "DESCRIPTION": "Access management and connected apps (SPEC §4). Errors are "
+    "DESCRIPTION": "Access management and connected apps. Errors are "
     '`{"error", "message", "fields"}`; the OAuth endpoints answer RFC 6749 errors.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

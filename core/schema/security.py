@@ -11,7 +11,7 @@ BEARER_SCHEME = {
     "scheme": "bearer",
     "description": "An access token from the token endpoint (or `POST /accounts/login`). Its "
     "power is the scopes granted to it, the scopes its app still holds and what its user may "
-    "do now (SPEC §3).",
+    "do now.",
 }
 
 
