@@ -54,7 +54,7 @@ class BusinessGroupCreateForm(NameForm):
 
 class IdentityProviderCreateForm(NameForm):
     id_prefix = "id_identity_provider"
-    name = forms.CharField(label="Identity provider name", max_length=100)
+    name = forms.CharField(label="JWT-bearer provider name", max_length=100)
 
 
 class IdentityLinkForm(forms.Form):
@@ -172,15 +172,17 @@ class UserPermissionsForm(forms.Form):
 
 class SecurityPolicyForm(forms.Form):
     mfa_required = forms.ChoiceField(
-        label="Require a second factor of",
+        label="Who must use a second factor",
         choices=[
-            ("off", "Nobody"),
+            ("off", "Nobody is required to"),
             ("admins", "Administrators"),
             ("everyone", "Every member"),
         ],
     )
     sso_enforced = forms.BooleanField(
         label="Members sign in through the organization's identity provider only",
+        help_text="Members signed in any other way (password, passkey) are signed out on "
+        "their next request and get no token without a single sign-on.",
         required=False,
     )
 
