@@ -11,7 +11,7 @@ SCOPES_MAX = 2000
 
 
 class PlaygroundForm(forms.Form):
-    client_id = forms.CharField(label="Client id", max_length=CLIENT_ID_MAX, required=False)
+    client_id = forms.CharField(label="Client ID", max_length=CLIENT_ID_MAX, required=False)
     redirect_uri = forms.CharField(
         label="Redirect URI",
         max_length=REDIRECT_URI_MAX,

@@ -62,7 +62,7 @@ def come_back_with_a_code(page, live_server, app, screenshot) -> None:
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_label("Client id")).to_have_value(app.client_id)
+    expect(page.get_by_label("Client ID")).to_have_value(app.client_id)
     expect(page.get_by_label("Scopes")).to_have_value(SCOPES)
     page.get_by_role("button", name="Sign in with Doorman").click()
     page.wait_for_url(re.compile(r"/accounts/api/v2/oauth2/authorize\?"))

@@ -285,7 +285,7 @@ def test_the_playground_runs_the_whole_flow_when_it_is_the_redirect_uri(
     expect(page.get_by_role("heading", name="Sign-in button playground")).to_be_visible()
     page.get_by_label("Your apps").select_option(label="Expense Tracker")
     page.get_by_role("button", name="Use this app").click()
-    expect(page.get_by_label("Client id")).to_have_value(created.app.client_id)
+    expect(page.get_by_label("Client ID")).to_have_value(created.app.client_id)
     expect(page.get_by_label("Scopes")).to_have_value("openid profile")
     screenshot(page, "playground")
 
