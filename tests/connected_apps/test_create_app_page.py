@@ -80,7 +80,7 @@ def test_contexts_are_checkboxes_listing_every_org_and_environment(admin, org, t
     html = page_for(admin)
     assert "<select multiple" not in html and "multiple>" not in html
     legend = tag(html, r"<legend>Where <code>view:environment</code> applies.*?</legend>")
-    assert "none ticked: the owner" in legend
+    assert "if you tick none, it applies in the owner organization" in legend
     for context in (org, tree["retail"], tree["outlet"]):
         box = tag(
             html, rf'<input type="checkbox" name="orgs_view_environment" value="{context.id}"[^>]*>'

@@ -634,6 +634,8 @@ def test_rotate_secret_needs_post_and_confirmation(admin, code_app):
     page = client.get(url("app_rotate_secret", app))
     assert page.status_code == 200
     assert "stops working immediately" in page.content.decode()
+    # The current secret stops at once: the button says so as Delete's and Disable's do.
+    assert re.search(r'class="button button-danger-solid">Rotate secret<', page.content.decode())
     assert ConnectedApp.objects.get(pk=app.pk).client_secret == old_hash
 
     unconfirmed = client.post(url("app_rotate_secret", app))
@@ -658,12 +660,20 @@ def test_rotate_secret_needs_post_and_confirmation(admin, code_app):
     assert ConnectedApp.objects.get(pk=app.pk).client_secret == app.client_secret
 
 
+def test_the_settings_say_when_redirect_uris_are_needed_as_create_app_does(admin, code_app):
+    page = web(admin).get(url("app_detail", code_app.app)).content.decode()
+    label = re.search(r'<label for="id_redirect_uris">.*?</label>', page, re.S).group(0)
+    assert "(required for authorization code)" in label
+    assert "(optional)" not in label
+
+
 def test_delete_needs_post_and_confirmation(admin, code_app, member):
     app = code_app.app
     token = mint_access_token(user=member, app=app, scope="openid")
     client = web(admin)
     page = client.get(url("app_delete", app)).content.decode()
     assert "This cannot be undone." in page
+    assert re.search(r'class="button button-danger-solid">Delete app<', page)
     assert ConnectedApp.objects.filter(pk=app.pk).exists()
     client.post(url("app_delete", app), {"submission_id": str(uuid.uuid4())})
     assert ConnectedApp.objects.filter(pk=app.pk).exists()

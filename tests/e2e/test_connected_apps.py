@@ -90,7 +90,7 @@ def test_admin_creates_an_own_behalf_app_copies_the_secret_and_sees_usage(
     expect(page.get_by_role("heading", name="Create App")).to_be_visible()
     steps = page.get_by_role("list", name="Steps")
     expect(steps.get_by_role("listitem")).to_have_count(4)  # an app acting for users, first
-    expect(page.get_by_role("button", name="Save")).to_be_hidden()
+    expect(page.get_by_role("button", name="Create app")).to_be_hidden()
     expect(page.get_by_label("App name")).to_be_focused()
     next_step(page)  # no name yet: the step does not move on
     expect(page.get_by_label("App name")).to_be_visible()
@@ -127,7 +127,7 @@ def test_admin_creates_an_own_behalf_app_copies_the_secret_and_sees_usage(
     expect(review).to_contain_text("View environments (view:environment) in Acme / Production")
     expect(review).to_contain_text("(read:organization) in Retail")
     screenshot(page, "wizard-review")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Create app").click()
 
     # -- the secret, once --------------------------------------------------------------------------
     expect(page.get_by_role("heading", name="Deploy Robot is ready")).to_be_visible()
@@ -231,7 +231,7 @@ def test_admin_creates_an_app_acting_for_users(page, screenshot, acme):
     expect(review).to_contain_text("https://expenses.example/callback")
     expect(review).to_contain_text("All platform users")
     expect(review).to_contain_text("Know your username and unique id (openid)")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Create app").click()
 
     expect(page.get_by_role("heading", name="Expense Tracker is ready")).to_be_visible()
     app = ConnectedApp.objects.get(name="Expense Tracker")

@@ -2,7 +2,7 @@
 
 Done when: a new admin skips the navigation with the first Tab ("Skip to main content"),
 starts typing the app's name at once (it has the focus), creates an app acting on its own
-behalf (name, type and owner; scopes with their contexts ticked as checkboxes; review; Save)
+behalf (name, type and owner; scopes with their contexts ticked as checkboxes; review; Create app)
 and an app acting on behalf of a user (a sign-in step where redirect URIs are required with
 the authorization code grant) without a mouse, and sees each client secret once; each step
 passes axe-core and fits a 390 px phone; and without JavaScript the same page is one form
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.urls import reverse
 
 from accounts.access import Access
 from accounts.models import Environment, Organization
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "wizard-pass-7Rt3vQ!"
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
 CREATE = "/access-management/connected-apps/new/"
 
 
@@ -48,6 +50,20 @@ def fits_and_passes_axe(page, name: str, problems: dict) -> None:
     violations = axe_violations(page)
     if overflow or violations:
         problems[name] = {"overflow": overflow, "axe": violations}
+
+
+def credentials_sticking_out(page) -> dict[str, float]:
+    """The credential values (or Copy buttons) whose right edge passes their card's, in px: a
+    secret without a hyphen is one unbreakable word unless the page lets it wrap anywhere."""
+    return page.evaluate(
+        """() => Object.fromEntries(
+            [...document.querySelectorAll(".credential-value, [data-copy]")].map((el) => {
+                const card = el.closest(".panel").getBoundingClientRect();
+                const own = el.getBoundingClientRect();
+                return [el.id || el.getAttribute("aria-label"), own.right - card.right];
+            }).filter(([, past]) => past > 0)
+        )"""
+    )
 
 
 def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screenshot, new_admin):
@@ -91,6 +107,9 @@ def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screensho
 
     expect(page.get_by_role("heading", name="Scopes")).to_be_focused()
     expect(page.get_by_label("Know your username and unique id")).to_be_hidden()
+    # The step speaks about this kind of app only.
+    expect(page.get_by_text("more than these scopes, in the places you choose")).to_be_visible()
+    expect(page.get_by_text("more than the user who allows it may")).to_be_hidden()
     read_users = page.get_by_label("View users and their permissions")
     read_users.press("Space")
     expect(read_users).to_be_checked()
@@ -116,7 +135,7 @@ def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screensho
     expect(review).to_contain_text("(view:environment) in Northwind / Production, Northwind / QA")
     expect(review).to_contain_text("(read:users) in Retail")
     fits_and_passes_axe(page, "own-app-review", problems)
-    page.get_by_role("button", name="Save").press("Enter")
+    page.get_by_role("button", name="Create app").press("Enter")
 
     expect(page.get_by_role("heading", name="Nightly Sync is ready")).to_be_visible()
     app = ConnectedApp.objects.get(name="Nightly Sync")
@@ -133,6 +152,8 @@ def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screensho
         ("view:environment", new_admin.organization.id, environments["QA"]),
         ("read:users", retail.id, None),
     }
+    fits_and_passes_axe(page, "own-app-secret", problems)
+    assert credentials_sticking_out(page) == {}
     screenshot(page, "own-app-secret")
     page.goto(f"/access-management/connected-apps/{app.client_id}/")
     assert secret not in page.content()  # once
@@ -166,13 +187,15 @@ def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screensho
 
     expect(page.get_by_role("heading", name="Scopes")).to_be_focused()
     expect(where).to_be_hidden()  # contexts are for apps acting on their own behalf
+    expect(page.get_by_text("more than the user who allows it may")).to_be_visible()
+    expect(page.get_by_text("more than these scopes, in the places you choose")).to_be_hidden()
     for description in ("Know your username and unique id", "Read your email address"):
         page.get_by_label(description).press("Space")
     page.get_by_role("button", name="Next").press("Enter")
     review = page.locator("[data-review]")
     expect(review).to_contain_text("https://calendar.northwind.example/callback")
     expect(review).to_contain_text("All platform users")
-    page.get_by_role("button", name="Save").press("Enter")
+    page.get_by_role("button", name="Create app").press("Enter")
 
     expect(page.get_by_role("heading", name="Team Calendar is ready")).to_be_visible()
     app = ConnectedApp.objects.get(name="Team Calendar")
@@ -184,6 +207,38 @@ def test_a_new_admin_creates_both_kinds_of_app_from_the_keyboard(page, screensho
     page.goto(f"/access-management/connected-apps/{app.client_id}/")
     assert secret not in page.content()
     assert problems == {}, problems
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_secret_pages_fit_and_pass_axe(page, screenshot, new_admin, viewport):
+    """The client secret, shown once after Create App and after rotating it: a 43-character
+    secret and a 32-character client ID wrap inside their card, nothing scrolls sideways."""
+    from playwright.sync_api import expect
+
+    problems: dict[str, object] = {}
+    page.set_viewport_size(viewport)
+    sign_in(page, "nadia", PASSWORD)
+    page.goto(CREATE)
+    page.get_by_label("App name").fill("Nightly Sync")
+    page.get_by_role("radio", name=re.compile("own behalf")).check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("View users and their permissions").check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Create app").click()
+    expect(page.get_by_role("heading", name="Nightly Sync is ready")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy client secret")).to_be_visible()
+    fits_and_passes_axe(page, "created-secret", problems)
+    assert credentials_sticking_out(page) == {}
+    screenshot(page, "created-secret")
+
+    app = ConnectedApp.objects.get(name="Nightly Sync")
+    page.goto(reverse("connected_apps:app_rotate_secret", args=[app.client_id]))
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_role("heading", name="New client secret for Nightly Sync")).to_be_visible()
+    fits_and_passes_axe(page, "rotated-secret", problems)
+    assert credentials_sticking_out(page) == {}
+    screenshot(page, "rotated-secret")
+    assert problems == {}, f"at {viewport['width']} px: {problems}"
 
 
 def test_without_javascript_create_app_is_one_form(browser, live_server, new_admin):
@@ -206,7 +261,7 @@ def test_without_javascript_create_app_is_one_form(browser, live_server, new_adm
             "checkbox", name="Retail", exact=True
         ).check()
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Create app").click()
         expect(page.get_by_role("heading", name="Backup Job is ready")).to_be_visible()
         app = ConnectedApp.objects.get(name="Backup Job")
         assert app.grant_types == ["client_credentials"]
