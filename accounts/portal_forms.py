@@ -117,10 +117,10 @@ class UserPermissionsForm(forms.Form):
         label="Environments",
         required=False,
         help_text=(
-            "Applies to the environment permissions. Leave empty for every environment of "
+            "Applies to the environment permissions. Check none for every environment of "
             "this organization."
         ),
-        widget=forms.SelectMultiple(attrs={"size": 5}),
+        widget=forms.CheckboxSelectMultiple,
     )
     is_admin = forms.BooleanField(label="Organization Administrator", required=False)
     confirm_role_removal = forms.BooleanField(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -510,6 +511,21 @@ def test_weak_password_shows_the_validator_message(web, org, admin):
     assert not User.objects.filter(username="weak").exists()
 
 
+def test_add_member_waits_behind_a_button_and_opens_on_errors(web, org, admin):
+    """The members table keeps the page's width: the form is in a closed <details> whose
+    summary looks like a button, opened again when the form comes back with errors."""
+    client = web(admin)
+    html = client.get(reverse("portal:users")).content.decode()
+    assert '<details class="add-member">' in html
+    assert '<summary class="button button-primary">Add member</summary>' in html
+    assert "grid-main-side" not in html
+    assert f'<td data-label="Email" class="user-email">{admin.email}</td>' in html
+    refused = client.post(
+        reverse("portal:users"), {"username": "weak", "email": "weak@example.com", "password": "1"}
+    )
+    assert '<details class="add-member" open>' in refused.content.decode()
+
+
 def test_users_page_searches_and_paginates(web, org, admin):
     UserFactory.create_batch(30, organization=org)
     UserFactory(organization=org, username="zelda", email="zelda@hyrule.example")
@@ -534,8 +550,30 @@ def test_permissions_page_groups_the_catalog_by_area(web, org, admin, member, pr
         assert f"<legend>{area}</legend>" in html
     for permission in Permission:
         assert f'value="{permission.value}"' in html
-    assert f'<option value="{production.id}">Production</option>' in html
+    assert (
+        f'<input type="checkbox" name="environments" value="{production.id}" '
+        'id="id_environments_0"><label for="id_environments_0">Production</label>'
+    ) in html
+    assert "<select" not in html  # a checkbox per environment, no Ctrl-click multi-select
     assert 'name="is_admin"' in html  # the viewer is an org admin
+
+
+def test_user_page_shows_status_last_sign_in_and_a_link_cancel(web, org, admin, member):
+    client = web(admin)
+    url = reverse("portal:user_permissions", args=[org.id, member.id])
+    html = client.get(url).content.decode()
+    assert '<span class="badge badge-enabled">Enabled</span>' in html
+    assert "Last sign-in never" in html
+    assert (
+        f'<a class="button button-link" href="{reverse("portal:user_list", args=[org.id])}">'
+        "Cancel</a>"
+    ) in html
+    member.last_login = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+    member.is_active = False
+    member.save(update_fields=["last_login", "is_active"])  # test set-up, not a workflow
+    html = client.get(url).content.decode()
+    assert '<span class="badge badge-disabled">Disabled</span>' in html
+    assert '<time datetime="2026-03-04T05:06:00+00:00">4 Mar 2026 05:06 UTC</time>' in html
 
 
 def test_admin_grants_view_environment_on_one_environment(web, org, admin, member, production):

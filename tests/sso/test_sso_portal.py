@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import IdentityProvider
+from accounts.sso_config import METADATA_REQUIRED
 from core.sealing import unseal
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +117,45 @@ def test_nobody_but_a_root_admin_reaches_the_sso_pages(member, org):
     assert client.get(reverse("portal:sso_provider_create", args=[org.id])).status_code == 403
     org_page = client.get(reverse("portal:organization_detail", args=[org.id]))
     assert "Set up single sign-on" not in org_page.content.decode()
+
+
+def test_the_sso_form_groups_fields_by_type_and_says_what_each_type_needs(admin, org):
+    """Both groups are in the page (sso_form.js shows the chosen one only); a field the chosen
+    type needs says so instead of "(optional)"; the mappings wait under "Advanced"."""
+    html = portal(admin).get(reverse("portal:sso_provider_create", args=[org.id])).content.decode()
+    assert 'data-sso-type="oidc"' in html and 'data-sso-type="saml"' in html
+    assert "js/sso_form.js" in html
+    for label in ("Issuer or discovery URL", "Client ID", "Client secret"):
+        assert f'{label} <span class="optional">(required for OpenID Connect)</span>' in html
+    for label in ("IdP metadata URL", "IdP metadata XML"):
+        assert f'{label} <span class="optional">(required for SAML: this or the ' in html
+    assert 'IdP entity ID <span class="optional">(optional)</span>' in html
+    assert '<details class="sso-advanced">' in html
+    assert "<summary>Advanced: claim or attribute names</summary>" in html
+
+
+def test_the_sso_settings_form_keeps_the_secret_optional_and_opens_set_mappings(admin, org):
+    provider = IdentityProvider.objects.create(
+        organization=org,
+        name="Company IdP",
+        type="oidc",
+        config={
+            "issuer": "https://idp.example.com",
+            "client_id": "doorman",
+            "claim_mapping": {"email": "mail"},
+        },
+    )
+    url = reverse("portal:sso_provider_settings", args=[org.id, provider.id])
+    html = portal(admin).get(url).content.decode()
+    assert 'Client secret <span class="optional">(optional)</span>' in html
+    assert '<details class="sso-advanced" open>' in html
+
+
+def test_a_saml_form_without_metadata_is_still_refused_by_the_server_rule(admin, org):
+    response = portal(admin).post(
+        reverse("portal:sso_provider_create", args=[org.id]),
+        {"name": "Company SAML", "type": "saml", "domains": ""},
+    )
+    assert response.status_code == 400
+    assert METADATA_REQUIRED in response.content.decode().replace("&#x27;", "'")
+    assert not IdentityProvider.objects.exists()
