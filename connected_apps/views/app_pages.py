@@ -138,6 +138,10 @@ class AppDetailView(AppMixin, TemplateView):
             "usage": usage,
             "usage_days": days,
             "chart": usage_chart(usage.tokens_issued, usage.tokens_refused),
+            # For the empty chart's example request: only an own-behalf app asks on its own.
+            "token_url": self.request.build_absolute_uri(reverse("oauth2_provider:token"))
+            if self.app.acts_on_own_behalf
+            else None,
         }
 
 

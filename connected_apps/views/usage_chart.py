@@ -15,10 +15,11 @@ from datetime import date
 
 WIDTH = 720
 HEIGHT = 220
-LEFT = 44  # room for the y-axis labels
+LEFT = 44  # room for the y-axis labels: at least, wider for numbers of three digits or more
+DIGIT = 15  # room a digit of a y-axis label takes at the phone font size (portal.css, Polish E)
 RIGHT = 22
-TOP = 12
-BOTTOM = 30  # room for the x-axis labels
+TOP = 20  # room above the top gridline for its label at the phone font size
+BOTTOM = 34  # room for the x-axis labels
 GAP_RATIO = 0.25  # share of each day's slot left empty between days
 MAX_LABELS = 7  # x-axis labels at most: one a day for a week, one every 5 days for 30
 TICKS = 4
@@ -57,6 +58,7 @@ class Tick:
 class DayLabel:
     x: float
     day: date
+    minor: bool = False  # every other label, hidden on a phone where its font is larger
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class UsageChart:
     def period(self) -> str:
         """The days the chart covers, as a sentence ends: "today", "in the last 7 days"."""
         return "today" if len(self.days) == 1 else f"in the last {len(self.days)} days"
+
+    @property
+    def is_empty(self) -> bool:
+        """No token asked for in the whole range: the page says so instead of a blank grid."""
+        return not (self.issued_total or self.refused_total)
 
     @property
     def title(self) -> str:
@@ -126,7 +133,8 @@ def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict] | None = N
     ]
     peak = max((max(issued, refused) for _, issued, refused in series), default=0)
     top_value = nice_ceiling(peak)
-    plot_width = WIDTH - LEFT - RIGHT
+    left = max(LEFT, DIGIT * len(str(top_value)) + 12)
+    plot_width = WIDTH - left - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_height
     slot = plot_width / max(len(series), 1)
@@ -134,7 +142,7 @@ def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict] | None = N
     bar_width = group / 2
     days = []
     for index, (day, issued, refused) in enumerate(series):
-        x = LEFT + index * slot + (slot - group) / 2
+        x = left + index * slot + (slot - group) / 2
         days.append(
             ChartDay(
                 day=day,
@@ -154,15 +162,20 @@ def usage_chart(tokens_issued: list[dict], tokens_refused: list[dict] | None = N
     ]
     every = max(1, math.ceil(len(days) / MAX_LABELS))
     last = len(days) - 1
+    shown = [d for index, d in enumerate(days) if (last - index) % every == 0]
+    # The newest label always stays; on a phone every other one goes when there are over 4.
     labels = [
-        DayLabel(x=round(d.x + d.width / 2, 2), day=d.day)
-        for index, d in enumerate(days)
-        if (last - index) % every == 0
+        DayLabel(
+            x=round(d.x + d.width / 2, 2),
+            day=d.day,
+            minor=len(shown) > 4 and (len(shown) - 1 - index) % 2 == 1,
+        )
+        for index, d in enumerate(shown)
     ]
     return UsageChart(
         width=WIDTH,
         height=HEIGHT,
-        left=LEFT,
+        left=left,
         right_edge=WIDTH - RIGHT,
         top=TOP,
         plot_height=plot_height,

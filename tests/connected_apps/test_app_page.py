@@ -241,8 +241,31 @@ def test_range_presets_narrow_the_chart_and_the_table(admin, code_app):
     # Any whole number of days up to what is kept; one day reads as "today".
     assert len(table_rows(client.get(page_url(app, days=21)).content.decode())) == 21
     html = client.get(page_url(app, days=1)).content.decode()
-    assert "0 tokens issued today; 0 refused" in html
-    assert "Tokens issued and refused today" in html
+    assert "No token requests today." in html
+    assert "<svg" not in html
+
+
+def test_an_own_behalf_app_never_asked_shows_how_to_ask_not_an_empty_chart(admin, cc_app):
+    app = cc_app.app
+    html = web(admin).get(page_url(app)).content.decode()
+    assert "No token requests in the last 30 days." in html
+    assert "data-usage-chart" not in html and "Show the numbers as a table" not in html
+    example = re.search(r'<pre class="chart-empty-example"><code>(.*?)</code></pre>', html).group(1)
+    assert example == (
+        f"curl -X POST http://testserver{TOKEN_URL} -d grant_type=client_credentials"
+        f' -d client_id={app.client_id} -d client_secret="$CLIENT_SECRET"'
+    )
+    assert cc_app.client_secret not in html
+    # Its first token request replaces the sentence with the chart.
+    assert token_request(app, cc_app.client_secret).status_code == 200
+    html = web(admin).get(page_url(app)).content.decode()
+    assert "data-usage-chart" in html and "chart-empty-example" not in html
+
+
+def test_an_app_acting_for_users_has_no_example_request(admin, code_app):
+    html = web(admin).get(page_url(code_app.app)).content.decode()
+    assert "No token requests in the last 30 days." in html
+    assert "curl" not in html
 
 
 @pytest.mark.parametrize("days", BAD_RANGES)

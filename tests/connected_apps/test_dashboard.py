@@ -112,7 +112,7 @@ def test_an_admin_sees_the_org_figures_each_linking_to_its_page(
     assert "Organization Administrator" in html and "Acme" in html
     apps = figure(html, "apps")
     assert (apps["value"], apps["href"]) == ("3", APPS)
-    assert apps["note"] == "2 owned, 1 of other organizations your people authorized"
+    assert apps["note"] == "2 owned, 1 from other organizations your people authorized"
     assert f'href="{AUTHORIZED}"' in apps["html"]
     users = figure(html, "authorized-users")
     assert (users["value"], users["href"]) == ("2", AUTHORIZED)
@@ -160,7 +160,7 @@ def test_pending_allowlist_changes_are_counted_and_link_to_authorized_apps(
     tile = figure(web(admin).get(HOME).content.decode(), "allowlist-pending")
 
     assert (tile["value"], tile["href"]) == ("2", AUTHORIZED)
-    assert tile["note"] == "1 to approve, 1 to re-approve"
+    assert tile["note"] == "1 to approve · 1 to re-approve"
 
 
 def test_with_the_allowlist_off_pending_approvals_say_nothing_is_blocked(
@@ -169,7 +169,20 @@ def test_with_the_allowlist_off_pending_approvals_say_nothing_is_blocked(
     authorization_grant(user=member, app=foreign_app, scopes=["profile"])
     tile = figure(web(admin).get(HOME).content.decode(), "allowlist-pending")
     assert tile["value"] == "1"
-    assert "the allowlist is off, so none is blocked" in tile["note"]
+    assert tile["note"] == "1 to approve Allowlist off: apps are not blocked"
+
+
+def test_with_nothing_pending_the_allowlist_tile_says_nothing_waits(org, admin):
+    controls.org_settings_update(access=Access(user=admin), org=org, allowlist_enabled=True)
+    tile = figure(web(admin).get(HOME).content.decode(), "allowlist-pending")
+    assert (tile["value"], tile["note"]) == ("0", "Nothing waiting")
+
+
+def test_an_org_with_apps_but_no_token_request_says_so_instead_of_an_empty_chart(admin, cc_app):
+    html = web(admin).get(HOME).content.decode()
+    assert "No token requests in the last 30 days." in html
+    assert "data-usage-chart" not in html
+    assert "curl" not in html  # the example request is the app page's
 
 
 def test_recent_events_are_the_audit_logs_latest_named_as_it_names_them(
@@ -313,6 +326,25 @@ def test_a_developer_sees_each_of_their_apps_usage(org, admin, make_app):
         (reverse("connected_apps:app_detail", args=[idle.client_id]), "Idle App", "0", "2"),
     ]
     assert "just now" in rows[0][5] and "Never" in rows[1][5]
+
+
+def test_a_developer_sees_last_used_stamped_by_a_real_token_request(org, cc_app):
+    """Last used and today's count come from the same token requests: the dashboard never says
+    "Never" beside tokens issued through the token endpoint (rows written straight into
+    AppUsageDay, as test data does, carry no last_used_at)."""
+    developer = UserFactory(organization=org, username="dev")
+    PermissionGrantFactory(
+        user=developer, organization=org, permission=Permission.MANAGE_CONNECTED_APPS
+    )
+    for _ in range(3):  # the first stamps it; the memo'd app copy of the others must not hide it
+        assert post_form(client_credentials(cc_app)).status_code == 200
+
+    html = web(developer).get(HOME).content.decode()
+
+    row = re.search(r'<tr data-app="[^"]+">(.*?)</tr>', html, re.S).group(1)
+    assert re.search(r"data-today>3<", row)
+    last_used = re.search(r'data-label="Last used">(.*?)</td>', row, re.S).group(1)
+    assert "just now" in last_used and "Never" not in last_used
 
 
 def test_a_developer_with_many_apps_sees_the_last_used_and_a_link_to_all(org, make_app):
