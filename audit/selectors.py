@@ -265,6 +265,10 @@ ACTIVITY_STEPS = {
 }
 
 
+# The least a chart without a `from` covers: 24 hourly buckets, the last one now's hour.
+ACTIVITY_MIN_SPAN = timedelta(hours=23)
+
+
 def activity_step(start: datetime, end: datetime) -> str:
     """Hours under 2 days, days under 4 months, weeks beyond (a chart of at most ~100 bars)."""
     span = end - start
@@ -277,7 +281,8 @@ def audit_activity(
     *, events: QuerySet[AuditEvent], filters: AuditFilters, now: datetime | None = None
 ) -> tuple[str, list[tuple[datetime, int]]]:
     """Events over time for the chart: (step, [(bucket start in UTC, count)]), every bucket
-    from the filter's start (else the first event) to its end (else now), empty ones at 0.
+    from the filter's start (else the first event, and at least the last 24 hours: one
+    bucket alone is no chart) to its end (else now), empty ones at 0.
     One grouped query, plus one for the first event when the filter has no start."""
     end = min(filters.time_to or now or timezone.now(), now or timezone.now())
     start = filters.time_from
@@ -285,7 +290,7 @@ def audit_activity(
         first = events.order_by("created_at").values_list("created_at", flat=True).first()
         if first is None:
             return "day", []
-        start = first
+        start = min(first, end - ACTIVITY_MIN_SPAN)
     start = min(start, end)
     step = activity_step(start, end)
     trunc, delta = ACTIVITY_STEPS[step]

@@ -75,3 +75,25 @@ def event_targets(events: Iterable[Any]) -> list[tuple[str, str]]:
         if event.actor_client_id:
             pairs.append((APP_BY_CLIENT_ID, event.actor_client_id))
     return pairs
+
+
+# Keys of the mappings inside an event's detail lists (an app's scopes: `{"scope": …, "org":
+# …, "envId": …}`) whose value is the id of a target the page can name.
+DETAIL_REFERENCES = {"org": "organization", "envId": "environment"}
+
+
+def detail_references(events: Iterable[Any]) -> list[tuple[str, str]]:
+    """The (type, id) pairs named inside the details of a page of events: the ids under a
+    DETAIL_REFERENCES key of a mapping in a list, one level down (where scopes keep them)."""
+    pairs: list[tuple[str, str]] = []
+    for event in events:
+        details = event.details if isinstance(event.details, dict) else {}
+        for value in details.values():
+            for item in value if isinstance(value, list) else ():
+                if isinstance(item, dict):
+                    pairs.extend(
+                        (target_type, str(item[key]))
+                        for key, target_type in DETAIL_REFERENCES.items()
+                        if item.get(key)
+                    )
+    return pairs

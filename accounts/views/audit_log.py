@@ -22,10 +22,11 @@ from accounts.access import access_for
 from accounts.api_audit import csv_response
 from accounts.selectors import audit_org_get
 from accounts.templatetags.audit_tags import audit_log_org_for
+from accounts.views.audit_chart import activity_chart
 from audit import selectors
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_export_start
-from audit.targets import APP_BY_CLIENT_ID, event_targets, targets_resolve
+from audit.targets import APP_BY_CLIENT_ID, detail_references, event_targets, targets_resolve
 
 EVENTS_PER_PAGE = 50
 
@@ -36,7 +37,7 @@ class AuditFilterForm(forms.Form):
     time_from = forms.CharField(required=False, label="From")
     time_to = forms.CharField(required=False, label="To")
     actor = forms.CharField(required=False, max_length=150, label="Actor")
-    client_id = forms.CharField(required=False, max_length=100, label="App client_id")
+    client_id = forms.CharField(required=False, max_length=100, label="App (client ID)")
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *AuditAction.choices], label="Action"
     )
@@ -129,6 +130,7 @@ class AuditLogView(AuditPageMixin, TemplateView):
                 for key, (label, _) in PRESETS.items()
             ],
             filter_form=AuditFilterForm(),
+            filters_active=sum(1 for name in selectors.FILTER_NAMES if raw.get(name)),
             query=urlencode(query),
         )
         if self.filter_errors:
@@ -150,9 +152,10 @@ class AuditLogView(AuditPageMixin, TemplateView):
 
 def audit_event_rows(*, org: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
     """Events as the audit log shows them: the action in words, the actor, and the acting
-    user, acting app and target named (one resolver call per target type, not per row)."""
+    user, acting app and target named, and the orgs and environments their details name (one
+    resolver call per target type, not per row)."""
     labels = dict(AuditAction.choices)
-    names = targets_resolve(org=org, targets=event_targets(events))
+    names = targets_resolve(org=org, targets=[*event_targets(events), *detail_references(events)])
     return [
         {
             "event": event,
@@ -161,45 +164,10 @@ def audit_event_rows(*, org: Any, events: list[AuditEvent]) -> list[dict[str, An
             "actor_user": names.get(("user", str(event.actor_user_id))),
             "actor_app": names.get((APP_BY_CLIENT_ID, event.actor_client_id)),
             "target": names.get((event.target_type, event.target_id)),
+            "names": names,
         }
         for event in events
     ]
-
-
-CHART_WIDTH, CHART_HEIGHT = 720, 120
-STEP_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
-
-
-def activity_chart(step: str, series: list[tuple[Any, int]]) -> dict[str, Any] | None:
-    """The chart's bars in SVG units (drawn server-side: no script) and its table rows."""
-    if not series:
-        return None
-    peak = max(count for _, count in series) or 1
-    slot = CHART_WIDTH / len(series)
-    bars = []
-    for index, (start, count) in enumerate(series):
-        height = round(count / peak * (CHART_HEIGHT - 4), 2)
-        label = start.strftime(STEP_FORMATS[step])
-        bars.append(
-            {
-                "x": round(index * slot + slot * 0.1, 2),
-                "y": round(CHART_HEIGHT - height, 2),
-                "width": round(max(slot * 0.8, 0.5), 2),
-                "height": height,
-                "count": count,
-                "label": label,
-            }
-        )
-    return {
-        "step": step,
-        "bars": bars,
-        "peak": peak,
-        "total": sum(count for _, count in series),
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "first": bars[0]["label"],
-        "last": bars[-1]["label"],
-    }
 
 
 class AuditCSVView(AuditPageMixin, View):

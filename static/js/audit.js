@@ -1,6 +1,10 @@
-// Audit log page: polls a background export until it is done, then offers its download.
+// Audit log page: opens the filters on a wide screen (the page closes them on a phone when
+// none is set, so events come first), and polls a background export until it is done, then
+// offers its download.
 (function () {
   "use strict";
+  const filters = document.querySelector("[data-audit-filters]");
+  if (filters && window.matchMedia("(min-width: 641px)").matches) filters.open = true;
   const box = document.getElementById("audit-export");
   if (!box) return;
   const text = box.querySelector("[data-export-text]");

@@ -79,6 +79,37 @@ def test_details_are_escaped(org, admin):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&lt;b&gt;k&lt;/b&gt;" in body
 
 
+def test_mappings_in_a_list_are_chips_of_words_with_the_org_named(org, admin):
+    audit_record(
+        action=AuditAction.APP_CREATED,
+        organization=org,
+        actor=admin,
+        details={
+            "scopes": [
+                {"scope": "read:organization", "org": str(org.id)},
+                {"scope": "read:users", "org": "e6ba4d95-0000-4000-8000-000000000000"},
+                {"scope": "openid"},
+            ]
+        },
+    )
+    body = signed_in(admin).get(PAGE).content.decode()
+    assert "{&#x27;" not in body and "{'" not in body  # never a Python repr
+    assert '<span class="audit-chip">read:organization · org Acme</span>' in body
+    assert (
+        '<span class="audit-chip" title="org e6ba4d95-0000-4000-8000-000000000000">'
+        "read:users (org e6ba4d95…)</span>"
+    ) in body
+    assert '<span class="audit-chip">openid</span>' in body
+
+
+def test_a_mapping_chip_without_a_known_key_lists_its_pairs_in_words():
+    from accounts.templatetags.audit_tags import audit_details
+
+    html = str(audit_details({"items": [{"kind": "x", "on": True, "ids": [1, 2]}, {}]}))
+    assert '<span class="audit-chip">kind x · on yes · ids 1, 2</span>' in html
+    assert '<span class="audit-chip">—</span>' in html
+
+
 # ---- 2. Targets and actors by name, with links -----------------------------------------------
 
 
@@ -301,8 +332,8 @@ def test_the_activity_chart_counts_events_per_day_with_a_table_fallback(org, adm
     chart = response.context["activity"]
     assert chart["step"] == "day" and chart["total"] == 4
     assert len(chart["bars"]) in (31, 32)  # 30 days back to today
-    assert '<svg viewBox="0 0 720 120"' in body and 'role="img"' in body
-    assert body.count("<rect ") == len(chart["bars"])
+    assert 'viewBox="0 0 720 200" preserveAspectRatio="xMidYMid meet" role="img"' in body
+    assert body.count('<rect class="audit-bar"') == sum(1 for b in chart["bars"] if b["count"])
     week = (dated - timedelta(days=3)).date().isoformat()
     assert f"<tr><td>{week}</td><td>1</td></tr>" in body
     assert "Show as a table" in body
@@ -318,3 +349,67 @@ def test_the_chart_counts_per_hour_under_two_days_and_follows_the_filter(org, ad
 def test_no_chart_without_events(org, admin):
     response = signed_in(admin).get(PAGE, {"action": "token.issued"})
     assert response.context["activity"] is None and b"<svg" not in response.content
+
+
+def test_one_bucket_is_a_chart_with_axes_and_a_bar_of_capped_width():
+    from datetime import UTC, datetime
+
+    from accounts.views.audit_chart import BASELINE, LEFT, MAX_BAR, WIDTH, activity_chart
+
+    chart = activity_chart("hour", [(datetime(2026, 12, 6, 16, tzinfo=UTC), 3)])
+    (bar,) = chart["bars"]
+    assert bar["width"] == MAX_BAR  # not the whole box
+    assert bar["x"] > LEFT and bar["x"] + bar["width"] < WIDTH
+    assert bar["y"] + bar["height"] == BASELINE and bar["height"] > 0
+    assert [t["value"] for t in chart["ticks"]] == [0, 1, 2, 3, 4]
+    assert chart["labels"] == [{"x": bar["centre"], "text": "16:00"}]
+
+
+def test_the_chart_bars_never_overlap_and_labels_are_few():
+    from datetime import UTC, datetime, timedelta
+    from itertools import pairwise
+
+    from accounts.views.audit_chart import MAX_LABELS, activity_chart
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    chart = activity_chart("day", [(start + timedelta(days=i), i % 5) for i in range(40)])
+    bars = chart["bars"]
+    assert all(a["x"] + a["width"] < b["x"] for a, b in pairwise(bars))
+    assert [t["value"] for t in chart["ticks"]] == [0, 1, 2, 3, 4]
+    assert 2 <= len(chart["labels"]) <= MAX_LABELS
+    assert chart["labels"][-1]["x"] == bars[-1]["centre"]
+    assert all(b["height"] == 0 for b in bars if not b["count"])
+
+
+def test_events_within_an_hour_chart_the_last_24_hours(org, admin):
+    audit_record(action=AuditAction.TOKEN_ISSUED, organization=org, actor=admin)
+    response = signed_in(admin).get(PAGE)
+    chart = response.context["activity"]
+    assert chart["step"] == "hour" and chart["total"] == 1
+    assert len(chart["bars"]) == 24 and chart["first"] != chart["last"]
+    body = text_of(response.content)
+    assert f"{chart['first']} to {chart['last']} (UTC)" in body
+    assert 'preserveAspectRatio="none"' not in response.content.decode()
+
+
+# ---- 6. Filters folded on a phone, exports explained ------------------------------------------
+
+
+def test_the_filters_fold_into_a_details_open_when_one_is_set(org, admin):
+    client = signed_in(admin)
+    body = client.get(PAGE).content.decode()
+    assert '<details class="audit-filter-box" data-audit-filters>' in body
+    assert 'App <span class="muted small">(client ID)</span>' in body
+    assert "App client_id" not in body
+    body = client.get(PAGE, {"actor": "acme-admin"}).content.decode()
+    assert '<details class="audit-filter-box" open data-audit-filters>' in body
+    assert "(1 active)" in body
+    body = client.get(PAGE, {"from": "nonsense"}).content.decode()
+    assert '<details class="audit-filter-box" open data-audit-filters>' in body
+
+
+def test_the_two_exports_are_explained(org, admin):
+    audit_record(action=AuditAction.TOKEN_ISSUED, organization=org, actor=admin)
+    body = signed_in(admin).get(PAGE).content.decode()
+    assert "Export CSV downloads now; Export in background prepares a file for large logs." in body
+    assert body.count('aria-describedby="audit-export-hint"') == 2
