@@ -329,6 +329,14 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Doorman"
 MFA_TOTP_TOLERANCE = 1  # a code of the step before or after too (phones' clocks drift)
+# A second factor is never held back for an unverified email address (allauth's default is
+# to refuse one, and to refuse a new address to a user who has one). That default guards sites
+# where the address is the account; here people sign in by username, addresses are not
+# verified at sign-up (ACCOUNT_EMAIL_VERIFICATION above) and may not be mailable at all, so it
+# would leave everyone who signed up, changed their address or must enrol by their org's
+# policy (accounts.factors) with no way to set one up, and every user with one unable to
+# change their address.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 # Company SSO (SPEC §11, django-allauth's socialaccount): an org's OpenID Connect and SAML
 # identity providers are its IdentityProvider rows (accounts/sso.py gives allauth their apps);
 # their users are created just in time in that org and linked to the provider, never matched to

@@ -306,3 +306,22 @@ def test_allauths_account_pages_link_back_to_it(member):
         assert b'href="/account/"' in response.content, url
     sign_out = browser.get("/auth/logout/")
     assert b'aria-label="Breadcrumb"' not in sign_out.content
+
+
+def test_allauths_account_pages_are_portal_pages(member):
+    """Inside the portal's layout, with Account current in the side navigation (not the
+    entrance card of the sign-in pages); their headings in the portal's sentence case and
+    their buttons in a row, not a bulleted list."""
+    browser = session_of(member)
+    for url in ("/auth/password/change/", "/auth/email/", "/auth/2fa/", "/auth/reauthenticate/"):
+        html = browser.get(url).content.decode()
+        assert '<body class="portal">' in html, url
+        assert 'id="sidenav"' in html, url
+        assert 'href="/account/" aria-current="page">Account</a>' in html, url
+    two_factor = browser.get("/auth/2fa/").content.decode()
+    for heading in ("Two-factor authentication", "Authenticator app", "Recovery codes"):
+        assert f">{heading}</h" in two_factor, heading
+    assert "<li>" not in two_factor.split('<main id="main"')[1]
+    assert ">Confirm access</h1>" in browser.get("/auth/reauthenticate/").content.decode()
+    sign_out = browser.get("/auth/logout/").content.decode()
+    assert '<body class="entrance">' in sign_out and 'class="entrance-card' in sign_out

@@ -181,3 +181,31 @@ def test_an_authorization_request_needing_a_factor_resumes_once_one_is_set_up(
     assert done["Location"] == url  # back to the app's request
     consent = browser.get(url)
     assert consent.status_code == 200  # the consent screen, not the factor step again
+
+
+@pytest.mark.django_db(transaction=True)  # allauth signals the new factor on commit
+def test_an_unverified_address_does_not_hold_a_factor_back(member, org):
+    """Addresses are not verified here (ACCOUNT_EMAIL_VERIFICATION "none"), so allauth's
+    refusal of a factor to an account with an unverified one (MFA_ALLOW_UNVERIFIED_EMAIL) was
+    a dead end: the account page's "Set up authenticator app", and a user whose org requires
+    a factor, came back to the two-factor page with "cannot activate…" and no way on."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import OrgSecurityPolicy
+
+    EmailAddress.objects.create(user=member, email=member.email, primary=True, verified=False)
+    OrgSecurityPolicy.objects.create(organization=org, mfa_required="everyone")
+    browser = signed_in(member)
+    assert browser.get("/my-apps/")["Location"] == "/auth/2fa/"  # sent to set one up
+    assert browser.post(REAUTHENTICATE, {"password": DEFAULT_PASSWORD}).status_code == 302
+    page = browser.get(TOTP_ACTIVATE)
+    assert page.status_code == 200  # the QR code, not a redirect back with an error
+    totp = pyotp.TOTP(page.context["form"].secret)
+    assert browser.post(TOTP_ACTIVATE, {"code": totp.now()}).status_code == 302
+    assert member.authenticator_set.filter(type="totp").exists()
+    # With a factor, the address can still be changed (allauth refused a new one too).
+    added = browser.post(
+        "/auth/email/", {"action_add": "", "email": "new-address@acme.example"}, follow=True
+    )
+    assert added.status_code == 200
+    assert EmailAddress.objects.filter(user=member, email="new-address@acme.example").exists()

@@ -96,7 +96,7 @@ def passkey_list(page):
 
     open_factors(page)
     page.get_by_role("link", name="Manage").click()
-    expect(page.get_by_role("heading", name="Security Keys")).to_be_visible()
+    expect(page.get_by_role("heading", name="Security keys and passkeys")).to_be_visible()
     return page.get_by_role("table")
 
 
@@ -160,7 +160,7 @@ def test_an_admin_enrols_a_passkey_and_signs_in_with_it_alone(page, screenshot):
     ]
     # No second factor asked for: the portal's pages and API answer this session.
     open_factors(page)
-    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
+    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
     profile = page.request.get("/accounts/api/profile")
     assert profile.status == 200 and profile.json()["username"] == "alice"
 
