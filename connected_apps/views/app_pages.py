@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from django import forms as django_forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -139,7 +140,8 @@ class AppDetailView(AppMixin, TemplateView):
             "usage_days": days,
             "chart": usage_chart(usage.tokens_issued, usage.tokens_refused),
             # For the empty chart's example request: only an own-behalf app asks on its own.
-            "token_url": self.request.build_absolute_uri(reverse("oauth2_provider:token"))
+            # The token endpoint discovery names (the issuer's), not the Host this page came by.
+            "token_url": f"{settings.DOORMAN_ISSUER}/token"
             if self.app.acts_on_own_behalf
             else None,
         }

@@ -10,6 +10,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -252,7 +253,7 @@ def test_an_own_behalf_app_never_asked_shows_how_to_ask_not_an_empty_chart(admin
     assert "data-usage-chart" not in html and "Show the numbers as a table" not in html
     example = re.search(r'<pre class="chart-empty-example"><code>(.*?)</code></pre>', html).group(1)
     assert example == (
-        f"curl -X POST http://testserver{TOKEN_URL} -d grant_type=client_credentials"
+        f"curl -X POST {settings.DOORMAN_BASE_URL}{TOKEN_URL} -d grant_type=client_credentials"
         f' -d client_id={app.client_id} -d client_secret="$CLIENT_SECRET"'
     )
     assert cc_app.client_secret not in html
