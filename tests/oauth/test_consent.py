@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 
 from accounts.access import Access
 from audit.models import AuditAction, AuditEvent
@@ -100,7 +101,8 @@ def test_the_buttons_are_exactly_allow_and_deny(signed_in, code_app, challenge):
     allow = '<button type="submit" name="allow" value="true" class="button button-primary">Allow'
     assert allow in html
     assert '<button type="submit" class="button">Deny</button>' in html
-    assert html.count("<button") == 3  # Allow, Deny and the top bar's Sign out
+    # Allow, Deny, "Not …? Sign in as someone else" and the top bar's Sign out
+    assert html.count("<button") == 4
 
 
 def test_the_form_carries_dot_allow_form_fields_and_a_csrf_token(signed_in, code_app, challenge):
@@ -375,3 +377,15 @@ def test_remembered_consent_does_not_survive_the_app_being_disabled(
     connected_app_update(access=Access(user=admin), app=code_app.app, changes={"enabled": False})
     response = signed_in.get(authorize_url(code_app.app, challenge=challenge))
     assert redirect_params(response)["error"] == "access_denied"
+
+
+def test_not_you_signs_out_and_comes_back_to_the_request_asking_who_signs_in(
+    signed_in, member, code_app, challenge
+):
+    url = authorize_url(code_app.app, challenge=challenge)
+    screen = open_screen(signed_in, code_app.app, challenge).content.decode()
+    assert f"Not {member.username}? Sign in as someone else" in screen
+    signed_out = signed_in.post(reverse("account_logout"), {"next": url})
+    assert signed_out.status_code == 302 and signed_out["Location"] == url
+    again = signed_in.get(url)
+    assert again.status_code == 302 and again["Location"].startswith(reverse("account_login"))
