@@ -1,6 +1,6 @@
 // Connected Apps pages: progressive enhancements only. Without this file the Create App form
-// is one long form the server validates, the copy buttons stay hidden (the values can still
-// be selected), and the scope picker shows every field.
+// is one long form the server validates and the scope picker shows every field. (Copy buttons
+// are portal.js's, on every page.)
 (function () {
   "use strict";
 
@@ -11,45 +11,6 @@
   function readJSON(id) {
     var node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : {};
-  }
-
-  // -- Copy buttons ----------------------------------------------------------------------------
-  function flash(status, text) {
-    status.textContent = text;
-    status.classList.add("copy-status-visible");
-    window.clearTimeout(status._timer);
-    status._timer = window.setTimeout(function () {
-      status.classList.remove("copy-status-visible");
-      status.textContent = "";
-    }, 4000);
-  }
-
-  function selectText(node) {
-    var range = document.createRange();
-    range.selectNodeContents(node);
-    var selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-  }
-
-  function setUpCopy(button) {
-    var target = document.getElementById(button.dataset.copy);
-    var status = button.parentNode.querySelector(".copy-status");
-    if (!target || !status || !navigator.clipboard) {
-      return; // the value stays on the page to select by hand
-    }
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      navigator.clipboard.writeText(target.textContent.trim()).then(
-        function () {
-          flash(status, "Copied");
-        },
-        function () {
-          selectText(target);
-          flash(status, "Press Ctrl+C (⌘C) to copy");
-        }
-      );
-    });
   }
 
   // -- Forms that ask first ------------------------------------------------------------------
@@ -446,7 +407,6 @@
   };
 
   document.addEventListener("DOMContentLoaded", function () {
-    qsa(document, "[data-copy]").forEach(setUpCopy);
     qsa(document, "form[data-confirm]").forEach(setUpConfirm);
     qsa(document, "[data-scope-picker]").forEach(setUpScopePicker);
     qsa(document, "form[data-wizard]").forEach(function (form) {

@@ -140,8 +140,49 @@
     });
   }
 
+  // -- Copy buttons: a hidden <button data-copy="id"> next to a .copy-status copies that
+  // element's text (without JavaScript the value stays on the page to select by hand). --------
+  function flash(status, text) {
+    status.textContent = text;
+    status.classList.add("copy-status-visible");
+    window.clearTimeout(status._timer);
+    status._timer = window.setTimeout(function () {
+      status.classList.remove("copy-status-visible");
+      status.textContent = "";
+    }, 4000);
+  }
+
+  function selectText(node) {
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function setUpCopy(button) {
+    var target = document.getElementById(button.dataset.copy);
+    var status = button.parentNode.querySelector(".copy-status");
+    if (!target || !status || !navigator.clipboard) {
+      return; // the value stays on the page to select by hand
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.textContent.trim()).then(
+        function () {
+          flash(status, "Copied");
+        },
+        function () {
+          selectText(target);
+          flash(status, "Press Ctrl+C (⌘C) to copy");
+        }
+      );
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-permissions-form]").forEach(confirmRoleRemoval);
+    document.querySelectorAll("[data-copy]").forEach(setUpCopy);
     document.querySelectorAll("nav.sidenav[id]").forEach(sideNavigationDrawer);
   });
 })();

@@ -91,6 +91,12 @@ def test_the_playground_exchanges_the_code_and_the_token_works_at_userinfo(
     app, secret = playground_app.app, playground_app.client_secret
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     come_back_with_a_code(page, live_server, app, screenshot)
+    # The page's code samples copy as they read.
+    page.get_by_role("button", name="Copy the token request").click()
+    expect(page.get_by_text("Copied", exact=True).first).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.locator("#token-request-snippet").text_content().strip()
+    assert "grant_type=authorization_code" in copied
     code = shown_value(page, "code")
     # The element forgot the verifier in sessionStorage when the response came back.
     assert page.evaluate("Object.keys(sessionStorage)") == []
