@@ -37,6 +37,8 @@ class LoginForm(AllauthLoginForm):
         # SPEC §8: browser tests find this field by its exact name "Username"; the help under
         # the form says a work email is accepted too.
         self.fields["login"].label = "Username"
+        if "remember" in self.fields:  # only when ACCOUNT_SESSION_REMEMBER leaves it to the user
+            self.fields["remember"].label = "Remember me"
         # Not required in the page: a work email alone goes to the company's identity
         # provider (accounts.views.sign_in); without one, the password is asked for here.
         self.fields["password"].required = False

@@ -209,3 +209,40 @@ def test_an_unverified_address_does_not_hold_a_factor_back(member, org):
     )
     assert added.status_code == 200
     assert EmailAddress.objects.filter(user=member, email="new-address@acme.example").exists()
+
+
+# -- allauth's pages in the portal's sentence case ----------------------------------------------
+def assert_sentence_case(browser: Client, pages: dict[str, list[str]]) -> None:
+    for url, wording in pages.items():
+        response = browser.get(url)
+        assert response.status_code == 200, (url, response.get("Location"))
+        html = response.content.decode()
+        for text in wording:
+            assert text in html, (url, text)
+            assert text.title() not in html, (url, text.title())
+
+
+def test_allauths_pages_speak_in_sentence_case(member, admin):
+    browser = signed_in(admin)
+    assert browser.post(REAUTHENTICATE, {"password": DEFAULT_PASSWORD}).status_code == 302
+    assert_sentence_case(
+        browser,
+        {
+            "/auth/email/": ["Email addresses", "Make primary", "Re-send verification"],
+            "/auth/password/change/": ["Change password"],
+        },
+    )
+    browser, totp = totp_enrolled(member)  # recovery codes come with the first factor
+    code = fresh_code(totp, totp.now())
+    assert browser.post("/auth/2fa/reauthenticate/", {"code": code}).status_code == 302
+    assert_sentence_case(
+        browser,
+        {
+            "/auth/2fa/recovery-codes/": ["Recovery codes"],
+            "/auth/2fa/recovery-codes/generate/": ["Recovery codes"],
+            "/auth/2fa/totp/deactivate/": ["Deactivate authenticator app"],
+            "/auth/2fa/webauthn/add/": ["Add security key"],
+        },
+    )
+    sign_in = Client().get(SIGN_IN).content.decode()
+    assert "Remember me" in sign_in and "Remember Me" not in sign_in

@@ -78,7 +78,7 @@ def enrol_passkey(page, *, password: str, name: str, screenshot=None) -> None:
     # allauth asks for the password again before a factor is added.
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_role("heading", name="Add Security Key")).to_be_visible()
+    expect(page.get_by_role("heading", name="Add security key")).to_be_visible()
     page.get_by_label("Name").fill(name)
     page.get_by_label("Passwordless").check()
     if screenshot:
@@ -88,7 +88,7 @@ def enrol_passkey(page, *, password: str, name: str, screenshot=None) -> None:
     # as having used it, so the recovery codes allauth made with it are shown at once.
     page.wait_for_url(re.compile(r"/auth/2fa/recovery-codes/$"))
     expect(page.get_by_role("status")).to_contain_text("Security key added.")
-    expect(page.get_by_role("heading", name="Recovery Codes")).to_be_visible()
+    expect(page.get_by_role("heading", name="Recovery codes")).to_be_visible()
 
 
 def passkey_list(page):
