@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import PortalSession, User
 from accounts.sessions import SessionStore, session_key_digest, user_sign_ins_end
+from accounts.user_agents import user_agent_summary
 from audit.models import AuditAction
 from audit.services import RequestMeta, audit_record
 
@@ -34,6 +35,11 @@ class SignInSession:
     ip: str
     user_agent: str
     current: bool
+
+    @property
+    def browser(self) -> str:
+        """The user agent, readably: "Chrome 131 on Linux"."""
+        return user_agent_summary(self.user_agent)
 
 
 def sign_in_client_recorded(sender, request: HttpRequest | None, user, **kwargs) -> None:

@@ -85,16 +85,27 @@ def test_an_app_token_cannot_touch_its_creators_sessions(cc_app, admin):
 PAGE = "/account/sessions/"
 
 
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+
+
 def test_the_page_lists_sessions_and_signs_one_out_after_confirming(member, admin):
     laptop = browser_signed_in(member, "Laptop/1.0")
-    phone = browser_signed_in(member, "Phone/2.0")
+    phone = browser_signed_in(member, ANDROID_CHROME)
     page = laptop.get(PAGE)
     assert page.status_code == 200
-    assert b"Laptop/1.0" in page.content and b"Phone/2.0" in page.content
-    assert b"This browser" in page.content
-    phone_id = next(s.id for s in page.context["sessions"] if s.user_agent == "Phone/2.0")
+    html = page.content.decode()
+    # Each browser by a readable name, its raw user agent behind "Browser details".
+    assert "<strong>Chrome Mobile 131 on Android</strong>" in html
+    assert 'aria-label="Sign out Chrome Mobile 131 on Android"' in html
+    assert "<strong>Unknown browser</strong>" in html and "Laptop/1.0" in html
+    assert ANDROID_CHROME in html and "This browser" in html
+    phone_id = next(s.id for s in page.context["sessions"] if s.user_agent == ANDROID_CHROME)
     confirm = laptop.get(f"/account/sessions/{phone_id}/end")
-    assert confirm.status_code == 200 and b"Sign out Phone/2.0?" in confirm.content
+    assert confirm.status_code == 200
+    assert "Sign out Chrome Mobile 131 on Android?" in confirm.content.decode()
     assert laptop.post(f"/account/sessions/{phone_id}/end").status_code == 302  # unconfirmed
     assert phone.get(SESSIONS).status_code == 200  # nothing ended
     done = laptop.post(f"/account/sessions/{phone_id}/end", {"confirm": "yes"})
