@@ -1,7 +1,7 @@
 """The audit log's activity chart: events per hour, day or week as server-rendered SVG.
 
-Drawn like the usage chart (a y axis with round ticks, a few x labels, one `<title>` per bar,
-no script), but kept here: accounts does not import connected_apps. Bars have a capped width,
+Drawn like the usage chart (a y axis with round ticks from core.charts, a few x labels, one
+`<title>` per bar, no script); accounts does not import connected_apps. Bars have a capped width,
 so a chart of two buckets is two bars on an axis, not two blocks filling the box.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
+
+from core.charts import TICKS, nice_ceiling
 
 WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 60, 32, 20, 30  # room for the labels, 24 px high on a phone
@@ -20,25 +22,10 @@ MAX_BAR = 36  # a bar is never wider than this, however few the buckets
 BAR_RATIO = 0.7  # share of a bucket's slot its bar fills
 MIN_BAR = 2  # one event among thousands is still visible
 MAX_LABELS = 6
-TICKS = 4
-NICE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
 
 # How each step's bucket reads: in the table and a bar's title, and (short) under the axis.
 STEP_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
 AXIS_FORMATS = {"hour": "%H:00", "day": "%d %b", "week": "%d %b"}
-
-
-def nice_ceiling(value: int) -> int:
-    """The axis top: the smallest round multiple of TICKS at or above `value` (4, 8, 20, …)."""
-    raw = value / TICKS
-    if raw <= 1:
-        return TICKS
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for multiple in NICE_STEPS:
-        step = multiple * magnitude
-        if step >= raw and step == int(step):
-            return int(step) * TICKS
-    return 10 * magnitude * TICKS  # pragma: no cover - 10 times magnitude always qualifies
 
 
 def activity_chart(step: str, series: list[tuple[datetime, int]]) -> dict[str, Any] | None:

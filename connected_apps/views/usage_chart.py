@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+from core.charts import TICKS, nice_ceiling
+
 WIDTH = 720
 HEIGHT = 220
 LEFT = 44  # room for the y-axis labels: at least, wider for numbers of three digits or more
@@ -22,8 +24,6 @@ TOP = 20  # room above the top gridline for its label at the phone font size
 BOTTOM = 34  # room for the x-axis labels
 GAP_RATIO = 0.25  # share of each day's slot left empty between days
 MAX_LABELS = 7  # x-axis labels at most: one a day for a week, one every 5 days for 30
-TICKS = 4
-NICE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
 MIN_BAR = 2  # a day with one token among thousands is still visible
 
 
@@ -96,20 +96,6 @@ class UsageChart:
         if len(self.days) == 1:
             return f"{what} today"
         return f"{what} per day, last {len(self.days)} days"
-
-
-def nice_ceiling(value: int) -> int:
-    """The top of the y axis: the smallest round multiple of TICKS at or above `value`, so
-    that each of the TICKS gridlines falls on a whole, round number (4, 8, 12, 20, 100, …)."""
-    raw = value / TICKS
-    if raw <= 1:
-        return TICKS
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for multiple in NICE_STEPS:
-        step = multiple * magnitude
-        if step >= raw and step == int(step):
-            return int(step) * TICKS
-    return 10 * magnitude * TICKS  # pragma: no cover - 10 times magnitude always qualifies
 
 
 def _bar(
