@@ -131,14 +131,21 @@ def token_refusals_per_day(*, client_id: str, first: date, last: date) -> dict[d
     row a day."""
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
-    rows = (
+    return audit_events_per_day(
         AuditEvent.objects.filter(
             actor_client_id=client_id,
             action=AuditAction.TOKEN_REFUSED,
             created_at__gte=start,
             created_at__lt=end,
         )
-        .order_by()
+    )
+
+
+def audit_events_per_day(events: QuerySet[AuditEvent]) -> dict[date, int]:
+    """How many of `events` fell on each UTC day, in one grouped query; days without one are
+    left out."""
+    rows = (
+        events.order_by()
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day")
         .annotate(n=Count("*"))

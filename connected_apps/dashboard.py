@@ -22,13 +22,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Sum
-from django.db.models.functions import TruncDate
 
 from accounts.access import Access
 from accounts.catalog import Permission
 from accounts.models import Organization
 from audit.models import AuditAction, AuditEvent
-from audit.selectors import AuditFilters, audit_event_list
+from audit.selectors import AuditFilters, audit_event_list, audit_events_per_day
 from connected_apps import controls
 from connected_apps.models import AppUsageDay, Authorization, ConnectedApp
 from connected_apps.selectors import (
@@ -194,16 +193,11 @@ def org_figures(*, access: Access, org: Organization, today: date) -> OrgFigures
             .count()
         )
     authorizations = _authorization_figures(org)
-    refused = dict(
+    refused = audit_events_per_day(
         audit_event_list(
             org=org,
             filters=AuditFilters(action=AuditAction.TOKEN_REFUSED, time_from=day_start(days[0])),
         )
-        .order_by()
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day")
-        .annotate(n=Count("*"))
-        .values_list("day", "n")
     )
     recent: list[AuditEvent] = []
     if access.can(Permission.READ_AUDIT_LOGS, org):
