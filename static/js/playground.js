@@ -44,22 +44,6 @@
     return node;
   }
 
-  function flash(status, text) {
-    status.textContent = text;
-    status.classList.add("copy-status-visible");
-    setTimeout(function () {
-      status.classList.remove("copy-status-visible");
-    }, 2000);
-  }
-
-  function selectText(node) {
-    var range = document.createRange();
-    range.selectNodeContents(node);
-    var selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-  }
-
   function copyButton(label, valueNode) {
     var wrapper = element("span", "playground-copy");
     var button = element("button", "button button-small", "Copy");
@@ -69,21 +53,7 @@
     status.setAttribute("role", "status");
     status.setAttribute("aria-live", "polite");
     button.addEventListener("click", function () {
-      var text = valueNode.textContent;
-      if (!navigator.clipboard) {
-        selectText(valueNode);
-        flash(status, "Press Ctrl+C (⌘C) to copy");
-        return;
-      }
-      navigator.clipboard.writeText(text).then(
-        function () {
-          flash(status, "Copied");
-        },
-        function () {
-          selectText(valueNode);
-          flash(status, "Press Ctrl+C (⌘C) to copy");
-        }
-      );
+      window.DoormanCopy(valueNode, status); // portal.js's copy, as on every page
     });
     wrapper.append(button, status);
     return wrapper;

@@ -160,6 +160,23 @@
     selection.addRange(range);
   }
 
+  // Copies `target`'s text and says so in `status`; without a clipboard it selects the text
+  // for Ctrl+C. Also window.DoormanCopy, for the buttons a page's script builds (playground.js).
+  function copyText(target, status) {
+    function byHand() {
+      selectText(target);
+      flash(status, "Press Ctrl+C (⌘C) to copy");
+    }
+    if (!navigator.clipboard) {
+      byHand();
+      return;
+    }
+    navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+      flash(status, "Copied");
+    }, byHand);
+  }
+  window.DoormanCopy = copyText;
+
   function setUpCopy(button) {
     var target = document.getElementById(button.dataset.copy);
     var status = button.parentNode.querySelector(".copy-status");
@@ -168,15 +185,7 @@
     }
     button.hidden = false;
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(target.textContent.trim()).then(
-        function () {
-          flash(status, "Copied");
-        },
-        function () {
-          selectText(target);
-          flash(status, "Press Ctrl+C (⌘C) to copy");
-        }
-      );
+      copyText(target, status);
     });
   }
 
